@@ -2,6 +2,27 @@
 
 from __future__ import annotations
 
+from logitkit.exceptions import (
+    ArtifactError,
+    ConstraintError,
+    ConvergenceWarning,
+    DataError,
+    LogitkitError,
+    NotFittedError,
+    SeparationError,
+)
+from logitkit.model import LogisticModel
+
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = [
+    "ArtifactError",
+    "ConstraintError",
+    "ConvergenceWarning",
+    "DataError",
+    "LogisticModel",
+    "LogitkitError",
+    "NotFittedError",
+    "SeparationError",
+    "__version__",
+]

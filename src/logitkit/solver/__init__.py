@@ -1,0 +1,84 @@
+"""Numerics only: the statistics pass and the solvers built on it (numpy and scipy, no I/O).
+
+:func:`solve` picks the algorithm: Newton for smooth problems, proximal Newton for L1
+and elastic net, and L-BFGS-B where a ``p x p`` Hessian would be too large.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from logitkit.solver.lbfgs import lbfgs
+from logitkit.solver.newton import newton
+from logitkit.solver.objective import Objective, Problem
+from logitkit.solver.prox_newton import prox_newton
+from logitkit.solver.result import SolverResult
+from logitkit.solver.statistics import Chunk, ChunkSource, Scaling, Stats
+
+__all__ = [
+    "Chunk",
+    "ChunkSource",
+    "Objective",
+    "Problem",
+    "Scaling",
+    "SolverResult",
+    "Stats",
+    "initial_theta",
+    "solve",
+]
+
+#: Above this many parameters the Hessian-free method is used by default.
+MAX_HESSIAN_PARAMETERS = 2500
+
+
+def initial_theta(problem: Problem, class_weight_sums: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Start at the null model: coefficients zero, intercepts at the weighted log-odds."""
+    theta = np.zeros(problem.shape)
+    if problem.fit_intercept:
+        share = np.clip(class_weight_sums / class_weight_sums.sum(), 1e-12, 1.0)
+        if problem.n_outputs == 1:
+            theta[0, 0] = np.log(share[1] / share[0])
+        else:
+            logs = np.log(share)
+            theta[:, 0] = logs - logs.mean()
+    return theta.ravel()
+
+
+def solve(
+    problem: Problem,
+    theta0: NDArray[np.float64],
+    *,
+    method: str = "auto",
+    tol: float = 1e-8,
+    max_iter: int = 100,
+) -> SolverResult:
+    """Minimise the problem's objective from ``theta0``.
+
+    Parameters
+    ----------
+    problem : Problem
+        The data source, scaling and penalty.
+    theta0 : ndarray
+        Flat starting parameters (warm start or :func:`initial_theta`).
+    method : {"auto", "newton", "lbfgs"}
+        "newton" means Newton for smooth problems and proximal Newton when there is an
+        L1 term; "auto" chooses "lbfgs" above ``MAX_HESSIAN_PARAMETERS`` parameters.
+    tol : float
+        Optimality tolerance on the normalised objective's gradient (KKT conditions).
+    max_iter : int
+        Largest number of outer iterations.
+
+    Returns
+    -------
+    SolverResult
+    """
+    objective = Objective(problem)
+    if method == "auto":
+        n_params = problem.n_outputs * (problem.n_features + 1)
+        method = "lbfgs" if n_params > MAX_HESSIAN_PARAMETERS else "newton"
+    if method == "lbfgs":
+        return lbfgs(objective, theta0, tol=tol, max_iter=max(max_iter, 1000))
+    if problem.l1 > 0.0:
+        return prox_newton(objective, theta0, tol=tol, max_iter=max_iter)
+    return newton(objective, theta0, tol=tol, max_iter=max_iter)

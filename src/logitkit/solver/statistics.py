@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -53,12 +53,16 @@ class Chunk:
     y : ndarray of shape (n,)
         Integer class codes ``0 .. K-1``.
     w : ndarray of shape (n,)
-        Row weights (sample weight times class weight), non-negative.
+        Row weights in the loss (sample weight times class weight), non-negative.
+    sample_weight : ndarray of shape (n,)
+        Sample weights alone, for the standardisation statistics (a row of weight 2
+        counts as the row twice; class weights do not move the scaling).
     """
 
     X: Matrix
     y: NDArray[np.intp]
     w: FloatArray
+    sample_weight: FloatArray
 
 
 @dataclass(frozen=True)
@@ -119,6 +123,15 @@ class Stats:
         return self
 
 
+class Summable(Protocol):
+    """Anything a pass can add up."""
+
+    def __add__(self: S, other: S, /) -> S: ...
+
+
+S = TypeVar("S", bound=Summable)
+
+
 class ChunkSource(Protocol):
     """Where rows live and how a pass over them runs.
 
@@ -129,7 +142,7 @@ class ChunkSource(Protocol):
     n_features: int
     n_outputs: int
 
-    def map_reduce(self, fn: Callable[[Chunk], Stats]) -> Stats:
+    def map_reduce(self, fn: Callable[[Chunk], S]) -> S:
         """Apply ``fn`` to every chunk and return the sum of the results."""
         ...
 

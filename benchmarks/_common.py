@@ -1,0 +1,298 @@
+"""What the benchmarks share: timing, peak memory, the common objective, machine, results file.
+
+Every benchmark module runs logitkit and its peers in one process, prints a table made by
+`markdown_table`, and (for a full run) replaces its own section of ``benchmarks/RESULTS.md``
+with `replace_section`, headed by `machine_lines`. Nothing here imports logitkit.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import platform
+import resource
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from importlib import metadata
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+
+RESULTS_PATH = Path(__file__).with_name("RESULTS.md")
+RESULTS_TITLE = "# Benchmark results\n"
+
+T = TypeVar("T")
+
+
+# --- timing -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Wall time of one contender: ``seconds`` is the ``statistic`` over ``repeats`` calls."""
+
+    seconds: float
+    repeats: int
+    statistic: str  # "best" or "median"
+
+
+def time_calls(
+    fn: Callable[[], T],
+    repeats: int,
+    *,
+    statistic: str = "best",
+    budget_s: float | None = None,
+) -> tuple[Timing, T]:
+    """Call ``fn`` up to ``repeats`` times; return its timing and its last result.
+
+    Garbage is collected before each call, outside the timed region. When ``budget_s`` is
+    given, repeating stops once the calls so far took that long (slow contenders on big
+    cases then run once).
+    """
+    if repeats < 1:
+        msg = f"repeats must be at least 1. Got {repeats} instead."
+        raise ValueError(msg)
+    times: list[float] = []
+    result: T
+    for _ in range(repeats):
+        gc.collect()
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+        if budget_s is not None and sum(times) >= budget_s:
+            break
+    value = min(times) if statistic == "best" else statistics.median(times)
+    return Timing(value, len(times), statistic), result
+
+
+# --- memory -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MemoryUse:
+    """Resident memory just before a call and its peak during the call, in bytes."""
+
+    baseline_bytes: int
+    peak_bytes: int
+    method: str  # how the peak was read
+
+    @property
+    def extra_bytes(self) -> int:
+        """Peak increase over the baseline."""
+        return max(self.peak_bytes - self.baseline_bytes, 0)
+
+
+def _proc_status_bytes(field: str) -> int | None:
+    try:
+        text = Path("/proc/self/status").read_text()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024  # reported in kB
+    return None
+
+
+def _reset_peak_rss() -> bool:
+    """Reset the kernel's peak-RSS counter (Linux: write 5 to /proc/self/clear_refs)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def measure_peak_memory(fn: Callable[[], T]) -> tuple[MemoryUse, T]:
+    """Run ``fn`` once and return how far resident memory rose above its level before.
+
+    On Linux the peak counter (VmHWM) is reset first, so the baseline is the current
+    resident size. Elsewhere the baseline is ``ru_maxrss`` so far, which hides any rise that
+    stays below an earlier peak (keep data generation free of large temporaries).
+    """
+    gc.collect()
+    if _reset_peak_rss() and (current := _proc_status_bytes("VmRSS")) is not None:
+        result = fn()
+        peak = _proc_status_bytes("VmHWM")
+        if peak is not None:
+            return MemoryUse(current, peak, "VmHWM after clear_refs"), result
+    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    result = fn()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return MemoryUse(baseline, peak, "ru_maxrss"), result
+
+
+def run_in_child(func: Callable[..., T], *args: Any) -> T:
+    """Call ``func(*args)`` in a fresh spawned process (clean memory) and return its result.
+
+    ``func`` must be importable by name (a module-level function).
+    """
+    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+        return pool.submit(func, *args).result()
+
+
+# --- the common objective -------------------------------------------------------------------
+
+
+def column_mean_std(X: np.ndarray, chunk_rows: int = 65_536) -> tuple[np.ndarray, np.ndarray]:
+    """Column means and population (ddof=0) standard deviations, as ``StandardScaler`` has.
+
+    Two passes over row chunks, so no copy of ``X`` is made (``np.std`` would make one).
+    Zero deviations are returned as 1, as ``StandardScaler`` does.
+    """
+    n = X.shape[0]
+    mean = X.sum(axis=0, dtype=np.float64) / n
+    ssq = np.zeros(X.shape[1])
+    for start in range(0, n, chunk_rows):
+        centred = X[start : start + chunk_rows] - mean
+        ssq += np.einsum("ij,ij->j", centred, centred)
+    std = np.sqrt(ssq / n)
+    std[std == 0.0] = 1.0
+    return mean, std
+
+
+def penalised_objective(
+    X: np.ndarray,
+    y: np.ndarray,
+    coef: np.ndarray,
+    intercept: float,
+    *,
+    C: float,
+    l1_ratio: float,
+    std: np.ndarray,
+    chunk_rows: int = 65_536,
+) -> float:
+    """``sum_i logloss_i + (1/C) * penalty(coef * std)`` for coefficients in original units.
+
+    This is scikit-learn's objective (``C * sum logloss + penalty``) divided by ``C``, with
+    the elastic-net penalty ``l1_ratio * ||b||_1 + (1 - l1_ratio) / 2 * ||b||_2^2`` on the
+    standardised coefficients ``b = coef * std``; the intercept is not penalised.
+    ``C = inf`` gives the unpenalised log-loss. ``log(1 + exp(eta))`` is evaluated stably.
+    """
+    coef = np.asarray(coef, dtype=np.float64).ravel()
+    loss = 0.0
+    for start in range(0, X.shape[0], chunk_rows):
+        eta = X[start : start + chunk_rows] @ coef + intercept
+        loss += float(np.sum(np.logaddexp(0.0, eta) - y[start : start + chunk_rows] * eta))
+    if not np.isfinite(C):
+        return loss
+    b = coef * std
+    penalty = l1_ratio * float(np.abs(b).sum()) + (1.0 - l1_ratio) / 2.0 * float(b @ b)
+    return loss + penalty / C
+
+
+# --- machine and versions -----------------------------------------------------------------
+
+
+def _cpu_model() -> str:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor() or "unknown"
+    for line in text.splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def _ram_bytes() -> int | None:
+    try:
+        text = Path("/proc/meminfo").read_text()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith("MemTotal:"):
+            return int(line.split()[1]) * 1024
+    return None
+
+
+def package_version(name: str) -> str:
+    """Installed version of a distribution, or ``"not installed"``."""
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def machine_lines(packages: Sequence[str]) -> list[str]:
+    """One line each: CPU, cores, RAM, OS, Python, BLAS and the given packages' versions.
+
+    Call after the benchmark has imported numpy and the peers, so that threadpoolctl sees
+    the BLAS and OpenMP libraries they load.
+    """
+    from threadpoolctl import threadpool_info
+
+    ram = _ram_bytes()
+    blas = sorted(
+        {
+            f"{info.get('internal_api', '?')} {info.get('version') or ''}".strip()
+            + f" ({info.get('num_threads', '?')} threads)"
+            for info in threadpool_info()
+        }
+    )
+    versions = ", ".join(f"{name} {package_version(name)}" for name in packages)
+    return [
+        f"CPU: {_cpu_model()}, {os.cpu_count()} logical cores",
+        f"RAM: {format_bytes(ram) if ram is not None else 'unknown'}",
+        f"OS: {platform.platform()}; Python {platform.python_version()}",
+        f"Thread pools: {'; '.join(blas) if blas else 'none detected'}",
+        f"Versions: {versions}",
+    ]
+
+
+# --- formatting and the results file ------------------------------------------------------
+
+
+def format_seconds(seconds: float) -> str:
+    """``12.3 ms`` below one second, ``4.56 s`` above."""
+    if seconds < 1.0:
+        return f"{seconds * 1e3:.3g} ms"
+    return f"{seconds:.3g} s"
+
+
+def format_bytes(n: float) -> str:
+    """Binary units: ``762.9 MiB``."""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024 or unit == "GiB":
+            return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
+        n /= 1024
+    return f"{n:.1f} GiB"  # pragma: no cover - loop always returns
+
+
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A padded Markdown table, readable both as printed text and as rendered Markdown."""
+    widths = [len(h) for h in headers]
+    for row in rows:
+        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
+
+    def line(cells: Sequence[str]) -> str:
+        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
+
+    rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    return "\n".join([line(headers), rule, *(line(r) for r in rows)])
+
+
+def replace_section(path: Path, name: str, body: str) -> None:
+    """Write ``body`` between this benchmark's marker comments in ``path``.
+
+    Other sections of the file (other benchmarks) are kept; the section is appended if the
+    markers are missing, and the file is created if it does not exist.
+    """
+    begin, end = f"<!-- BEGIN {name} -->", f"<!-- END {name} -->"
+    section = f"{begin}\n{body.strip()}\n{end}\n"
+    text = path.read_text() if path.exists() else RESULTS_TITLE
+    head, found, rest = text.partition(begin)
+    if found:
+        _, found_end, tail = rest.partition(end)
+        if not found_end:
+            msg = f"{path} has the marker {begin!r} but not {end!r}; fix the file by hand."
+            raise ValueError(msg)
+        tail = tail.lstrip("\n")
+        text = head + section + ("\n" + tail if tail else "")
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    path.write_text(text)

@@ -1,0 +1,402 @@
+"""LogisticModel: the scikit-learn estimator over logitkit's exact solver."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from numbers import Integral, Real
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import NDArray
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from logitkit._params import InstanceOf, Interval, OneOf, validate_params
+from logitkit.data.checks import (
+    check_finite,
+    check_numeric_columns,
+    check_sample_weight,
+    check_target,
+    column_names,
+)
+from logitkit.data.memory import ArraySource
+from logitkit.exceptions import ConvergenceWarning, SeparationError
+from logitkit.solver import Problem, Scaling, SolverResult, initial_theta, solve
+from logitkit.solver.loss import sigmoid, softmax
+from logitkit.solver.moments import feature_moments
+from logitkit.solver.separation import find_separation, single_feature_separation
+
+FloatArray = NDArray[np.float64]
+
+__all__ = ["LogisticModel"]
+
+#: A standardised coefficient this large (odds ratio e**20 per standard deviation)
+#: in an unpenalised fit means the classes are (nearly) separated.
+_SEPARATION_SUSPECT = 20.0
+#: Largest dense copy (in values) the separation check may make.
+_SEPARATION_MAX_VALUES = 20_000_000
+
+
+class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
+    r"""Logistic regression (binary or multinomial) fitted exactly by Newton's method.
+
+    The objective is scikit-learn's, on the standardised scale when ``standardize=True``:
+
+    .. math::
+
+        \min_{b, \beta} \; C \sum_i w_i \, \ell(y_i, b + x_{s,i}^\top \beta)
+        + \rho \lVert\beta\rVert_1 + \frac{1 - \rho}{2} \lVert\beta\rVert_2^2
+
+    where :math:`\ell` is the binomial (or multinomial) negative log-likelihood,
+    :math:`w_i` is the sample weight times the class weight of row :math:`i`,
+    :math:`x_s = (x - \bar{x}) / s` with the weighted mean and population standard
+    deviation of the training rows, :math:`\rho` is ``l1_ratio`` (0 for ``"l2"``, 1 for
+    ``"l1"``), and the intercepts :math:`b` are never penalised. ``penalty=None`` drops
+    the penalty (maximum likelihood). For a multinomial target each class has its own
+    :math:`(b_k, \beta_k)` and the penalty sums over classes, as in scikit-learn.
+
+    So ``LogisticModel(C=c)`` equals ``make_pipeline(StandardScaler(),
+    LogisticRegression(C=c))``, and with unit weights on ``n`` rows it equals glmnet
+    (and glum) with ``lambda = alpha = 1 / (C n)`` and ``alpha_glmnet = l1_ratio``. For
+    ``penalty="l1"`` it equals statsmodels' ``Logit(...).fit_regularized(alpha=1/C)`` on
+    standardised columns. Coefficients are reported in original units (``coef_``,
+    ``intercept_``) and on the standardised scale (``coef_standardized_``).
+
+    Parameters
+    ----------
+    penalty : {"l2", "l1", "elasticnet", None}, default="l2"
+        Penalty on the coefficients.
+    C : float, default=1.0
+        Inverse penalty strength; larger is weaker.
+    l1_ratio : float or None, default=None
+        Share of L1 in the elastic-net penalty; required for ``"elasticnet"``.
+    fit_intercept : bool, default=True
+        Whether to fit intercepts. Without one, features are scaled but not centred.
+    class_weight : None, "balanced" or dict, default=None
+        Weights per class, multiplied into the row weights; ``"balanced"`` gives class
+        ``k`` the weight ``n / (K n_k)``.
+    standardize : bool, default=True
+        Standardise features with training-row statistics (inside the fit, so no test
+        row can leak into the scaling); the penalty then acts on the standardised scale.
+    tol : float, default=1e-8
+        Stop when the largest violation of the optimality (KKT) conditions of the
+        objective divided by the total weight is at most ``tol``.
+    max_iter : int, default=100
+        Largest number of Newton iterations (L-BFGS uses at least 1000).
+    warm_start : bool, default=False
+        Start from the previous solution when refitting.
+    solver : {"auto", "newton", "lbfgs"}, default="auto"
+        "newton" forms the ``p x p`` Hessian (Newton, or proximal Newton with
+        coordinate descent for L1 and elastic net); "lbfgs" never does, for thousands
+        of features; "auto" chooses by size.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (K,)
+        Class labels, sorted; for binary targets ``classes_[1]`` is the modelled class.
+    coef_ : ndarray of shape (1, p) or (K, p)
+        Coefficients in original units.
+    intercept_ : ndarray of shape (1,) or (K,)
+        Intercepts in original units.
+    coef_standardized_ : ndarray of shape (1, p) or (K, p)
+        Coefficients per standard deviation of each feature.
+    n_iter_ : ndarray of shape (1,)
+        Solver iterations.
+    n_features_in_ : int
+        Number of features.
+    feature_names_in_ : ndarray of shape (p,)
+        Feature names, when ``X`` had column names.
+    feature_mean_, feature_scale_ : ndarray of shape (p,)
+        Weighted mean and standard deviation of each training feature (scale 1 where
+        the variance is zero or ``standardize=False``).
+    class_counts_ : ndarray of shape (K,)
+        Training rows per class.
+    solver_result_ : SolverResult
+        What the solver did: iterations, passes, final KKT violation, statistics.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from logitkit import LogisticModel
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> model = LogisticModel(C=1.0).fit(X, y)
+    >>> model.predict(X[:3])
+    array([0, 0, 0])
+    >>> round(float(model.score(X, y)), 3)
+    0.988
+    """
+
+    _parameter_constraints: dict[str, list[Any]] = {  # noqa: RUF012 - scikit-learn convention
+        "penalty": [OneOf(("l2", "l1", "elasticnet", None))],
+        "C": [Interval(Real, 0.0, math.inf, "left")],
+        "l1_ratio": [Interval(Real, 0.0, 1.0, "both"), OneOf((None,))],
+        "fit_intercept": [OneOf((True, False))],
+        "class_weight": [OneOf(("balanced", None)), InstanceOf(dict, "a dict")],
+        "standardize": [OneOf((True, False))],
+        "tol": [Interval(Real, 0.0, math.inf, "neither")],
+        "max_iter": [Interval(Integral, 1, math.inf, "left")],
+        "warm_start": [OneOf((True, False))],
+        "solver": [OneOf(("auto", "newton", "lbfgs"))],
+    }
+
+    def __init__(
+        self,
+        penalty: str | None = "l2",
+        *,
+        C: float = 1.0,
+        l1_ratio: float | None = None,
+        fit_intercept: bool = True,
+        class_weight: str | dict[Any, float] | None = None,
+        standardize: bool = True,
+        tol: float = 1e-8,
+        max_iter: int = 100,
+        warm_start: bool = False,
+        solver: str = "auto",
+    ) -> None:
+        self.penalty = penalty
+        self.C = C
+        self.l1_ratio = l1_ratio
+        self.fit_intercept = fit_intercept
+        self.class_weight = class_weight
+        self.standardize = standardize
+        self.tol = tol
+        self.max_iter = max_iter
+        self.warm_start = warm_start
+        self.solver = solver
+
+    # ------------------------------------------------------------------ fitting
+    def _effective_penalty(self) -> tuple[float, float]:
+        """``(C, l1_ratio)`` as the solver sees them (``C = inf`` for no penalty)."""
+        validate_params(type(self).__name__, self.get_params(), self._parameter_constraints)
+        if self.penalty is None:
+            return math.inf, 0.0
+        if self.penalty == "l2":
+            return float(self.C), 0.0
+        if self.penalty == "l1":
+            return float(self.C), 1.0
+        if self.l1_ratio is None:
+            msg = (
+                "The 'l1_ratio' parameter of LogisticModel must be a float in [0, 1] when "
+                "penalty='elasticnet'. Got None instead."
+            )
+            raise ValueError(msg)
+        return float(self.C), float(self.l1_ratio)
+
+    def _validate_X(self, X: Any, *, reset: bool) -> Any:
+        check_numeric_columns(X)
+        names = column_names(X)
+        X = validate_data(
+            self,
+            X,
+            reset=reset,
+            accept_sparse=["csr", "csc", "coo"],
+            dtype=[np.float64, np.float32],
+            ensure_all_finite=False,
+        )
+        if sp.issparse(X):
+            X = sp.csr_matrix(X, dtype=np.float64)
+        check_finite(X, names)
+        return X
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> LogisticModel:
+        """Fit the model.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+            Numeric features: numpy, pandas, polars or scipy.sparse.
+        y : array-like of shape (n_samples,)
+            Class labels of any type (strings, integers, booleans).
+        sample_weight : array-like of shape (n_samples,), optional
+            Non-negative row weights; a row of weight 2 counts as the row twice.
+
+        Returns
+        -------
+        LogisticModel
+            The fitted model.
+
+        Raises
+        ------
+        DataError
+            On NaN or infinite values, non-numeric columns, a single class, mismatched
+            lengths or negative weights; the message names the column or row.
+        SeparationError
+            When ``penalty=None`` and the classes are perfectly separated.
+        """
+        C, l1_ratio = self._effective_penalty()
+        X = self._validate_X(X, reset=True)
+        n = int(X.shape[0])
+        classes, codes = check_target(y, n)
+        sw = check_sample_weight(sample_weight, n)
+        K = int(classes.shape[0])
+        cw = np.ones(K)
+        if self.class_weight is not None:
+            cw = compute_class_weight(self.class_weight, classes=classes, y=np.asarray(classes)[codes])
+        w = sw * cw[codes] if self.class_weight is not None else sw
+        M = 1 if K == 2 else K
+        source = ArraySource(X, codes, w, sw, M)
+        moments = feature_moments(source, K)
+        center = bool(self.fit_intercept)
+        scaling = moments.scaling(center=center, scale=bool(self.standardize))
+        fixed = moments.zero_variance() if center else np.zeros(X.shape[1], dtype=bool)
+        problem = Problem(
+            source=source,
+            scaling=scaling,
+            n_outputs=M,
+            C=C,
+            l1_ratio=l1_ratio,
+            fit_intercept=center,
+            fixed_features=fixed,
+            total_weight=float(w.sum()),
+            n_rows=n,
+        )
+        theta0 = self._start(problem, classes, moments.class_weight_sums)
+        result = solve(problem, theta0, method=self.solver, tol=self.tol, max_iter=self.max_iter)
+        self.classes_ = classes
+        self.class_counts_ = moments.class_counts
+        self.feature_mean_ = moments.mean
+        self.feature_scale_ = scaling.scale
+        self._set_solution(result, scaling)
+        if math.isinf(C):
+            self._check_separation(X, codes, w, scaling, result)
+        if not result.converged:
+            warnings.warn(
+                f"LogisticModel did not converge: {result.message} after {result.n_iter} "
+                f"iterations, with the largest optimality violation {result.kkt:.2e} above "
+                f"tol={self.tol:g}. Try a larger max_iter, standardize=True, a stronger "
+                "penalty (smaller C), or check the data for separation "
+                "(logitkit.diagnose).",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
+        return self
+
+    def _start(
+        self, problem: Problem, classes: NDArray[Any], class_weight_sums: FloatArray
+    ) -> FloatArray:
+        """Warm start from the previous solution when asked and compatible."""
+        previous = getattr(self, "coef_", None)
+        if (
+            self.warm_start
+            and previous is not None
+            and previous.shape == (problem.n_outputs, problem.n_features)
+            and np.array_equal(getattr(self, "classes_", None), classes)
+        ):
+            theta = np.empty(problem.shape)
+            theta[:, 1:] = previous * problem.scaling.scale
+            theta[:, 0] = self.intercept_ + previous @ problem.scaling.mean
+            theta[:, 1:][:, problem.fixed_features] = 0.0
+            if not problem.fit_intercept:
+                theta[:, 0] = 0.0
+            return theta.ravel()
+        return initial_theta(problem, class_weight_sums)
+
+    def _set_solution(self, result: SolverResult, scaling: Scaling) -> None:
+        theta = result.theta
+        self.coef_ = theta[:, 1:] / scaling.scale
+        self.intercept_ = theta[:, 0] - self.coef_ @ scaling.mean
+        self.coef_standardized_ = theta[:, 1:].copy()
+        self.n_iter_ = np.array([result.n_iter], dtype=np.int32)
+        self.solver_result_ = result
+
+    def _check_separation(
+        self, X: Any, codes: NDArray[np.intp], w: FloatArray, scaling: Scaling, result: SolverResult
+    ) -> None:
+        """Refuse an unpenalised fit whose estimate does not exist, naming the features."""
+        largest = float(np.abs(result.theta[:, 1:]).max(initial=0.0))
+        if result.converged and largest <= _SEPARATION_SUSPECT:
+            return
+        if X.shape[0] * X.shape[1] > _SEPARATION_MAX_VALUES:
+            return
+        dense = X.toarray() if sp.issparse(X) else np.asarray(X, dtype=np.float64)
+        Xs = (dense - scaling.mean) / scaling.scale
+        keep = w > 0
+        names = self._feature_names()
+        targets = [1] if result.theta.shape[0] == 1 else range(result.theta.shape[0])
+        for k in targets:
+            positive = codes[keep] == k
+            single = single_feature_separation(Xs[keep], positive)
+            found = find_separation(Xs[keep], positive, fit_intercept=bool(self.fit_intercept))
+            if found is None and not single:
+                continue
+            features = [names[j] for j in (single or (found.features if found else []))]
+            kind = "completely" if found is not None and found.complete else "quasi-completely"
+            label = self.classes_[k]
+            listed = ", ".join(f"'{f}'" for f in features[:5])
+            more = f" and {len(features) - 5} more" if len(features) > 5 else ""
+            msg = (
+                f"The classes are {kind} separated: feature(s) {listed}{more} put the rows of "
+                f"class {label!r} apart from the others, so the unpenalised maximum-likelihood "
+                "estimate does not exist (the coefficients diverge to infinity). Add a penalty "
+                "(penalty='l2' with a finite C), drop or merge the separating feature(s), or "
+                "collect more data."
+            )
+            raise SeparationError(msg, features=features)
+
+    def _feature_names(self) -> list[str]:
+        names = getattr(self, "feature_names_in_", None)
+        if names is not None:
+            return [str(n) for n in names]
+        return [f"x{j}" for j in range(self.n_features_in_)]
+
+    # --------------------------------------------------------------- prediction
+    def decision_function(self, X: Any) -> FloatArray:
+        """Linear predictor: log-odds of ``classes_[1]`` (binary) or per-class scores.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+            Features in original units.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, K)
+        """
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        Z = np.asarray(X @ self.coef_.T, dtype=np.float64)
+        Z += self.intercept_
+        return Z[:, 0] if Z.shape[1] == 1 else Z
+
+    def predict_proba(self, X: Any) -> FloatArray:
+        """Class probabilities, columns in the order of ``classes_``.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+            Features in original units.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, K)
+        """
+        Z = self.decision_function(X)
+        if Z.ndim == 1:
+            # Both columns from the sigmoid itself: exact even where one is near 1.
+            return np.column_stack([sigmoid(-Z), sigmoid(Z)])
+        return softmax(Z)[0]
+
+    def predict_log_proba(self, X: Any) -> FloatArray:
+        """Logarithm of :meth:`predict_proba`, computed without underflow."""
+        Z = self.decision_function(X)
+        if Z.ndim == 1:
+            return np.column_stack([-np.logaddexp(0.0, Z), -np.logaddexp(0.0, -Z)])
+        _, lse = softmax(Z)
+        return np.asarray(Z - lse[:, None])
+
+    def predict(self, X: Any) -> NDArray[Any]:
+        """Most probable class of each row (the 0.5 rule for binary targets).
+
+        For a decision at a business threshold use :class:`logitkit.ThresholdPolicy`.
+        """
+        Z = self.decision_function(X)
+        index = (Z > 0).astype(np.intp) if Z.ndim == 1 else Z.argmax(axis=1)
+        return np.asarray(self.classes_[index])
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags

@@ -1,0 +1,227 @@
+"""The penalised objective on flat parameter vectors, evaluated by statistics passes.
+
+The problem solved is, on the standardised scale and divided by the total weight ``W``
+so that tolerances do not depend on the number of rows::
+
+    F(theta) = (1/W) sum_i w_i loss_i(theta)
+               + l2/2 * ||beta||^2 + l1 * ||beta||_1,     l1 = a/(C W), l2 = (1-a)/(C W)
+
+where ``beta`` are the coefficients (the intercepts are never penalised) and ``a`` is
+the l1 ratio. Minimising ``F`` is minimising scikit-learn's ``C * sum w_i loss_i +
+penalty``. Parameters are flattened row-major from ``theta`` of shape ``(M, p + 1)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+
+import numpy as np
+from numpy.typing import NDArray
+
+from logitkit.solver.statistics import ChunkSource, Scaling, Stats, chunk_statistics
+
+FloatArray = NDArray[np.float64]
+BoolArray = NDArray[np.bool_]
+
+__all__ = ["Objective", "Point", "Problem"]
+
+#: Rows used for approximate Hessians: at least this many ...
+_MIN_SAMPLE_ROWS = 20_000
+#: ... and at least this many per parameter; sampling only pays when the data are
+#: several times larger than the sample.
+_SAMPLE_ROWS_PER_PARAMETER = 400
+_SAMPLE_FRACTION = 0.25
+
+
+@dataclass(frozen=True)
+class Problem:
+    """What to fit.
+
+    Attributes
+    ----------
+    source : ChunkSource
+        Where the rows are and how a pass over them runs.
+    scaling : Scaling
+        Feature centre and scale (identity when not standardising).
+    n_outputs : int
+        1 for a binary model, the number of classes for a multinomial one.
+    C : float
+        Inverse regularisation strength; ``inf`` means no penalty.
+    l1_ratio : float
+        Share of the L1 part of the penalty, in [0, 1].
+    fit_intercept : bool
+        Whether the intercepts are free (else held at zero).
+    fixed_features : ndarray of bool, shape (p,)
+        Features whose coefficients are held at zero (e.g. zero variance after centring).
+    total_weight : float
+        Sum of row weights, ``W``.
+    n_rows : int
+        Number of rows.
+    """
+
+    source: ChunkSource
+    scaling: Scaling
+    n_outputs: int
+    C: float
+    l1_ratio: float
+    fit_intercept: bool
+    fixed_features: BoolArray
+    total_weight: float
+    n_rows: int
+
+    @property
+    def n_features(self) -> int:
+        """Number of features ``p``."""
+        return int(self.scaling.mean.shape[0])
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """Shape ``(M, p + 1)`` of ``theta``."""
+        return (self.n_outputs, self.n_features + 1)
+
+    @property
+    def l1(self) -> float:
+        """Normalised L1 strength ``a / (C W)``."""
+        return 0.0 if np.isinf(self.C) else self.l1_ratio / (self.C * self.total_weight)
+
+    @property
+    def l2(self) -> float:
+        """Normalised L2 strength ``(1 - a) / (C W)``."""
+        return 0.0 if np.isinf(self.C) else (1.0 - self.l1_ratio) / (self.C * self.total_weight)
+
+    def masks(self) -> tuple[BoolArray, BoolArray]:
+        """Flat masks ``(free, penalised)`` over the parameters."""
+        M, q = self.shape
+        free = np.ones((M, q), dtype=bool)
+        free[:, 0] = self.fit_intercept
+        free[:, 1:] = ~self.fixed_features
+        penalised = np.zeros((M, q), dtype=bool)
+        penalised[:, 1:] = True
+        return free.ravel(), penalised.ravel()
+
+
+@dataclass
+class Point:
+    """The objective and its derivatives at one parameter vector.
+
+    Attributes
+    ----------
+    theta : ndarray of shape (M * (p + 1),)
+        Flat standardised parameters.
+    smooth : float
+        Normalised loss plus the L2 part of the penalty.
+    l1_norm : float
+        ``||beta||_1``.
+    grad : ndarray
+        Gradient of ``smooth``.
+    hess : ndarray or None
+        Hessian of ``smooth`` (exact, or estimated on a row sample).
+    stats : Stats
+        The raw statistics of the pass (unnormalised, without the penalty).
+    """
+
+    theta: FloatArray
+    smooth: float
+    l1_norm: float
+    grad: FloatArray
+    hess: FloatArray | None
+    stats: Stats
+
+    def value(self, l1: float) -> float:
+        """Full objective ``smooth + l1 * ||beta||_1``."""
+        return self.smooth + l1 * self.l1_norm
+
+
+class Objective:
+    """Evaluate the objective of a :class:`Problem` with one statistics pass per call.
+
+    Parameters
+    ----------
+    problem : Problem
+        The fit to evaluate.
+    """
+
+    def __init__(self, problem: Problem) -> None:
+        self.problem = problem
+        self.free, self.penalised = problem.masks()
+        self.n_passes = 0
+        M, q = problem.shape
+        n_params = M * q
+        sample_rows = max(_MIN_SAMPLE_ROWS, _SAMPLE_ROWS_PER_PARAMETER * n_params)
+        self._sample: ChunkSource | None = None
+        if sample_rows < _SAMPLE_FRACTION * problem.n_rows:
+            self._sample = problem.source.hessian_sample(sample_rows)
+        # The multinomial likelihood is unchanged by adding one vector to every class;
+        # a quadratic term on the class-sum of the unpenalised parameters removes that
+        # flat direction without moving the optimum (its gradient stays zero there).
+        self._sum_zero: FloatArray | None = None
+        if M > 1:
+            unpenalised = np.zeros(q)
+            unpenalised[0] = 1.0
+            if problem.l2 == 0.0 and problem.l1 == 0.0:
+                unpenalised[1:] = 1.0
+            self._sum_zero = np.kron(np.ones((M, M)), np.diag(unpenalised)) / M
+
+    @property
+    def has_sample(self) -> bool:
+        """Whether approximate Hessians from a row sample are available."""
+        return self._sample is not None
+
+    def _pass(self, source: ChunkSource, theta: FloatArray, hessian: bool) -> Stats:
+        th = theta.reshape(self.problem.shape)
+        scaling = self.problem.scaling
+        self.n_passes += 1
+        # A partial of a module-level function pickles, so distributed sources can ship it.
+        fn = partial(chunk_statistics, theta=th, scaling=scaling, hessian=hessian)
+        return source.map_reduce(fn).finish()
+
+    def at(self, theta: FloatArray, hessian: str | None = None) -> Point:
+        """Evaluate at ``theta``.
+
+        Parameters
+        ----------
+        theta : ndarray
+            Flat parameters.
+        hessian : {None, "full", "sample"}
+            No Hessian, the exact one, or one estimated on the row sample (falls back
+            to exact when there is no sample).
+        """
+        pr = self.problem
+        if hessian == "sample" and self._sample is None:
+            hessian = "full"
+        stats = self._pass(pr.source, theta, hessian == "full")
+        W = pr.total_weight
+        beta = theta * self.penalised
+        smooth = stats.loss / W + 0.5 * pr.l2 * float(beta @ beta)
+        grad = stats.grad.ravel() / W + pr.l2 * beta
+        hess = None
+        if hessian == "full":
+            assert stats.hess is not None
+            hess = stats.hess / W
+        elif hessian == "sample":
+            assert self._sample is not None
+            sample_stats = self._pass(self._sample, theta, True)
+            assert sample_stats.hess is not None
+            hess = sample_stats.hess / sample_stats.weight
+        if hess is not None:
+            hess[np.diag_indices_from(hess)] += pr.l2 * self.penalised
+            if self._sum_zero is not None:
+                hess += self._sum_zero * float(np.mean(np.diag(hess)))
+        return Point(theta, smooth, float(np.abs(beta).sum()), grad, hess, stats)
+
+    def kkt_violation(self, point: Point) -> float:
+        """Largest violation of the optimality conditions over the free parameters."""
+        l1 = self.problem.l1
+        g = point.grad
+        viol = np.abs(g)
+        if l1 > 0.0:
+            pen = self.penalised
+            beta = point.theta
+            nonzero = pen & (beta != 0.0)
+            zero = pen & (beta == 0.0)
+            viol = viol.copy()
+            viol[nonzero] = np.abs(g[nonzero] + l1 * np.sign(beta[nonzero]))
+            viol[zero] = np.maximum(np.abs(g[zero]) - l1, 0.0)
+        viol = viol[self.free]
+        return float(viol.max()) if viol.size else 0.0
