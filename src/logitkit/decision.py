@@ -17,6 +17,7 @@ new row scored a little either side of a training score is treated like its neig
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -56,7 +57,7 @@ def _plain_label(value: Any, name: str, where: str) -> Label:
         value = value.item()
     if not isinstance(value, str | int | float | bool):
         msg = f"The {name!r} parameter of {where} must be a str, int, float or bool. Got {value!r} instead."
-        raise ValueError(msg)
+        raise TypeError(msg)
     return value
 
 
@@ -193,7 +194,11 @@ def _curve(y: BoolArray, p: FloatArray) -> _Curve:
 
 
 def _rates(
-    tp: NDArray[Any], fp: NDArray[Any], fn: NDArray[Any], tn: NDArray[Any], costs: Mapping[str, float]
+    tp: NDArray[Any],
+    fp: NDArray[Any],
+    fn: NDArray[Any],
+    tn: NDArray[Any],
+    costs: Mapping[str, float],
 ) -> dict[str, FloatArray]:
     """Metrics from confusion counts (elementwise, so it serves the bootstrap too)."""
     tp, fp, fn, tn = (np.asarray(a, dtype=np.float64) for a in (tp, fp, fn, tn))
@@ -356,12 +361,17 @@ class ThresholdPolicy:
         where = "ThresholdPolicy.fit"
         method, params = _make_rule(
             where,
-            dict(cost_fp=cost_fp, cost_fn=cost_fn, benefit_tp=benefit_tp, benefit_tn=benefit_tn),
-            dict(
-                min_recall=min_recall,
-                min_precision=min_precision,
-                max_false_positive_rate=max_false_positive_rate,
-            ),
+            {
+                "cost_fp": cost_fp,
+                "cost_fn": cost_fn,
+                "benefit_tp": benefit_tp,
+                "benefit_tn": benefit_tn,
+            },
+            {
+                "min_recall": min_recall,
+                "min_precision": min_precision,
+                "max_false_positive_rate": max_false_positive_rate,
+            },
         )
         data = _check_binary(y_true, proba, positive, where)
         boot = _check_boot(n_boot, confidence, random_state, where)
@@ -414,7 +424,9 @@ class ThresholdPolicy:
             where,
         )
         data = _check_binary(y_true, proba, self.positive, where)
-        return _assess(_choose(self.method, self.params, data), self.method, self.params, data, boot)
+        return _assess(
+            _choose(self.method, self.params, data), self.method, self.params, data, boot
+        )
 
     # ---- use
     def decide(self, proba: ArrayLike) -> BoolArray:
@@ -655,3 +667,443 @@ def _assess(
         intervals=intervals,
         bootstrap=boot,
     )
+
+
+# ---------------------------------------------------------------------------- RiskBands
+_RULE_KEYS = {*_CONSTRAINTS, *_COSTS, "threshold"}
+
+
+@dataclass(frozen=True, repr=False)
+class RiskBands:
+    """Ordered risk bands: ``len(names) - 1`` cuts, each chosen like a ThresholdPolicy.
+
+    Band ``i`` holds the rows with ``cut[i-1] <= proba < cut[i]`` (the first band starts
+    at 0, the last includes 1). Each cut is a full :class:`ThresholdPolicy` for the
+    decision "this band or above", so it carries its own rule, metrics and intervals.
+
+    Attributes
+    ----------
+    names : tuple of str
+        Band names from the lowest risk to the highest.
+    cuts : tuple of ThresholdPolicy
+        The cut between band ``i`` and band ``i + 1``, non-decreasing thresholds.
+    positive : str, int, float or bool
+        The label whose risk is banded.
+    table : tuple of dict or None
+        Per band on the fitting data: ``band``, ``low``, ``high``, ``n``, ``n_positive``
+        and ``positive_rate`` (``None`` when the band is empty).
+
+    Examples
+    --------
+    >>> y = [0, 0, 0, 1, 0, 1, 1, 1]
+    >>> p = [0.05, 0.1, 0.2, 0.3, 0.45, 0.6, 0.8, 0.95]
+    >>> bands = RiskBands.fit(
+    ...     y, p, positive=1,
+    ...     bands=[("clear", {"min_recall": 1.0}), ("review", {"min_precision": 1.0}), "refer"],
+    ... )
+    >>> bands.thresholds
+    (0.25, 0.525)
+    >>> bands.assign([0.1, 0.3, 0.9]).tolist()
+    ['clear', 'review', 'refer']
+    """
+
+    names: tuple[str, ...]
+    cuts: tuple[ThresholdPolicy, ...]
+    positive: Label
+    table: tuple[dict[str, Any], ...] | None = None
+
+    @classmethod
+    def fit(
+        cls,
+        y_true: ArrayLike,
+        proba: ArrayLike,
+        *,
+        positive: Label,
+        bands: Sequence[tuple[str, Mapping[str, float]] | str],
+        n_boot: int = 1000,
+        confidence: float = 0.95,
+        random_state: int | None = 0,
+    ) -> RiskBands:
+        """Choose each cut by its rule.
+
+        Parameters
+        ----------
+        y_true, proba, positive
+            As in :meth:`ThresholdPolicy.fit`.
+        bands : sequence
+            ``(name, rule)`` for every band but the last, then the last band's name.
+            ``rule`` holds the keyword arguments of :meth:`ThresholdPolicy.fit` for the
+            cut at the top of that band (``{"min_recall": 0.995}`` means rows above the
+            cut catch 99.5% of positives), or ``{"threshold": t}`` for a fixed cut.
+        n_boot, confidence, random_state
+            Bootstrap settings of each cut's metric intervals.
+
+        Returns
+        -------
+        RiskBands
+
+        Raises
+        ------
+        ConstraintError
+            A cut's constraint cannot be met, or the cuts come out in decreasing order
+            (the rules contradict each other on this data).
+
+        Examples
+        --------
+        >>> RiskBands.fit([0, 1, 0, 1], [0.1, 0.7, 0.4, 0.9], positive=1,
+        ...               bands=[("low", {"threshold": 0.5}), "high"]).thresholds
+        (0.5,)
+        """
+        where = "RiskBands.fit"
+        names, rules = _check_bands(bands, where)
+        data = _check_binary(y_true, proba, positive, where)
+        boot = _check_boot(n_boot, confidence, random_state, where)
+        cuts = []
+        for rule in rules:
+            if "threshold" in rule:
+                method, params = (
+                    "fixed",
+                    {"threshold": _check_real(rule["threshold"], "threshold", where, 0.0, 1.0)},
+                )
+            else:
+                costs: dict[str, float | None] = {k: rule.get(k) for k in _COSTS}
+                costs["benefit_tp"] = rule.get("benefit_tp", 0.0)
+                costs["benefit_tn"] = rule.get("benefit_tn", 0.0)
+                method, params = _make_rule(where, costs, {k: rule.get(k) for k in _CONSTRAINTS})
+            cuts.append(_assess(_choose(method, params, data), method, params, data, boot))
+        return cls._build(names, tuple(cuts), data)
+
+    @classmethod
+    def _build(
+        cls, names: tuple[str, ...], cuts: tuple[ThresholdPolicy, ...], data: _Binary
+    ) -> RiskBands:
+        t = [c.threshold for c in cuts]
+        for i in range(1, len(t)):
+            if t[i] < t[i - 1]:
+                msg = (
+                    f"The cut above band {names[i]!r} ({t[i]:.6g}) falls below the cut above "
+                    f"{names[i - 1]!r} ({t[i - 1]:.6g}): the rules contradict each other on this data."
+                )
+                raise ConstraintError(msg)
+        idx = np.searchsorted(np.asarray(t), data.p, side="right")
+        edges = [0.0, *t, 1.0]
+        table = []
+        for i, name in enumerate(names):
+            inside = idx == i
+            n, n_pos = int(inside.sum()), int(data.y[inside].sum())
+            table.append(
+                {
+                    "band": name,
+                    "low": edges[i],
+                    "high": edges[i + 1],
+                    "n": n,
+                    "n_positive": n_pos,
+                    "positive_rate": n_pos / n if n else None,
+                }
+            )
+        return cls(names, cuts, data.positive, tuple(table))
+
+    @classmethod
+    def fixed(
+        cls, names: Sequence[str], thresholds: Sequence[float], *, positive: Label
+    ) -> RiskBands:
+        """Bands with cuts set by hand.
+
+        Examples
+        --------
+        >>> RiskBands.fixed(["low", "high"], [0.5], positive=1).assign([0.2, 0.7]).tolist()
+        ['low', 'high']
+        """
+        where = "RiskBands.fixed"
+        if len(thresholds) != len(names) - 1:
+            msg = f"{where} needs one threshold fewer than names; got {len(names)} names and {len(thresholds)} thresholds."
+            raise ValueError(msg)
+        bands: list[tuple[str, Mapping[str, float]] | str] = [
+            (n, {"threshold": t}) for n, t in zip(names[:-1], thresholds, strict=True)
+        ]
+        names_, _ = _check_bands([*bands, names[-1]], where)
+        cuts = tuple(ThresholdPolicy.fixed(t, positive=positive) for t in thresholds)
+        if any(b.threshold < a.threshold for a, b in itertools.pairwise(cuts)):
+            msg = f"The thresholds passed to {where} must be non-decreasing. Got {list(thresholds)!r}."
+            raise ValueError(msg)
+        return cls(names_, cuts, cuts[0].positive)
+
+    def refit(self, y_true: ArrayLike, proba: ArrayLike) -> RiskBands:
+        """Re-apply every cut's rule to new labelled probabilities.
+
+        Examples
+        --------
+        >>> bands = RiskBands.fixed(["low", "high"], [0.5], positive=1)
+        >>> bands.refit([0, 1, 1], [0.2, 0.6, 0.4]).table[1]["n_positive"]
+        1
+        """
+        data = _check_binary(y_true, proba, self.positive, "RiskBands.refit")
+        return self._build(self.names, tuple(c.refit(y_true, proba) for c in self.cuts), data)
+
+    @property
+    def thresholds(self) -> tuple[float, ...]:
+        """The cut thresholds, lowest first."""
+        return tuple(c.threshold for c in self.cuts)
+
+    def assign_index(self, proba: ArrayLike) -> NDArray[np.intp]:
+        """Return the band number of each row (0 = lowest risk).
+
+        Examples
+        --------
+        >>> RiskBands.fixed(["a", "b", "c"], [0.3, 0.6], positive=1).assign_index([0.3, 0.9]).tolist()
+        [1, 2]
+        """
+        p = _check_proba(proba, "RiskBands.assign")
+        return np.searchsorted(np.asarray(self.thresholds), p, side="right")
+
+    def assign(self, proba: ArrayLike) -> NDArray[np.str_]:
+        """Return the band name of each row.
+
+        Examples
+        --------
+        >>> RiskBands.fixed(["low", "high"], [0.5], positive=1).assign([0.5]).tolist()
+        ['high']
+        """
+        return np.asarray(self.names)[self.assign_index(proba)]
+
+    def __repr__(self) -> str:
+        return f"RiskBands(names={self.names!r}, thresholds={self.thresholds!r}, positive={self.positive!r})"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict; :meth:`from_dict` rebuilds identical bands.
+
+        Examples
+        --------
+        >>> bands = RiskBands.fixed(["low", "high"], [0.5], positive=1)
+        >>> RiskBands.from_dict(bands.to_dict()) == bands
+        True
+        """
+        return {
+            "type": "RiskBands",
+            "format_version": _FORMAT_VERSION,
+            "positive": self.positive,
+            "names": list(self.names),
+            "cuts": [c.to_dict() for c in self.cuts],
+            "table": None if self.table is None else [dict(r) for r in self.table],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RiskBands:
+        """Rebuild bands from :meth:`to_dict` output.
+
+        Examples
+        --------
+        >>> d = RiskBands.fixed(["low", "high"], [0.5], positive=1).to_dict()
+        >>> RiskBands.from_dict(d).thresholds
+        (0.5,)
+        """
+        _check_header(data, "RiskBands")
+        try:
+            table = data["table"]
+            return cls(
+                names=tuple(data["names"]),
+                cuts=tuple(ThresholdPolicy.from_dict(c) for c in data["cuts"]),
+                positive=data["positive"],
+                table=None if table is None else tuple(dict(r) for r in table),
+            )
+        except (KeyError, TypeError) as exc:
+            msg = f"Not a valid RiskBands dict: missing or malformed {exc}."
+            raise ArtifactError(msg) from exc
+
+
+def _check_bands(
+    bands: Sequence[tuple[str, Mapping[str, float]] | str], where: str
+) -> tuple[tuple[str, ...], list[Mapping[str, float]]]:
+    shape = "[(name, rule), ..., last_name] with at least two bands and unique names"
+    bad = f"The 'bands' parameter of {where} must be {shape}. Got {bands!r} instead."
+    if isinstance(bands, str) or len(bands) < 2 or not isinstance(bands[-1], str):
+        raise ValueError(bad)
+    names, rules = [], []
+    for band in bands[:-1]:
+        if isinstance(band, str) or len(band) != 2 or not isinstance(band[1], Mapping):
+            raise ValueError(bad)
+        names.append(band[0])
+        rules.append(band[1])
+        unknown = set(band[1]) - _RULE_KEYS
+        if "threshold" in band[1] and len(band[1]) > 1:
+            msg = f"The rule of band {band[0]!r} in {where} mixes 'threshold' with other keys."
+            raise ValueError(msg)
+        if unknown:
+            msg = f"Unknown rule keys {sorted(unknown)} for band {band[0]!r} in {where}; use {sorted(_RULE_KEYS)}."
+            raise ValueError(msg)
+    names.append(bands[-1])
+    if not all(isinstance(n, str) and n for n in names) or len(set(names)) != len(names):
+        raise ValueError(bad)
+    return tuple(names), rules
+
+
+# ---------------------------------------------------------------------- MulticlassPolicy
+@dataclass(frozen=True, repr=False)
+class MulticlassPolicy:
+    """Decide one of K classes from an ``(n, K)`` probability matrix.
+
+    With no cost matrix the decision is the most probable class; with ``cost[i][j]``, the
+    cost of deciding class ``j`` when the truth is class ``i``, it is the class of least
+    expected cost ``argmin_j sum_i proba[i] cost[i][j]`` (``proba @ cost``). Ties go to the
+    class listed first in ``classes``.
+
+    Attributes
+    ----------
+    classes : tuple
+        Class labels, in the column order of the probability matrix.
+    cost : tuple of tuple of float or None
+        The ``K x K`` matrix ``cost[true][decided]``; ``None`` for argmax.
+
+    Examples
+    --------
+    >>> policy = MulticlassPolicy.from_costs(
+    ...     ["a", "b", "c"], [[0, 1, 1], [10, 0, 1], [1, 1, 0]]
+    ... )
+    >>> policy.decide([[0.6, 0.3, 0.1]]).tolist()  # missing "b" costs 10: decide "b"
+    ['b']
+    >>> MulticlassPolicy.argmax(["a", "b", "c"]).decide([[0.6, 0.3, 0.1]]).tolist()
+    ['a']
+    """
+
+    classes: tuple[Label, ...]
+    cost: tuple[tuple[float, ...], ...] | None = None
+
+    @classmethod
+    def argmax(cls, classes: Sequence[Label]) -> MulticlassPolicy:
+        """Decide the most probable class.
+
+        Examples
+        --------
+        >>> MulticlassPolicy.argmax([0, 1, 2]).decide([[0.2, 0.5, 0.3]]).tolist()
+        [1]
+        """
+        return cls(_check_classes(classes, "MulticlassPolicy.argmax"))
+
+    @classmethod
+    def from_costs(cls, classes: Sequence[Label], cost: ArrayLike) -> MulticlassPolicy:
+        """Decide the class of least expected cost under ``cost[true][decided]``.
+
+        Examples
+        --------
+        >>> MulticlassPolicy.from_costs([0, 1], [[0, 1], [4, 0]]).decide([[0.7, 0.3]]).tolist()
+        [1]
+        """
+        where = "MulticlassPolicy.from_costs"
+        labels = _check_classes(classes, where)
+        C = np.asarray(cost, dtype=np.float64)
+        k = len(labels)
+        if C.shape != (k, k) or not np.isfinite(C).all():
+            msg = f"The 'cost' parameter of {where} must be a finite {k} x {k} matrix cost[true][decided]. Got shape {C.shape} instead."
+            raise ValueError(msg)
+        return cls(labels, tuple(tuple(float(v) for v in row) for row in C))
+
+    @property
+    def method(self) -> str:
+        """``"argmax"`` or ``"cost"``."""
+        return "argmax" if self.cost is None else "cost"
+
+    def expected_costs(self, proba: ArrayLike) -> FloatArray:
+        """Return the ``(n, K)`` expected cost of deciding each class (``proba @ cost``).
+
+        For argmax this is the 0-1 loss ``1 - proba``.
+
+        Examples
+        --------
+        >>> MulticlassPolicy.argmax([0, 1]).expected_costs([[0.25, 0.75]]).tolist()
+        [[0.75, 0.25]]
+        """
+        P = _check_proba_matrix(proba, len(self.classes), "MulticlassPolicy")
+        C = 1.0 - np.eye(len(self.classes)) if self.cost is None else np.asarray(self.cost)
+        out: FloatArray = P @ C
+        return out
+
+    def decide_index(self, proba: ArrayLike) -> NDArray[np.intp]:
+        """Return the column index of the decided class for each row.
+
+        Examples
+        --------
+        >>> MulticlassPolicy.argmax(["x", "y"]).decide_index([[0.1, 0.9]]).tolist()
+        [1]
+        """
+        out: NDArray[np.intp] = np.argmin(self.expected_costs(proba), axis=1)
+        return out
+
+    def decide(self, proba: ArrayLike) -> NDArray[Any]:
+        """Return the decided class label for each row.
+
+        Examples
+        --------
+        >>> MulticlassPolicy.argmax(["x", "y"]).decide([[0.1, 0.9], [0.5, 0.5]]).tolist()
+        ['y', 'x']
+        """
+        return np.asarray(self.classes)[self.decide_index(proba)]
+
+    def mean_cost(self, y_true: ArrayLike, proba: ArrayLike) -> float:
+        """Return the realised mean cost of the decisions against true labels.
+
+        For argmax it is the error rate.
+
+        Examples
+        --------
+        >>> policy = MulticlassPolicy.from_costs([0, 1], [[0, 1], [4, 0]])
+        >>> policy.mean_cost([1, 0], [[0.9, 0.1], [0.4, 0.6]])
+        2.5
+        """
+        y = np.asarray(y_true)
+        index = {c: i for i, c in enumerate(self.classes)}
+        try:
+            true = np.array([index[_plain_label(v, "y_true", "MulticlassPolicy")] for v in y])
+        except KeyError as exc:
+            msg = f"y_true passed to MulticlassPolicy.mean_cost has label {exc} not in classes {list(self.classes)!r}."
+            raise DataError(msg, column="y_true") from exc
+        decided = self.decide_index(proba)
+        if true.shape != decided.shape:
+            msg = f"y_true and proba passed to MulticlassPolicy.mean_cost differ in length: {true.size} and {decided.size}."
+            raise DataError(msg, column="proba")
+        C = 1.0 - np.eye(len(self.classes)) if self.cost is None else np.asarray(self.cost)
+        return float(C[true, decided].mean())
+
+    def __repr__(self) -> str:
+        return f"MulticlassPolicy(classes={self.classes!r}, method={self.method!r})"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict; :meth:`from_dict` rebuilds the identical policy.
+
+        Examples
+        --------
+        >>> policy = MulticlassPolicy.from_costs([0, 1], [[0, 1], [4, 0]])
+        >>> MulticlassPolicy.from_dict(policy.to_dict()) == policy
+        True
+        """
+        return {
+            "type": "MulticlassPolicy",
+            "format_version": _FORMAT_VERSION,
+            "classes": list(self.classes),
+            "cost": None if self.cost is None else [list(r) for r in self.cost],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MulticlassPolicy:
+        """Rebuild a policy from :meth:`to_dict` output.
+
+        Examples
+        --------
+        >>> MulticlassPolicy.from_dict(MulticlassPolicy.argmax([0, 1, 2]).to_dict()).method
+        'argmax'
+        """
+        _check_header(data, "MulticlassPolicy")
+        try:
+            if data["cost"] is None:
+                return cls.argmax(data["classes"])
+            return cls.from_costs(data["classes"], data["cost"])
+        except (KeyError, TypeError) as exc:
+            msg = f"Not a valid MulticlassPolicy dict: missing or malformed {exc}."
+            raise ArtifactError(msg) from exc
+
+
+def _check_classes(classes: Sequence[Label], where: str) -> tuple[Label, ...]:
+    labels = tuple(_plain_label(c, "classes", where) for c in classes)
+    if len(labels) < 2 or len(set(labels)) != len(labels):
+        msg = f"The 'classes' parameter of {where} must list at least two distinct labels. Got {list(classes)!r} instead."
+        raise ValueError(msg)
+    return labels

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
 from numbers import Integral, Real
@@ -13,6 +14,7 @@ from numpy.typing import NDArray
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.validation import check_is_fitted, validate_data
+from threadpoolctl import ThreadpoolController
 
 from logitkit._params import InstanceOf, Interval, OneOf, validate_params
 from logitkit.data.checks import (
@@ -38,6 +40,18 @@ __all__ = ["LogisticModel"]
 _SEPARATION_SUSPECT = 20.0
 #: Largest dense copy (in values) the separation check may make.
 _SEPARATION_MAX_VALUES = 20_000_000
+#: Below this many values per pass, BLAS threads cost more than they give.
+_SINGLE_THREAD_VALUES = 2_000_000
+_THREADPOOLS: list[ThreadpoolController] = []
+
+
+def _blas_threads(n_values: int) -> Any:
+    """A context that runs small problems on one BLAS thread (others unchanged)."""
+    if n_values > _SINGLE_THREAD_VALUES:
+        return contextlib.nullcontext()
+    if not _THREADPOOLS:  # inspecting the loaded libraries takes milliseconds: once only
+        _THREADPOOLS.append(ThreadpoolController())
+    return _THREADPOOLS[0].limit(limits=1, user_api="blas")
 
 
 class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
@@ -81,7 +95,7 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     standardize : bool, default=True
         Standardise features with training-row statistics (inside the fit, so no test
         row can leak into the scaling); the penalty then acts on the standardised scale.
-    tol : float, default=1e-8
+    tol : float, default=1e-10
         Stop when the largest violation of the optimality (KKT) conditions of the
         objective divided by the total weight is at most ``tol``.
     max_iter : int, default=100
@@ -131,7 +145,7 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
 
     _parameter_constraints: dict[str, list[Any]] = {  # noqa: RUF012 - scikit-learn convention
         "penalty": [OneOf(("l2", "l1", "elasticnet", None))],
-        "C": [Interval(Real, 0.0, math.inf, "left")],
+        "C": [Interval(Real, 0.0, math.inf, "neither")],
         "l1_ratio": [Interval(Real, 0.0, 1.0, "both"), OneOf((None,))],
         "fit_intercept": [OneOf((True, False))],
         "class_weight": [OneOf(("balanced", None)), InstanceOf(dict, "a dict")],
@@ -151,7 +165,7 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         fit_intercept: bool = True,
         class_weight: str | dict[Any, float] | None = None,
         standardize: bool = True,
-        tol: float = 1e-8,
+        tol: float = 1e-10,
         max_iter: int = 100,
         warm_start: bool = False,
         solver: str = "auto",
@@ -232,9 +246,7 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         classes, codes = check_target(y, n)
         sw = check_sample_weight(sample_weight, n)
         K = int(classes.shape[0])
-        cw = np.ones(K)
-        if self.class_weight is not None:
-            cw = compute_class_weight(self.class_weight, classes=classes, y=np.asarray(classes)[codes])
+        cw = self._class_weights(classes, codes, sw)
         w = sw * cw[codes] if self.class_weight is not None else sw
         M = 1 if K == 2 else K
         source = ArraySource(X, codes, w, sw, M)
@@ -254,7 +266,10 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             n_rows=n,
         )
         theta0 = self._start(problem, classes, moments.class_weight_sums)
-        result = solve(problem, theta0, method=self.solver, tol=self.tol, max_iter=self.max_iter)
+        with _blas_threads(n * X.shape[1] * M):
+            result = solve(
+                problem, theta0, method=self.solver, tol=self.tol, max_iter=self.max_iter
+            )
         self.classes_ = classes
         self.class_counts_ = moments.class_counts
         self.feature_mean_ = moments.mean
@@ -273,6 +288,25 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
                 stacklevel=2,
             )
         return self
+
+    def _class_weights(
+        self, classes: NDArray[Any], codes: NDArray[np.intp], sw: FloatArray
+    ) -> FloatArray:
+        """Weight of each class; "balanced" counts rows by their sample weights.
+
+        Counting by sample weight keeps a row of weight 2 equal to the row twice (with
+        unit weights this is scikit-learn's ``n / (K n_k)``).
+        """
+        K = classes.shape[0]
+        if self.class_weight is None:
+            return np.ones(K)
+        if self.class_weight == "balanced":
+            totals = np.bincount(codes, weights=sw, minlength=K)
+            return np.asarray(totals.sum() / (K * np.maximum(totals, np.finfo(float).tiny)))
+        return np.asarray(
+            compute_class_weight(self.class_weight, classes=classes, y=classes[codes]),
+            dtype=np.float64,
+        )
 
     def _start(
         self, problem: Problem, classes: NDArray[Any], class_weight_sums: FloatArray

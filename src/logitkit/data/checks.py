@@ -6,11 +6,13 @@ person can act on, not with a stack trace from deep inside the solver.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
+from sklearn.exceptions import DataConversionWarning
 
 from logitkit.exceptions import DataError
 
@@ -109,8 +111,17 @@ def check_target(y: Any, n_rows: int) -> tuple[NDArray[Any], NDArray[np.intp]]:
     Labels may be strings, integers or booleans; ``classes`` is sorted as ``numpy.unique``
     sorts them, and ``codes[i]`` is the position of ``y[i]`` in ``classes``.
     """
+    if y is None:
+        msg = "LogisticModel requires y to be passed, but the target y is None."
+        raise DataError(msg, column="y")
     arr = np.asarray(y)
     if arr.ndim == 2 and arr.shape[1] == 1:
+        warnings.warn(
+            "A column-vector y was passed when a 1d array was expected; it was "
+            "flattened. Pass y as shape (n_samples,), e.g. with ravel().",
+            DataConversionWarning,
+            stacklevel=3,
+        )
         arr = arr.ravel()
     if arr.ndim != 1:
         msg = f"y must be one label per row (1-D); got an array of shape {arr.shape}."

@@ -61,6 +61,10 @@ class ArraySource:
         """The chunk of the given rows."""
         return Chunk(self.X[rows], self.y[rows], self.w[rows], self.sample_weight[rows])
 
+    def single_chunk(self) -> Chunk | None:
+        """All rows as one chunk, when they form a single block."""
+        return self.chunk(self.blocks[0]) if len(self.blocks) == 1 else None
+
     def map_reduce(self, fn: Callable[[Chunk], S]) -> S:
         """Apply ``fn`` to each block and add up the results."""
         total: S | None = None

@@ -5,7 +5,8 @@ sparse data). Steps: each function evaluation is one statistics pass without the
 Hessian; an L1 term is handled exactly by splitting each penalised coefficient into a
 positive and a negative part with bounds at zero (at the optimum one of them is zero,
 so the split problem has the same minimiser); the solve stops when the largest
-projected-gradient entry is at most ``tol`` or at ``max_iter``.
+projected-gradient entry is at most ``tol``, when the line search reaches rounding
+level, or at ``max_iter``.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def lbfgs(objective: Objective, theta0: FloatArray, *, tol: float, max_iter: int
         jac=True,
         method="L-BFGS-B",
         bounds=bounds,
-        options={"maxiter": max_iter, "gtol": tol, "ftol": 64 * np.finfo(float).eps, "maxcor": 20},
+        options={"maxiter": max_iter, "gtol": tol, "ftol": 0.0, "maxcor": 20},
     )
     point = objective.at(unpack(result.x))
     kkt = objective.kkt_violation(point)
@@ -87,7 +88,9 @@ def lbfgs(objective: Objective, theta0: FloatArray, *, tol: float, max_iter: int
         theta=point.theta.reshape(objective.problem.shape),
         objective=point.value(l1),
         kkt=kkt,
-        converged=bool(kkt <= tol or (result.success and kkt <= 1e3 * tol)),
+        # L-BFGS ends where objective differences drown in rounding, often just above
+        # tol; within a factor of 1000 of it counts as converged.
+        converged=bool(kkt <= 1e3 * tol),
         n_iter=int(result.nit),
         n_passes=objective.n_passes,
         method="lbfgs",

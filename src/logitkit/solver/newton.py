@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.linalg import LinAlgError, cho_factor, cho_solve, eigh
+from scipy.linalg import eigh
+from scipy.linalg.lapack import dpotrf, dpotrs
 
 from logitkit.solver.objective import Objective, Point
 from logitkit.solver.result import SolverResult
@@ -37,18 +38,27 @@ _ROUNDING = 1e-13
 
 def newton_direction(H: FloatArray, g: FloatArray) -> FloatArray:
     """Solve ``H d = -g``; minimum-norm solution when ``H`` is singular."""
-    try:
-        factor = cho_factor(H, lower=False, check_finite=False)
-        d = -cho_solve(factor, g, check_finite=False)
-        if np.all(np.isfinite(d)):
-            return np.asarray(d)
-    except LinAlgError:
-        pass
+    # LAPACK directly: small fits run thousands of these, and the wrappers cost more.
+    factor, info = dpotrf(H, lower=0, clean=0)
+    if info == 0:
+        d, info = dpotrs(factor, g, lower=0)
+        if info == 0 and np.all(np.isfinite(d)):
+            return np.asarray(-d)
     vals, vecs = eigh(H, check_finite=False)
     keep = vals > max(vals.max(), 0.0) * 1e-12
     inv = np.zeros_like(vals)
     inv[keep] = 1.0 / vals[keep]
     return np.asarray(-(vecs @ (inv * (vecs.T @ g))))
+
+
+def _direction(point: Point, free: NDArray[np.bool_]) -> FloatArray:
+    """Newton direction on the free parameters (zero on the fixed ones)."""
+    assert point.hess is not None
+    if free.all():
+        return newton_direction(point.hess, point.grad)
+    d = np.zeros_like(point.theta)
+    d[free] = newton_direction(point.hess[np.ix_(free, free)], point.grad[free])
+    return d
 
 
 def _accepts(point: Point, trial: Point, slope: float, t: float, kkt: float, new_kkt: float) -> bool:
@@ -89,8 +99,7 @@ def newton(objective: Objective, theta0: FloatArray, *, tol: float, max_iter: in
             break
         n_iter += 1
         assert point.hess is not None
-        d = np.zeros_like(point.theta)
-        d[free] = newton_direction(point.hess[np.ix_(free, free)], point.grad[free])
+        d = _direction(point, free)
         slope = float(point.grad @ d)
         if slope >= 0.0:
             if use_sample:

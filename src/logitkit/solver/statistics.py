@@ -18,7 +18,7 @@ chunk at a time, which it needs anyway to weight the rows.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
@@ -91,8 +91,7 @@ class Stats:
     grad : ndarray of shape (M, p + 1)
         Gradient of ``loss`` with respect to the standardised parameters.
     hess : ndarray of shape (M * (p + 1), M * (p + 1)) or None
-        Hessian of ``loss``; only the upper triangle is accumulated until
-        :meth:`finish` mirrors it.
+        Hessian of ``loss``, when asked for.
     n_rows : int
         Number of rows seen.
     """
@@ -114,13 +113,6 @@ class Stats:
             hess,
             self.n_rows + other.n_rows,
         )
-
-    def finish(self) -> Stats:
-        """Mirror the accumulated upper triangle of the Hessian into a full matrix."""
-        if self.hess is not None:
-            upper = np.triu(self.hess)
-            self.hess = upper + np.triu(upper, 1).T
-        return self
 
 
 class Summable(Protocol):
@@ -151,12 +143,6 @@ class ChunkSource(Protocol):
         ...
 
 
-def iter_row_blocks(n_rows: int, block_rows: int) -> Iterator[slice]:
-    """Yield consecutive row slices of at most ``block_rows`` rows."""
-    for start in range(0, n_rows, block_rows):
-        yield slice(start, min(start + block_rows, n_rows))
-
-
 def original_units(theta: FloatArray, scaling: Scaling) -> tuple[FloatArray, FloatArray]:
     """Turn standardised ``theta`` of shape (M, p+1) into ``coef`` (M, p) and ``intercept`` (M,)."""
     coef = theta[:, 1:] / scaling.scale
@@ -172,8 +158,8 @@ def linear_predictor(X: Matrix, theta: FloatArray, scaling: Scaling) -> FloatArr
     return Z
 
 
-def _standardised_block(X: Matrix, scaling: Scaling) -> FloatArray:
-    """``[1, (X - mean) / scale]`` for one dense chunk (a chunk-sized copy)."""
+def standardised_block(X: Matrix, scaling: Scaling) -> FloatArray:
+    """``Xa = [1, (X - mean) / scale]`` for one chunk (a chunk-sized dense copy)."""
     n, p = X.shape
     out = np.empty((n, p + 1))
     out[:, 0] = 1.0
@@ -183,19 +169,21 @@ def _standardised_block(X: Matrix, scaling: Scaling) -> FloatArray:
     return out
 
 
-def _weighted_cross(X: Matrix, v: FloatArray, scaling: Scaling, *, nonneg: bool) -> FloatArray:
-    """Upper triangle of ``Xa^T diag(v) Xa`` with ``Xa = [1, (X - mean) / scale]``."""
-    if sp.issparse(X):
-        return _weighted_cross_sparse(X, v, scaling)
-    block = _standardised_block(X, scaling)
-    if nonneg:
-        block *= np.sqrt(v)[:, None]
-        # syrk reads block^T (Fortran order, no copy) and forms block^T block.
-        return np.asarray(dsyrk(1.0, block.T, trans=0, lower=0))
-    return np.asarray((block * v[:, None]).T @ block)
+def _symmetric_from_upper(upper: FloatArray) -> FloatArray:
+    """Full symmetric matrix from one whose strict lower triangle is zero."""
+    full = upper + upper.T
+    full.flat[:: full.shape[0] + 1] *= 0.5
+    return full
 
 
-def _weighted_cross_sparse(X: Matrix, v: FloatArray, scaling: Scaling) -> FloatArray:
+def _gram(Xa: FloatArray, v: FloatArray) -> FloatArray:
+    """``Xa^T diag(v) Xa`` for non-negative ``v``, by a symmetric rank-k update."""
+    A = Xa * np.sqrt(v)[:, None]
+    # syrk reads A^T (Fortran order, no copy) and forms A^T A in the upper triangle.
+    return _symmetric_from_upper(np.asarray(dsyrk(1.0, A.T, trans=0, lower=0)))
+
+
+def _gram_sparse(X: Matrix, v: FloatArray, scaling: Scaling) -> FloatArray:
     """Sparse form: expand ``D^-1 (X - 1 m^T)^T V (X - 1 m^T) D^-1`` without densifying X."""
     p = X.shape[1]
     m, s = scaling.mean, scaling.scale
@@ -210,6 +198,63 @@ def _weighted_cross_sparse(X: Matrix, v: FloatArray, scaling: Scaling) -> FloatA
     inner = XtVX - np.outer(m, a) - np.outer(a, m) + c * np.outer(m, m)
     out[1:, 1:] = inner / np.outer(s, s)
     return out
+
+
+def _residuals(
+    Z: FloatArray, y: NDArray[np.intp], w: FloatArray
+) -> tuple[float, FloatArray, FloatArray]:
+    """Weighted loss, weighted residuals ``R = w (P - Y)`` and probabilities ``P``.
+
+    For a binary model (one column of ``Z``) ``P`` holds the probability of class 1.
+    """
+    if Z.shape[1] == 1:
+        z = Z[:, 0]
+        yf = y.astype(np.float64)
+        loss = float(w @ binomial_loss(z, yf))
+        prob = sigmoid(z)
+        return loss, (w * (prob - yf))[:, None], prob[:, None]
+    P, lse = softmax(Z)
+    rows = np.arange(Z.shape[0])
+    loss = float(w @ (lse - Z[rows, y]))
+    R = P.copy()
+    R[rows, y] -= 1.0
+    R *= w[:, None]
+    return loss, R, P
+
+
+def _hessian(
+    P: FloatArray, w: FloatArray, gram: Callable[[FloatArray], FloatArray], q: int
+) -> FloatArray:
+    """Hessian of the loss from per-row curvature weights; ``gram(v)`` forms ``Xa^T V Xa``."""
+    M = P.shape[1]
+    if M == 1:
+        prob = P[:, 0]
+        return gram(w * prob * (1.0 - prob))
+    hess = np.empty((M * q, M * q))
+    for k in range(M):
+        for l in range(k, M):
+            v = w * P[:, k] * ((1.0 if k == l else 0.0) - P[:, l])
+            cross = gram(v)
+            hess[k * q : (k + 1) * q, l * q : (l + 1) * q] = cross
+            hess[l * q : (l + 1) * q, k * q : (k + 1) * q] = cross.T
+    return hess
+
+
+def block_statistics(
+    Xa: FloatArray, y: NDArray[np.intp], w: FloatArray, theta: FloatArray, *, hessian: bool
+) -> Stats:
+    """Statistics from a standardised block ``Xa = [1, X_s]`` (see :func:`standardised_block`)."""
+    Z = Xa @ theta.T
+    loss, R, P = _residuals(Z, y, w)
+    grad = (Xa.T @ R).T
+    hess = None
+    if hessian:
+
+        def gram(v: FloatArray) -> FloatArray:
+            return _gram(Xa, v) if (v >= 0).all() else (Xa * v[:, None]).T @ Xa
+
+        hess = _hessian(P, w, gram, Xa.shape[1])
+    return Stats(loss, float(w.sum()), np.ascontiguousarray(grad), hess, Z.shape[0])
 
 
 def _gradient_block(X: Matrix, R: FloatArray, scaling: Scaling) -> FloatArray:
@@ -227,6 +272,10 @@ def chunk_statistics(
 ) -> Stats:
     """Loss, gradient and (optionally) Hessian of one chunk at standardised ``theta``.
 
+    Gradient-only passes fold the standardisation into the coefficients and read ``X``
+    as it is; a dense Hessian pass standardises a copy of the chunk, which it needs
+    anyway to weight the rows; sparse chunks are never densified.
+
     Parameters
     ----------
     chunk : Chunk
@@ -236,53 +285,22 @@ def chunk_statistics(
     scaling : Scaling
         Feature centre and scale.
     hessian : bool
-        Whether to accumulate the Hessian (the expensive part).
+        Whether to form the Hessian (the expensive part).
 
     Returns
     -------
     Stats
-        Un-mirrored statistics of this chunk (call :meth:`Stats.finish` after the sum).
     """
     X, y, w = chunk.X, chunk.y, chunk.w
-    if not sp.issparse(X) and X.dtype != np.float64:
+    sparse = sp.issparse(X)
+    if not sparse and X.dtype != np.float64:
         X = np.asarray(X, dtype=np.float64)
+    if hessian and not sparse:
+        return block_statistics(standardised_block(X, scaling), y, w, theta, hessian=True)
     Z = linear_predictor(X, theta, scaling)
-    M = theta.shape[0]
+    loss, R, P = _residuals(Z, y, w)
+    grad = _gradient_block(X, R, scaling)
     hess = None
-    if M == 1:
-        z = Z[:, 0]
-        yf = y.astype(np.float64)
-        loss = float(w @ binomial_loss(z, yf))
-        prob = sigmoid(z)
-        R = (w * (prob - yf))[:, None]
-        grad = _gradient_block(X, R, scaling)
-        if hessian:
-            hess = _weighted_cross(X, w * prob * (1.0 - prob), scaling, nonneg=True)
-    else:
-        P, lse = softmax(Z)
-        rows = np.arange(Z.shape[0])
-        loss = float(w @ (lse - Z[rows, y]))
-        R = P.copy()
-        R[rows, y] -= 1.0
-        R *= w[:, None]
-        grad = _gradient_block(X, R, scaling)
-        if hessian:
-            hess = _multinomial_hessian(X, P, w, scaling)
+    if hessian:
+        hess = _hessian(P, w, lambda v: _gram_sparse(X, v, scaling), X.shape[1] + 1)
     return Stats(loss, float(w.sum()), grad, hess, Z.shape[0])
-
-
-def _multinomial_hessian(X: Matrix, P: FloatArray, w: FloatArray, scaling: Scaling) -> FloatArray:
-    """Upper block triangle of the multinomial Hessian, blocks ``(k, l)`` of size p + 1."""
-    M = P.shape[1]
-    q = X.shape[1] + 1
-    hess = np.zeros((M * q, M * q))
-    block = None if sp.issparse(X) else _standardised_block(X, scaling)
-    for k in range(M):
-        for l in range(k, M):
-            v = w * P[:, k] * ((1.0 if k == l else 0.0) - P[:, l])
-            if block is None:
-                cross = _weighted_cross_sparse(X, v, scaling)
-            else:
-                cross = (block * v[:, None]).T @ block
-            hess[k * q : (k + 1) * q, l * q : (l + 1) * q] = cross
-    return hess

@@ -1,0 +1,569 @@
+"""Evaluation of probabilities: discrimination, accuracy at thresholds, calibration.
+
+Everything works on true labels and probabilities (out-of-fold, or on a held-out set),
+never on a model. :func:`evaluate` gathers every binary metric into one JSON-ready
+record for the report and the artifact; :func:`evaluate_multiclass` does the same for
+``(n, K)`` probability matrices. scikit-learn computes each metric it has.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike, NDArray
+from scipy import stats
+from sklearn import metrics as skm
+
+from logitkit.calibration import (
+    HosmerLemeshowResult,
+    expected_calibration_error,
+    hosmer_lemeshow,
+    reliability_curve,
+)
+from logitkit.decision import (
+    Label,
+    MulticlassPolicy,
+    ThresholdPolicy,
+    _check_binary,
+    _check_classes,
+    _check_proba_matrix,
+    _check_real,
+    _plain_label,
+)
+from logitkit.exceptions import DataError
+
+__all__ = [
+    "CLASS_COLUMNS",
+    "CONFUSION_COLUMNS",
+    "AUCInterval",
+    "BinaryEvaluation",
+    "MulticlassEvaluation",
+    "classification_table",
+    "confusion_table",
+    "evaluate",
+    "evaluate_multiclass",
+    "roc_auc_ci",
+]
+
+#: Columns of :func:`confusion_table`, in order.
+CONFUSION_COLUMNS = ("name", "threshold", "tn", "fp", "fn", "tp", "accuracy")
+#: Columns of :func:`classification_table`, in order.
+CLASS_COLUMNS = ("name", "threshold", "label", "precision", "recall", "f1", "support")
+
+Thresholds = float | Sequence[float] | Mapping[str, float]
+
+
+def _jsonable(value: Any) -> Any:
+    """Plain Python for JSON: numpy scalars unwrapped, NaN/inf as None, tuples as lists."""
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, pd.DataFrame):
+        return [_jsonable(r) for r in value.to_dict(orient="records")]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+# ------------------------------------------------------------------------------- AUC
+@dataclass(frozen=True)
+class AUCInterval:
+    """ROC-AUC with its DeLong standard error and normal confidence interval.
+
+    Attributes
+    ----------
+    auc, std_err, ci_low, ci_high : float
+        The interval is ``auc -/+ z std_err`` clipped to [0, 1]; ``std_err`` and the
+        interval are NaN when a class has a single row.
+    confidence : float
+        Level of the interval.
+
+    Examples
+    --------
+    >>> AUCInterval(0.9, 0.02, 0.86, 0.94, 0.95).to_dict()["ci_high"]
+    0.94
+    """
+
+    auc: float
+    std_err: float
+    ci_low: float
+    ci_high: float
+    confidence: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict (NaN as None) with ``method="delong"``.
+
+        Examples
+        --------
+        >>> AUCInterval(0.5, math.nan, math.nan, math.nan, 0.95).to_dict()["std_err"] is None
+        True
+        """
+        d = {k: _jsonable(getattr(self, k)) for k in ("auc", "std_err", "ci_low", "ci_high")}
+        return {**d, "confidence": self.confidence, "method": "delong"}
+
+
+def _delong(y: NDArray[np.bool_], p: NDArray[np.float64]) -> tuple[float, float]:
+    """AUC and its DeLong variance by the midrank algorithm of Sun and Xu (2014)."""
+    x, z = p[y], p[~y]
+    m, n = x.size, z.size
+    tx = stats.rankdata(x)
+    tz = stats.rankdata(z)
+    tall = stats.rankdata(np.r_[x, z])
+    v10 = (tall[:m] - tx) / n  # share of negatives below each positive (ties count 1/2)
+    v01 = 1.0 - (tall[m:] - tz) / m  # share of positives above each negative
+    auc = float(v10.mean())
+    if m < 2 or n < 2:
+        return auc, math.nan
+    return auc, float(np.var(v10, ddof=1) / m + np.var(v01, ddof=1) / n)
+
+
+def roc_auc_ci(
+    y_true: ArrayLike, proba: ArrayLike, *, positive: Label, confidence: float = 0.95
+) -> AUCInterval:
+    """ROC-AUC with a DeLong confidence interval.
+
+    DeLong's variance is the sum of the variances of the placement values of positives
+    and of negatives (ties counted as one half), computed in ``O(n log n)`` by midranks
+    (Sun and Xu, 2014), the method of R's ``pROC::ci.auc``.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        True labels: ``positive`` and one other.
+    proba : array-like of shape (n_samples,)
+        Probability (or any score increasing in it) of ``positive``.
+    positive : str, int, float or bool
+        The label ``proba`` refers to.
+    confidence : float in (0, 1), default=0.95
+        Level of the interval.
+
+    Returns
+    -------
+    AUCInterval
+
+    References
+    ----------
+    DeLong, E. R., DeLong, D. M. and Clarke-Pearson, D. L. (1988). Comparing the areas
+    under two or more correlated receiver operating characteristic curves: a
+    nonparametric approach. Biometrics, 44(3), 837-845.
+    Sun, X. and Xu, W. (2014). Fast implementation of DeLong's algorithm for comparing
+    the areas under correlated receiver operating characteristic curves. IEEE Signal
+    Processing Letters, 21(11), 1389-1393.
+
+    Examples
+    --------
+    >>> r = roc_auc_ci([0, 0, 1, 0, 1, 1], [0.1, 0.3, 0.35, 0.4, 0.8, 0.9], positive=1)
+    >>> round(r.auc, 4), round(r.std_err, 4)
+    (0.8889, 0.1571)
+    """
+    where = "roc_auc_ci"
+    confidence = _check_real(confidence, "confidence", where, 0.0, 1.0, "neither")
+    data = _check_binary(y_true, proba, positive, where)
+    auc, var = _delong(data.y, data.p)
+    se = math.sqrt(var) if math.isfinite(var) else math.nan
+    half = float(stats.norm.ppf(0.5 + confidence / 2)) * se
+    low, high = (max(0.0, auc - half), min(1.0, auc + half)) if math.isfinite(se) else (se, se)
+    return AUCInterval(auc, se, low, high, confidence)
+
+
+# ------------------------------------------------------------------------ thresholds
+def _named(thresholds: Thresholds, where: str) -> dict[str, float]:
+    if isinstance(thresholds, Mapping):
+        items = list(thresholds.items())
+    elif isinstance(thresholds, Sequence):
+        items = [(f"{t:g}", t) for t in thresholds]
+    else:
+        items = [(f"{thresholds:g}", thresholds)]
+    if not items:
+        msg = f"The 'thresholds' parameter of {where} must name at least one threshold."
+        raise ValueError(msg)
+    return {str(k): _check_real(t, "thresholds", where, 0.0, 1.0) for k, t in items}
+
+
+def _at_thresholds(
+    y_true: ArrayLike, proba: ArrayLike, positive: Label, thresholds: Thresholds, where: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    data = _check_binary(y_true, proba, positive, where)
+    conf, rows = [], []
+    for name, t in _named(thresholds, where).items():
+        pred = data.p >= t
+        tn, fp, fn, tp = (
+            int(v) for v in skm.confusion_matrix(data.y, pred, labels=[False, True]).ravel()
+        )
+        conf.append((name, t, tn, fp, fn, tp, (tp + tn) / data.y.size))
+        prf = skm.precision_recall_fscore_support(
+            data.y, pred, labels=[False, True], zero_division=np.nan
+        )
+        for j, label in enumerate((data.negative, data.positive)):
+            rows.append((name, t, label, *(float(a[j]) for a in prf[:3]), int(prf[3][j])))
+    return (
+        pd.DataFrame(conf, columns=list(CONFUSION_COLUMNS)),
+        pd.DataFrame(rows, columns=list(CLASS_COLUMNS)),
+    )
+
+
+def confusion_table(
+    y_true: ArrayLike, proba: ArrayLike, *, positive: Label, thresholds: Thresholds = 0.5
+) -> pd.DataFrame:
+    """Confusion matrix at each threshold, one row per threshold.
+
+    Parameters
+    ----------
+    y_true, proba, positive
+        As in :func:`roc_auc_ci`.
+    thresholds : float, sequence of float, or mapping of name to float, default=0.5
+        Decide ``positive`` when ``proba >= threshold``. Names default to the value.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`CONFUSION_COLUMNS` (``tp`` etc. with respect to ``positive``).
+
+    Examples
+    --------
+    >>> t = confusion_table([0, 1, 1, 0], [0.2, 0.7, 0.4, 0.6], positive=1,
+    ...                     thresholds={"policy": 0.3, "default": 0.5})
+    >>> t[["name", "tn", "fp", "fn", "tp"]].to_numpy().tolist()
+    [['policy', 1, 1, 0, 2], ['default', 1, 1, 1, 1]]
+    """
+    return _at_thresholds(y_true, proba, positive, thresholds, "confusion_table")[0]
+
+
+def classification_table(
+    y_true: ArrayLike, proba: ArrayLike, *, positive: Label, thresholds: Thresholds = 0.5
+) -> pd.DataFrame:
+    """Per-class precision, recall, F1 and support at each threshold (tidy rows).
+
+    Undefined values (a class never decided) are NaN, not 0.
+
+    Parameters
+    ----------
+    y_true, proba, positive, thresholds
+        As in :func:`confusion_table`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`CLASS_COLUMNS`; for each threshold the negative label's row, then
+        the positive label's.
+
+    Examples
+    --------
+    >>> t = classification_table(["B", "M", "M", "B"], [0.2, 0.7, 0.4, 0.6], positive="M")
+    >>> t[["label", "precision", "recall"]].to_numpy().tolist()
+    [['B', 0.5, 0.5], ['M', 0.5, 0.5]]
+    """
+    return _at_thresholds(y_true, proba, positive, thresholds, "classification_table")[1]
+
+
+# -------------------------------------------------------------------------- evaluate
+@dataclass(frozen=True, eq=False)
+class BinaryEvaluation:
+    """Everything :func:`evaluate` measures; :meth:`to_dict` gives the JSON record.
+
+    Attributes
+    ----------
+    positive, negative : label
+        The two labels.
+    n_samples, n_positive : int
+        Rows evaluated and positive rows among them.
+    roc_auc : AUCInterval
+        ROC-AUC with its DeLong interval.
+    average_precision : float
+        Area under the precision-recall curve (scikit-learn's step-wise average precision).
+    log_loss, brier_score : float
+        Mean negative log-likelihood (probabilities clipped to machine epsilon) and mean
+        squared error of the probability of ``positive``.
+    ece : dict
+        Expected calibration error with ``"uniform"`` (equal-width) and ``"quantile"``
+        (equal-mass) bins.
+    n_bins : int
+        Bins used for ``ece`` and ``reliability``.
+    reliability : pandas.DataFrame
+        :func:`~logitkit.calibration.reliability_curve` with equal-width bins.
+    hosmer_lemeshow : HosmerLemeshowResult or None
+        ``None`` when the probabilities take fewer than 3 distinct values.
+    confusion, classes : pandas.DataFrame
+        :func:`confusion_table` and :func:`classification_table` at the thresholds.
+
+    Examples
+    --------
+    >>> e = evaluate([0, 1, 1, 0, 1, 0], [0.2, 0.7, 0.4, 0.6, 0.9, 0.1], positive=1)
+    >>> sorted(e.to_dict())[:3]
+    ['average_precision', 'brier_score', 'classes']
+    """
+
+    positive: Label
+    negative: Label
+    n_samples: int
+    n_positive: int
+    roc_auc: AUCInterval
+    average_precision: float
+    log_loss: float
+    brier_score: float
+    ece: dict[str, float]
+    n_bins: int
+    reliability: pd.DataFrame
+    hosmer_lemeshow: HosmerLemeshowResult | None
+    confusion: pd.DataFrame
+    classes: pd.DataFrame
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict (tables as lists of records, NaN as None).
+
+        Examples
+        --------
+        >>> import json
+        >>> e = evaluate([0, 1, 1, 0], [0.2, 0.7, 0.4, 0.6], positive=1)
+        >>> json.loads(json.dumps(e.to_dict()))["n_samples"]
+        4
+        """
+        hl = self.hosmer_lemeshow
+        out: dict[str, Any] = _jsonable(
+            {
+                "positive": self.positive,
+                "negative": self.negative,
+                "n_samples": self.n_samples,
+                "n_positive": self.n_positive,
+                "roc_auc": self.roc_auc.to_dict(),
+                "average_precision": self.average_precision,
+                "log_loss": self.log_loss,
+                "brier_score": self.brier_score,
+                "ece": self.ece,
+                "n_bins": self.n_bins,
+                "reliability": self.reliability,
+                "hosmer_lemeshow": None if hl is None else hl.to_dict(),
+                "confusion": self.confusion,
+                "classes": self.classes,
+            }
+        )
+        return out
+
+
+def evaluate(
+    y_true: ArrayLike,
+    proba: ArrayLike,
+    *,
+    positive: Label,
+    threshold: float | ThresholdPolicy | None = None,
+    n_bins: int = 10,
+    confidence: float = 0.95,
+) -> BinaryEvaluation:
+    """Evaluate probabilities of ``positive``: discrimination, thresholds, calibration.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        True labels: ``positive`` and one other.
+    proba : array-like of shape (n_samples,)
+        Probability of ``positive`` (out-of-fold, or on held-out rows).
+    positive : str, int, float or bool
+        The label ``proba`` refers to.
+    threshold : float, ThresholdPolicy or None
+        The chosen decision threshold; tables then show it (named ``"policy"``) beside
+        the default 0.5 (named ``"default"``). ``None``: 0.5 only.
+    n_bins : int, default=10
+        Bins for the calibration error and the reliability curve.
+    confidence : float, default=0.95
+        Level of the ROC-AUC interval.
+
+    Returns
+    -------
+    BinaryEvaluation
+
+    Examples
+    --------
+    >>> e = evaluate(["B", "M", "M", "B", "M", "B"], [0.2, 0.7, 0.4, 0.6, 0.9, 0.1],
+    ...              positive="M", threshold=0.35)
+    >>> round(e.roc_auc.auc, 3), e.confusion["name"].tolist()
+    (0.889, ['policy', 'default'])
+    """
+    where = "evaluate"
+    data = _check_binary(y_true, proba, positive, where)
+    if isinstance(threshold, ThresholdPolicy):
+        if threshold.positive != data.positive:
+            msg = f"The policy passed to {where} decides {threshold.positive!r}, not {data.positive!r}."
+            raise ValueError(msg)
+        threshold = threshold.threshold
+    named = {"default": 0.5} if threshold is None else {"policy": threshold, "default": 0.5}
+    confusion, classes = _at_thresholds(data.y, data.p, True, named, where)
+    classes["label"] = classes["label"].map({True: data.positive, False: data.negative})
+    kw: dict[str, Any] = {"positive": True, "n_bins": n_bins}
+    try:
+        hl: HosmerLemeshowResult | None = hosmer_lemeshow(data.y, data.p, positive=True)
+    except DataError:
+        hl = None
+    return BinaryEvaluation(
+        positive=data.positive,
+        negative=data.negative,
+        n_samples=int(data.y.size),
+        n_positive=int(data.y.sum()),
+        roc_auc=roc_auc_ci(data.y, data.p, positive=True, confidence=confidence),
+        average_precision=float(skm.average_precision_score(data.y, data.p)),
+        log_loss=float(skm.log_loss(data.y, data.p, labels=[False, True])),
+        brier_score=float(skm.brier_score_loss(data.y, data.p)),
+        ece={
+            s: expected_calibration_error(data.y, data.p, strategy=s, **kw)
+            for s in ("uniform", "quantile")
+        },
+        n_bins=n_bins,
+        reliability=reliability_curve(data.y, data.p, **kw),
+        hosmer_lemeshow=hl,
+        confusion=confusion,
+        classes=classes,
+    )
+
+
+# ---------------------------------------------------------------------- multiclass
+@dataclass(frozen=True, eq=False)
+class MulticlassEvaluation:
+    """Everything :func:`evaluate_multiclass` measures.
+
+    Attributes
+    ----------
+    classes : tuple
+        Class labels in the column order of the probabilities.
+    n_samples : int
+        Rows evaluated.
+    decision : str
+        ``"argmax"`` or ``"cost"``: how labels were decided for the accuracy metrics.
+    log_loss : float
+        Mean negative log-likelihood (probabilities clipped to machine epsilon).
+    brier_score : float
+        Mean over rows of ``sum_k (proba_k - [y = k])^2`` (Brier's original score, in
+        [0, 2]; for two classes it is twice the binary Brier score).
+    accuracy, f1_macro, f1_weighted : float
+        Of the decided labels (an undefined per-class F1 counts as 0 in the averages).
+    roc_auc_ovr_macro : float or None
+        Mean one-vs-rest ROC-AUC over the classes where it is defined.
+    per_class : pandas.DataFrame
+        ``label``, ``precision``, ``recall``, ``f1``, ``support``, ``roc_auc_ovr``
+        (NaN where undefined).
+
+    Examples
+    --------
+    >>> e = evaluate_multiclass(["a", "b", "c"], [[.8, .1, .1], [.2, .7, .1], [.1, .2, .7]],
+    ...                         classes=["a", "b", "c"])
+    >>> e.accuracy
+    1.0
+    """
+
+    classes: tuple[Label, ...]
+    n_samples: int
+    decision: str
+    log_loss: float
+    brier_score: float
+    accuracy: float
+    f1_macro: float
+    f1_weighted: float
+    roc_auc_ovr_macro: float | None
+    per_class: pd.DataFrame
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict (NaN as None).
+
+        Examples
+        --------
+        >>> e = evaluate_multiclass([0, 1, 2], [[.8, .1, .1], [.2, .7, .1], [.1, .2, .7]],
+        ...                         classes=[0, 1, 2])
+        >>> e.to_dict()["classes"]
+        [0, 1, 2]
+        """
+        out = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        return _jsonable(out)  # type: ignore[no-any-return]
+
+
+def evaluate_multiclass(
+    y_true: ArrayLike,
+    proba: ArrayLike,
+    *,
+    classes: Sequence[Label],
+    policy: MulticlassPolicy | None = None,
+) -> MulticlassEvaluation:
+    """Evaluate an ``(n, K)`` matrix of class probabilities.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        True labels, each one of ``classes``.
+    proba : array-like of shape (n_samples, K)
+        Class probabilities, columns in the order of ``classes``; rows sum to 1.
+    classes : sequence of label
+        The K class labels.
+    policy : MulticlassPolicy or None
+        How labels are decided for accuracy and F1; ``None``: the most probable class.
+
+    Returns
+    -------
+    MulticlassEvaluation
+
+    Examples
+    --------
+    >>> e = evaluate_multiclass([0, 1, 2, 1], [[.6, .3, .1], [.2, .5, .3], [.1, .6, .3],
+    ...                         [.3, .4, .3]], classes=[0, 1, 2])
+    >>> e.accuracy, round(e.brier_score, 3)
+    (0.75, 0.51)
+    """
+    where = "evaluate_multiclass"
+    labels = _check_classes(classes, where)
+    P = _check_proba_matrix(proba, len(labels), where)
+    index = {c: i for i, c in enumerate(labels)}
+    try:
+        y = np.array(
+            [index[_plain_label(v, "y_true", where)] for v in np.asarray(y_true)], dtype=np.intp
+        )
+    except KeyError as exc:
+        msg = f"y_true passed to {where} has label {exc} not in classes {list(labels)!r}."
+        raise DataError(msg, column="y_true") from exc
+    if y.shape[0] != P.shape[0]:
+        msg = f"y_true and proba passed to {where} differ in length: {y.shape[0]} and {P.shape[0]}."
+        raise DataError(msg, column="proba")
+    policy = policy or MulticlassPolicy.argmax(labels)
+    if policy.classes != labels:
+        msg = f"The policy passed to {where} is for classes {list(policy.classes)!r}, not {list(labels)!r}."
+        raise ValueError(msg)
+    pred = policy.decide_index(P)
+    K = len(labels)
+    Y = np.eye(K)[y]
+    eps = np.finfo(np.float64).eps
+    log_loss = float(-np.mean(np.sum(Y * np.log(np.clip(P, eps, 1 - eps)), axis=1)))
+    prf = skm.precision_recall_fscore_support(y, pred, labels=range(K), zero_division=np.nan)
+    auc = [
+        float(skm.roc_auc_score(Y[:, k], P[:, k])) if 0 < Y[:, k].sum() < y.size else math.nan
+        for k in range(K)
+    ]
+    defined = [a for a in auc if math.isfinite(a)]
+    f1 = {
+        avg: float(skm.f1_score(y, pred, labels=range(K), average=avg, zero_division=0.0))
+        for avg in ("macro", "weighted")
+    }
+    per_class = pd.DataFrame(
+        {
+            "label": list(labels),
+            "precision": prf[0],
+            "recall": prf[1],
+            "f1": prf[2],
+            "support": prf[3],
+            "roc_auc_ovr": auc,
+        }
+    )
+    return MulticlassEvaluation(
+        classes=labels,
+        n_samples=int(y.size),
+        decision=policy.method,
+        log_loss=log_loss,
+        brier_score=float(np.mean(np.sum((P - Y) ** 2, axis=1))),
+        accuracy=float(np.mean(pred == y)),
+        f1_macro=f1["macro"],
+        f1_weighted=f1["weighted"],
+        roc_auc_ovr_macro=float(np.mean(defined)) if defined else None,
+        per_class=per_class,
+    )

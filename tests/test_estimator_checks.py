@@ -1,0 +1,36 @@
+"""scikit-learn's estimator contract, and use inside its meta-estimators."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from logitkit import LogisticModel
+
+
+@parametrize_with_checks(
+    [
+        LogisticModel(),
+        LogisticModel(penalty="l1", C=0.5),
+        # The weight-equivalence checks compare to 1e-9; this weakly curved multinomial
+        # problem needs a tighter tol than the default to be that close to its optimum.
+        LogisticModel(penalty="elasticnet", l1_ratio=0.5, class_weight="balanced", tol=1e-12),
+        LogisticModel(solver="lbfgs"),
+    ]
+)
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
+
+
+def test_pipeline_gridsearch_and_cross_val_score(breast_cancer):
+    X, y = breast_cancer
+    pipe = make_pipeline(FunctionTransformer(np.log1p), LogisticModel())
+    scores = cross_val_score(pipe, X, y, cv=5)
+    assert scores.mean() > 0.95
+    search = GridSearchCV(LogisticModel(), {"C": [0.01, 0.1, 1.0], "penalty": ["l1", "l2"]}, cv=3)
+    search.fit(X, y)
+    assert search.best_params_["C"] in (0.01, 0.1, 1.0)
+    assert search.best_score_ > 0.95
