@@ -90,12 +90,15 @@ def test_continuous_target_is_refused(data):
 
 def test_parameter_errors_have_one_shape(data):
     X, y = data
-    with pytest.raises(ValueError, match=r"The 'C' parameter of LogisticModel must be a float in "
-                                         r"\(0, inf\)\. Got -1 instead\."):
+    with pytest.raises(
+        ValueError,
+        match=r"The 'C' parameter of LogisticModel must be a float in "
+        r"\(0, inf\)\. Got -1 instead\.",
+    ):
         LogisticModel(C=-1).fit(X, y)
     with pytest.raises(ValueError, match="'penalty' parameter of LogisticModel must be one of"):
         LogisticModel(penalty="l3").fit(X, y)
-    with pytest.raises(ValueError, match="'l1_ratio' parameter .* when penalty='elasticnet'"):
+    with pytest.raises(ValueError, match=r"'l1_ratio' parameter .* when penalty='elasticnet'"):
         LogisticModel(penalty="elasticnet").fit(X, y)
 
 
@@ -125,7 +128,9 @@ def test_dataframes_keep_feature_names(data):
     for frame in (pd.DataFrame(X, columns=names), pl.DataFrame(X, schema=names)):
         model = LogisticModel().fit(frame, y)
         assert list(model.feature_names_in_) == names
-        np.testing.assert_allclose(model.predict_proba(frame), LogisticModel().fit(X, y).predict_proba(X))
+        np.testing.assert_allclose(
+            model.predict_proba(frame), LogisticModel().fit(X, y).predict_proba(X)
+        )
 
 
 @pytest.mark.parametrize("fmt", ["csr", "csc", "coo"])
@@ -141,7 +146,9 @@ def test_complete_separation_names_the_feature():
     signal = np.concatenate([rng.uniform(-3, -1, 50), rng.uniform(1, 3, 50)])
     X = pd.DataFrame({"noise": noise, "tumour_size": signal})
     y = np.repeat(["benign", "malignant"], 50)
-    with pytest.raises(SeparationError, match=r"completely separated: feature\(s\) 'tumour_size'") as err:
+    with pytest.raises(
+        SeparationError, match=r"completely separated: feature\(s\) 'tumour_size'"
+    ) as err:
         LogisticModel(penalty=None).fit(X, y)
     assert err.value.features == ["tumour_size"]
     assert "Add a penalty" in str(err.value)

@@ -68,14 +68,32 @@ PENALTIES = [
 ]
 
 
-def _compare(model: LogisticModel, X, y, ref_coef, ref_intercept, *, C, l1_ratio, sw=None, cw_rows=None):
+def _compare(
+    model: LogisticModel, X, y, ref_coef, ref_intercept, *, C, l1_ratio, sw=None, cw_rows=None
+):
     np.testing.assert_allclose(model.coef_, ref_coef, rtol=RTOL, atol=ATOL)
     np.testing.assert_allclose(model.intercept_, ref_intercept, rtol=RTOL, atol=1e-7)
     weights = sw if cw_rows is None else (np.ones(len(y)) if sw is None else sw) * cw_rows
-    ours = objective(model.coef_, model.intercept_, X, y, C=C, l1_ratio=l1_ratio,
-                     sample_weight=weights, scale=model.feature_scale_)
-    theirs = objective(ref_coef, ref_intercept, X, y, C=C, l1_ratio=l1_ratio,
-                       sample_weight=weights, scale=model.feature_scale_)
+    ours = objective(
+        model.coef_,
+        model.intercept_,
+        X,
+        y,
+        C=C,
+        l1_ratio=l1_ratio,
+        sample_weight=weights,
+        scale=model.feature_scale_,
+    )
+    theirs = objective(
+        ref_coef,
+        ref_intercept,
+        X,
+        y,
+        C=C,
+        l1_ratio=l1_ratio,
+        sample_weight=weights,
+        scale=model.feature_scale_,
+    )
     assert ours <= theirs * (1 + 1e-12) + 1e-12
 
 
@@ -122,8 +140,9 @@ def test_sparse_input_matches_dense_reference(penalty, l1_ratio, C, rho):
     coef, intercept = sklearn_reference(X, y, C=C, l1_ratio=rho)
     _compare(model, X, y, coef, intercept, C=C, l1_ratio=rho)
     dense = LogisticModel(penalty=penalty, C=C, l1_ratio=l1_ratio).fit(X, y)
-    np.testing.assert_allclose(model.predict_proba(sp.csr_matrix(X)), dense.predict_proba(X),
-                               rtol=1e-7, atol=1e-10)
+    np.testing.assert_allclose(
+        model.predict_proba(sp.csr_matrix(X)), dense.predict_proba(X), rtol=1e-7, atol=1e-10
+    )
 
 
 def test_breast_cancer_matches_sklearn(breast_cancer):

@@ -11,9 +11,11 @@ from logitkit.exceptions import (
     NotFittedError,
     SeparationError,
 )
-from logitkit.model import LogisticModel
 
 __version__ = "0.1.0"
+
+from logitkit.artifact import load, save
+from logitkit.model import LogisticModel
 
 __all__ = [
     "ArtifactError",
@@ -25,4 +27,6 @@ __all__ = [
     "NotFittedError",
     "SeparationError",
     "__version__",
+    "load",
+    "save",
 ]

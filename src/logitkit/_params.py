@@ -19,8 +19,8 @@ class Interval:
     """A real (or integer) number between ``low`` and ``high``; ``closed`` says which ends count."""
 
     kind: type
-    low: float
-    high: float
+    low: Any
+    high: Any
     closed: str = "both"  # "both", "left", "right" or "neither"
 
     def accepts(self, value: Any) -> bool:
@@ -84,4 +84,3 @@ def validate_params(
         wanted = " or ".join(c.describe() for c in options)
         msg = f"The '{name}' parameter of {owner} must be {wanted}. Got {value!r} instead."
         raise ValueError(msg)
-

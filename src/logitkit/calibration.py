@@ -55,7 +55,7 @@ def _bins(p: FloatArray, n_bins: int, strategy: str, where: str) -> tuple[FloatA
     if strategy == "uniform":
         edges = np.linspace(0.0, 1.0, n_bins + 1)
     elif strategy == "quantile":
-        edges = np.percentile(p, np.linspace(0.0, 100.0, n_bins + 1))
+        edges = np.percentile(p, np.linspace(0.0, 1.0, n_bins + 1) * 100)  # as sklearn
     else:
         msg = f"The 'strategy' parameter of {where} must be 'uniform' or 'quantile'. Got {strategy!r} instead."
         raise ValueError(msg)

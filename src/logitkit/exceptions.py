@@ -112,5 +112,5 @@ class ArtifactError(LogitkitError, ValueError):
         self.path = path
 
 
-class NotFittedError(LogitkitError, _SklearnNotFittedError):
+class NotFittedError(LogitkitError, _SklearnNotFittedError):  # type: ignore[misc]
     """Raised when a method that needs a fitted model is called before ``fit``."""

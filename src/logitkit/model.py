@@ -6,6 +6,7 @@ import contextlib
 import math
 import warnings
 from numbers import Integral, Real
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -317,7 +318,7 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             self.warm_start
             and previous is not None
             and previous.shape == (problem.n_outputs, problem.n_features)
-            and np.array_equal(getattr(self, "classes_", None), classes)
+            and np.array_equal(getattr(self, "classes_", np.array([])), classes)
         ):
             theta = np.empty(problem.shape)
             theta[:, 1:] = previous * problem.scaling.scale
@@ -429,6 +430,12 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         Z = self.decision_function(X)
         index = (Z > 0).astype(np.intp) if Z.ndim == 1 else Z.argmax(axis=1)
         return np.asarray(self.classes_[index])
+
+    def save(self, path: str | Path, **metadata: Any) -> Path:
+        """Write the fitted model to a hashed JSON artifact (see :func:`logitkit.save`)."""
+        from logitkit.artifact import save  # noqa: PLC0415 - the artifact layer sits above
+
+        return save(self, path, training=metadata or None)
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()

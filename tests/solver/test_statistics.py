@@ -37,10 +37,12 @@ def test_gradient_and_hessian_match_finite_differences(n_classes, sparse):
 
     stats = chunk_statistics(chunk, theta, scaling, hessian=True)
     eps = 1e-6
-    np.testing.assert_allclose(stats.grad.ravel(), approx_fprime(theta.ravel(), loss, eps),
-                               rtol=1e-5, atol=1e-5)
-    numeric_hess = np.array([approx_fprime(theta.ravel(), lambda t, i=i: grad(t)[i], eps)
-                             for i in range(theta.size)])
+    np.testing.assert_allclose(
+        stats.grad.ravel(), approx_fprime(theta.ravel(), loss, eps), rtol=1e-5, atol=1e-5
+    )
+    numeric_hess = np.array(
+        [approx_fprime(theta.ravel(), lambda t, i=i: grad(t)[i], eps) for i in range(theta.size)]
+    )
     np.testing.assert_allclose(stats.hess, numeric_hess, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(stats.hess, stats.hess.T, atol=1e-12)
 
@@ -60,7 +62,9 @@ def test_chunked_pass_equals_single_pass():
     scaling = Scaling(X.mean(axis=0), X.std(axis=0))
     theta = np.array([[0.1, 0.4, -0.2, 0.3]])
     whole = ArraySource(X, y.astype(np.intp), w, w, 1)
-    blocks = ArraySource(X, y.astype(np.intp), w, w, 1, [slice(i, i + 97) for i in range(0, 1000, 97)])
+    blocks = ArraySource(
+        X, y.astype(np.intp), w, w, 1, [slice(i, i + 97) for i in range(0, 1000, 97)]
+    )
 
     def fn(c: Chunk):
         return chunk_statistics(c, theta, scaling, hessian=True)

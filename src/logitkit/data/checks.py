@@ -65,7 +65,7 @@ def _polars_numeric(text: str) -> bool:
     return lowered.startswith(("float", "int", "uint", "bool", "decimal"))
 
 
-def check_finite(X: NDArray[Any] | sp.csr_matrix, names: list[str] | None, what: str = "X") -> None:
+def check_finite(X: Any, names: list[str] | None, what: str = "X") -> None:
     """Raise a :class:`DataError` naming each column with NaN or infinite values.
 
     The fast path is one sum over the data; only when that is not finite are the
@@ -152,9 +152,11 @@ def check_target(y: Any, n_rows: int) -> tuple[NDArray[Any], NDArray[np.intp]]:
             raise DataError(msg, column="y")
     classes, codes = np.unique(arr, return_inverse=True)
     if classes.shape[0] < 2:
-        only = repr(classes[0].item() if hasattr(classes[0], "item") else classes[0]) if len(
-            classes
-        ) else "none"
+        only = (
+            repr(classes[0].item() if hasattr(classes[0], "item") else classes[0])
+            if len(classes)
+            else "none"
+        )
         msg = (
             f"y needs at least two classes to fit a classifier, but it has only one class "
             f"({only}). Check the target column and any row filters."
@@ -172,8 +174,7 @@ def check_sample_weight(sample_weight: Any, n_rows: int) -> NDArray[np.float64]:
         return np.full(n_rows, float(sw))
     if sw.ndim != 1 or sw.shape[0] != n_rows:
         msg = (
-            f"sample_weight has shape {sw.shape} but X has {n_rows} rows; give one "
-            "weight per row."
+            f"sample_weight has shape {sw.shape} but X has {n_rows} rows; give one weight per row."
         )
         raise DataError(msg, column="sample_weight")
     bad = ~np.isfinite(sw)

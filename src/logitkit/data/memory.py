@@ -96,5 +96,3 @@ class ArraySource:
             self.sample_weight[rows],
             self.n_outputs,
         )
-
-

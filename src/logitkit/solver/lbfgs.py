@@ -73,7 +73,9 @@ def lbfgs(objective: Objective, theta0: FloatArray, *, tol: float, max_iter: int
         pos = np.where(pen, np.maximum(start, 0.0), start)
         neg = np.where(pen, np.maximum(-start, 0.0), 0.0)
         start = np.concatenate([pos, neg])
-        bounds = [(0.0, None) if p else (None, None) for p in pen] + [(0.0, None)] * n_free
+        positive: tuple[float | None, float | None] = (0.0, None)
+        free_bound: tuple[float | None, float | None] = (None, None)
+        bounds = [positive if p else free_bound for p in pen] + [positive] * n_free
     result = minimize(
         fun,
         start,

@@ -8,6 +8,7 @@ accurate when a feature's mean is large compared with its spread (the textbook
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import scipy.sparse as sp
@@ -107,6 +108,4 @@ def chunk_moments(chunk: Chunk, n_classes: int) -> Moments:
 
 def feature_moments(source: ChunkSource, n_classes: int) -> Moments:
     """One pass over ``source`` collecting :class:`Moments`."""
-    from functools import partial
-
     return source.map_reduce(partial(chunk_moments, n_classes=n_classes))

@@ -61,7 +61,9 @@ def _direction(point: Point, free: NDArray[np.bool_]) -> FloatArray:
     return d
 
 
-def _accepts(point: Point, trial: Point, slope: float, t: float, kkt: float, new_kkt: float) -> bool:
+def _accepts(
+    point: Point, trial: Point, slope: float, t: float, kkt: float, new_kkt: float
+) -> bool:
     if trial.smooth <= point.smooth + _ARMIJO * t * slope:
         return True
     within_rounding = trial.smooth <= point.smooth + _ROUNDING * abs(point.smooth)

@@ -74,7 +74,7 @@ def find_separation(
     Separation or None
         None when the classes overlap (the estimate exists).
     """
-    n, p = Xs.shape
+    n = Xs.shape[0]
     s = np.where(positive, 1.0, -1.0)
     A = np.column_stack([np.ones(n), Xs]) if fit_intercept else Xs
     signed = A * s[:, None]

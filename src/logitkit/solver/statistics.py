@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, Self, TypeAlias, TypeVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -30,7 +30,8 @@ from scipy.linalg.blas import dsyrk
 from logitkit.solver.loss import binomial_loss, sigmoid, softmax
 
 FloatArray = NDArray[np.float64]
-Matrix = FloatArray | sp.csr_matrix | sp.csr_array
+#: A dense float array or a scipy CSR matrix (scipy ships no type information for these).
+Matrix: TypeAlias = Any
 
 __all__ = [
     "Chunk",
@@ -118,7 +119,7 @@ class Stats:
 class Summable(Protocol):
     """Anything a pass can add up."""
 
-    def __add__(self: S, other: S, /) -> S: ...
+    def __add__(self, other: Self, /) -> Self: ...
 
 
 S = TypeVar("S", bound=Summable)
@@ -267,9 +268,7 @@ def _gradient_block(X: Matrix, R: FloatArray, scaling: Scaling) -> FloatArray:
     return grad
 
 
-def chunk_statistics(
-    chunk: Chunk, theta: FloatArray, scaling: Scaling, *, hessian: bool
-) -> Stats:
+def chunk_statistics(chunk: Chunk, theta: FloatArray, scaling: Scaling, *, hessian: bool) -> Stats:
     """Loss, gradient and (optionally) Hessian of one chunk at standardised ``theta``.
 
     Gradient-only passes fold the standardisation into the coefficients and read ``X``

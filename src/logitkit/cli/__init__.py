@@ -1,0 +1,26 @@
+"""The ``logitkit`` command line: one module per command, assembled here."""
+
+from __future__ import annotations
+
+import typer
+
+from logitkit.cli import train
+
+app = typer.Typer(
+    name="logitkit",
+    help="Auditable logistic-regression decisions: train, explain, decide, ship.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command(name="train")(train.train)
+
+
+@app.callback()
+def _root() -> None:
+    """Auditable logistic-regression decisions: train, explain, decide, ship."""
+
+
+def main() -> None:
+    """Entry point of the ``logitkit`` script."""
+    app()
