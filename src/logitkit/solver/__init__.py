@@ -72,13 +72,23 @@ def solve(
     Returns
     -------
     SolverResult
+        With ``stats.hess``, the exact Hessian of the loss at the solution, whenever
+        there are at most ``MAX_HESSIAN_PARAMETERS`` parameters.
     """
     objective = Objective(problem)
     if method == "auto":
         n_params = problem.n_outputs * (problem.n_features + 1)
         method = "lbfgs" if n_params > MAX_HESSIAN_PARAMETERS else "newton"
     if method == "lbfgs":
-        return lbfgs(objective, theta0, tol=tol, max_iter=max(max_iter, 1000))
-    if problem.l1 > 0.0:
-        return prox_newton(objective, theta0, tol=tol, max_iter=max_iter)
-    return newton(objective, theta0, tol=tol, max_iter=max_iter)
+        result = lbfgs(objective, theta0, tol=tol, max_iter=max(max_iter, 1000))
+    elif problem.l1 > 0.0:
+        result = prox_newton(objective, theta0, tol=tol, max_iter=max_iter)
+    else:
+        result = newton(objective, theta0, tol=tol, max_iter=max_iter)
+    n_params = problem.n_outputs * (problem.n_features + 1)
+    if result.stats.hess is None and n_params <= MAX_HESSIAN_PARAMETERS:
+        # Inference needs the exact Hessian at the solution; one more pass when the
+        # last step did not form it.
+        result.stats = objective.at(result.theta.ravel(), hessian="full").stats
+        result.n_passes = objective.n_passes
+    return result
