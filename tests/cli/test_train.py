@@ -1,0 +1,76 @@
+"""``logitkit train`` driven as a user would, through Typer's runner."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+from typer.testing import CliRunner
+
+import logitkit
+from logitkit.cli import app
+from logitkit.data.demo import load_demo
+
+runner = CliRunner()
+
+
+def test_demo_trains_prints_summary_and_writes_model(tmp_path):
+    out = tmp_path / "model.json"
+    result = runner.invoke(app, ["train", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "breast-cancer demo" in result.output
+    assert "positive class malignant" in result.output
+    assert "ROC-AUC" in result.output
+    model = logitkit.load(out)
+    assert list(model.classes_) == ["benign", "malignant"]
+    frame = load_demo()
+    proba = model.predict_proba(frame.drop(columns=["diagnosis"]))
+    assert proba.shape == (569, 2)
+
+
+def test_json_output_for_scripts(tmp_path):
+    result = runner.invoke(app, ["train", "--json", "--out", str(tmp_path / "m.json")])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["positive"] == "malignant"
+    assert report["test_rows"] == 143
+    assert report["test_roc_auc"] > 0.95
+
+
+def test_quiet_prints_nothing(tmp_path):
+    result = runner.invoke(app, ["train", "--quiet", "--out", str(tmp_path / "m.json")])
+    assert result.exit_code == 0
+    assert result.output == ""
+
+
+def test_csv_with_target_and_drop(tmp_path):
+    rng = np.random.default_rng(0)
+    n = 300
+    frame = pd.DataFrame({"id": np.arange(n), "age": rng.normal(50, 10, n), "dose": rng.normal(1, 0.3, n)})
+    logit = 0.08 * (frame["age"] - 50) + 2 * (frame["dose"] - 1)
+    frame["outcome"] = np.where(rng.random(n) < 1 / (1 + np.exp(-logit)), "yes", "no")
+    path = tmp_path / "data.csv"
+    frame.to_csv(path, index=False)
+    out = tmp_path / "model.json"
+    result = runner.invoke(app, ["train", str(path), "--target", "outcome", "--positive", "yes",
+                                 "--drop", "id", "--penalty", "l1", "--C", "0.5", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    model = logitkit.load(out)
+    assert list(model.feature_names_in_) == ["age", "dose"]
+
+
+def test_bad_input_gives_one_line_error(tmp_path):
+    result = runner.invoke(app, ["train", str(tmp_path / "missing.csv"), "--target", "y"])
+    assert result.exit_code == 2
+    assert "does not exist" in result.output
+    assert "Traceback" not in result.output
+    frame = load_demo()
+    path = tmp_path / "demo.csv"
+    frame.to_csv(path, index=False)
+    result = runner.invoke(app, ["train", str(path), "--target", "nope"])
+    assert result.exit_code == 2
+    assert "Target column 'nope' is not in the data" in result.output
+    result = runner.invoke(app, ["train", "--positive", "maybe"])
+    assert result.exit_code == 2
+    assert "'maybe' is not a class" in result.output

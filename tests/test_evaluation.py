@@ -1,0 +1,215 @@
+"""Tests of logitkit.evaluation: AUC with DeLong intervals, threshold tables, evaluate."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from scipy.special import expit
+from sklearn import metrics as skm
+
+from logitkit.decision import MulticlassPolicy, ThresholdPolicy
+from logitkit.evaluation import (
+    CLASS_COLUMNS,
+    CONFUSION_COLUMNS,
+    classification_table,
+    confusion_table,
+    evaluate,
+    evaluate_multiclass,
+    roc_auc_ci,
+)
+from logitkit.exceptions import DataError
+
+
+def binary(n, seed, ties=False):
+    rng = np.random.default_rng(seed)
+    y = rng.uniform(size=n) < 0.4
+    p = expit(rng.normal(size=n) + 1.3 * y - 0.5)
+    return y, (np.round(p, 1) if ties else p)
+
+
+def delong_by_definition(y, p):
+    """DeLong et al. (1988) written out with the O(mn) kernel psi(x, z)."""
+    x, z = p[y], p[~y]
+    psi = (x[:, None] > z[None, :]) + 0.5 * (x[:, None] == z[None, :])
+    v10, v01 = psi.mean(axis=1), psi.mean(axis=0)
+    return psi.mean(), v10.var(ddof=1) / x.size + v01.var(ddof=1) / z.size
+
+
+# ---------------------------------------------------------------------------- AUC
+@pytest.mark.parametrize(("seed", "ties"), [(0, False), (1, True), (2, True)])
+def test_delong_matches_definition_and_sklearn(seed, ties):
+    y, p = binary(300, seed, ties)
+    r = roc_auc_ci(y, p, positive=True)
+    auc, var = delong_by_definition(y, p)
+    assert r.auc == pytest.approx(auc, rel=1e-12)
+    assert r.auc == pytest.approx(skm.roc_auc_score(y, p), rel=1e-12)
+    assert r.std_err == pytest.approx(math.sqrt(var), rel=1e-10)
+    assert r.ci_low == pytest.approx(auc - 1.959963984540054 * math.sqrt(var), rel=1e-10)
+
+
+def test_delong_standard_error_agrees_with_bootstrap():
+    y, p = binary(400, seed=7)
+    r = roc_auc_ci(y, p, positive=True)
+    rng = np.random.default_rng(0)
+    aucs = []
+    for _ in range(1000):
+        i = rng.integers(0, y.size, y.size)
+        aucs.append(skm.roc_auc_score(y[i], p[i]))
+    assert r.std_err == pytest.approx(np.std(aucs, ddof=1), rel=0.1)
+
+
+def test_auc_hanley_mcneil_published_example():
+    """Hanley & McNeil (1982), Radiology 143:29-36, Table 1: CT ratings 1-5 of 58 normal
+    and 51 abnormal patients. Published: AUC 0.893, SE 0.032 (their own SE formula, an
+    approximation to DeLong's, so agreement there is only to a few thousandths)."""
+    normal, abnormal = [33, 6, 6, 11, 2], [3, 2, 2, 11, 33]
+    ratings = np.r_[np.repeat(np.arange(1, 6), normal), np.repeat(np.arange(1, 6), abnormal)]
+    y = np.r_[["normal"] * 58, ["abnormal"] * 51]
+    r = roc_auc_ci(y, ratings / 5, positive="abnormal")
+    assert round(r.auc, 3) == 0.893
+    assert r.std_err == pytest.approx(0.032, abs=0.002)
+    assert 0.0 <= r.ci_low < r.auc < r.ci_high <= 1.0
+
+
+def test_auc_interval_edge_cases():
+    r = roc_auc_ci([0, 1, 1, 1], [0.1, 0.5, 0.6, 0.7], positive=1)
+    assert r.auc == 1.0
+    assert math.isnan(r.std_err)
+    assert r.to_dict() == {
+        "auc": 1.0, "std_err": None, "ci_low": None, "ci_high": None,
+        "confidence": 0.95, "method": "delong",
+    }  # fmt: skip
+    r = roc_auc_ci([0, 0, 1, 1], [0.1, 0.5, 0.6, 0.7], positive=1, confidence=0.9)
+    assert r.ci_high == 1.0  # clipped
+    with pytest.raises(ValueError, match=r"'confidence' parameter of roc_auc_ci"):
+        roc_auc_ci([0, 1], [0.1, 0.5], positive=1, confidence=95)
+
+
+# --------------------------------------------------------------------- thresholds
+def test_tables_match_sklearn():
+    y, p = binary(200, seed=3)
+    labels = np.where(y, "malignant", "benign")
+    thresholds = {"policy": 0.3, "default": 0.5}
+    conf = confusion_table(labels, p, positive="malignant", thresholds=thresholds)
+    classes = classification_table(labels, p, positive="malignant", thresholds=thresholds)
+    assert list(conf.columns) == list(CONFUSION_COLUMNS)
+    assert list(classes.columns) == list(CLASS_COLUMNS)
+    for name, t in thresholds.items():
+        pred = np.where(p >= t, "malignant", "benign")
+        row = conf[conf["name"] == name].iloc[0]
+        cm = skm.confusion_matrix(labels, pred, labels=["benign", "malignant"]).ravel()
+        assert [row[c] for c in ("tn", "fp", "fn", "tp")] == cm.tolist()
+        assert row["accuracy"] == skm.accuracy_score(labels, pred)
+        report = skm.classification_report(labels, pred, output_dict=True)
+        for label in ("benign", "malignant"):
+            got = classes[(classes["name"] == name) & (classes["label"] == label)].iloc[0]
+            assert got["precision"] == pytest.approx(report[label]["precision"])
+            assert got["recall"] == pytest.approx(report[label]["recall"])
+            assert got["f1"] == pytest.approx(report[label]["f1-score"])
+            assert got["support"] == report[label]["support"]
+    assert confusion_table(labels, p, positive="malignant", thresholds=[0.25])["name"][0] == "0.25"
+
+
+def test_undefined_precision_is_nan_not_zero():
+    t = classification_table([0, 1, 0, 1], [0.1, 0.2, 0.3, 0.4], positive=1, thresholds=0.9)
+    assert math.isnan(t.loc[t["label"] == 1, "precision"].iloc[0])
+    with pytest.raises(ValueError, match=r"'thresholds' parameter of confusion_table"):
+        confusion_table([0, 1], [0.1, 0.9], positive=1, thresholds={"x": 1.5})
+
+
+# ----------------------------------------------------------------------- evaluate
+def test_evaluate_matches_sklearn_and_is_json():
+    y, p = binary(500, seed=11)
+    labels = np.where(y, "malignant", "benign")
+    policy = ThresholdPolicy.fit(labels, p, positive="malignant", min_recall=0.9, n_boot=0)
+    e = evaluate(labels, p, positive="malignant", threshold=policy)
+    assert e.roc_auc.auc == pytest.approx(skm.roc_auc_score(y, p))
+    assert e.average_precision == pytest.approx(skm.average_precision_score(y, p))
+    assert e.log_loss == pytest.approx(skm.log_loss(labels, p))  # 'malignant' sorts last
+    assert e.brier_score == pytest.approx(skm.brier_score_loss(labels, p, pos_label="malignant"))
+    assert (e.n_samples, e.n_positive) == (500, int(y.sum()))
+    assert (e.positive, e.negative) == ("malignant", "benign")
+    assert e.confusion["name"].tolist() == ["policy", "default"]
+    assert e.confusion["threshold"].tolist() == [policy.threshold, 0.5]
+    assert e.classes["label"].tolist() == ["benign", "malignant"] * 2
+    assert e.hosmer_lemeshow is not None
+    assert set(e.ece) == {"uniform", "quantile"}
+    d = json.loads(json.dumps(e.to_dict(), allow_nan=False))
+    assert d["roc_auc"]["auc"] == e.roc_auc.auc
+    assert d["classes"][0]["label"] == "benign"
+    assert d["reliability"][0]["count"] == int(e.reliability["count"].iloc[0])
+    assert d["hosmer_lemeshow"]["df"] == 8
+    assert evaluate(labels, p, positive="malignant").confusion["name"].tolist() == ["default"]
+
+
+def test_evaluate_with_few_distinct_probabilities_and_wrong_policy():
+    e = evaluate([0, 1, 0, 1], [0.2, 0.8, 0.2, 0.8], positive=1, threshold=0.5)
+    assert e.hosmer_lemeshow is None
+    assert json.dumps(e.to_dict(), allow_nan=False)
+    with pytest.raises(ValueError, match="decides 'yes'"):
+        evaluate(
+            [0, 1], [0.2, 0.8], positive=1, threshold=ThresholdPolicy.fixed(0.5, positive="yes")
+        )
+    with pytest.raises(DataError, match="differ in length"):
+        evaluate([0, 1, 1], [0.2, 0.8], positive=1)
+
+
+# --------------------------------------------------------------------- multiclass
+def multiclass(n, seed, k=3):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, k, n)
+    Z = rng.normal(size=(n, k)) + 1.5 * np.eye(k)[y]
+    P = np.exp(Z) / np.exp(Z).sum(axis=1, keepdims=True)
+    return y, P
+
+
+def test_evaluate_multiclass_matches_sklearn():
+    y, P = multiclass(400, seed=0)
+    names = np.array(["setosa", "versicolor", "virginica"])  # sorted, as sklearn assumes
+    e = evaluate_multiclass(names[y], P, classes=names)
+    pred = names[P.argmax(1)]
+    assert e.log_loss == pytest.approx(skm.log_loss(names[y], P))
+    assert e.brier_score == pytest.approx(skm.brier_score_loss(names[y], P, scale_by_half=False))
+    assert e.accuracy == skm.accuracy_score(names[y], pred)
+    assert e.f1_macro == pytest.approx(skm.f1_score(names[y], pred, average="macro"))
+    assert e.f1_weighted == pytest.approx(skm.f1_score(names[y], pred, average="weighted"))
+    assert e.roc_auc_ovr_macro == pytest.approx(
+        skm.roc_auc_score(names[y], P, multi_class="ovr", average="macro")
+    )
+    per = e.per_class.set_index("label")
+    assert per.loc["virginica", "recall"] == pytest.approx(
+        skm.recall_score(names[y], pred, labels=["virginica"], average=None)[0]
+    )
+    d = json.loads(json.dumps(e.to_dict(), allow_nan=False))
+    assert d["classes"] == names.tolist()
+    assert d["decision"] == "argmax"
+
+
+def test_evaluate_multiclass_column_order_is_respected():
+    y, P = multiclass(200, seed=1)
+    classes = ["c", "a", "b"]  # not sorted: the columns follow this order
+    labels = np.array(classes)[y]
+    e = evaluate_multiclass(labels, P, classes=classes)
+    order = np.argsort(classes)  # sklearn wants the columns in sorted label order
+    assert e.log_loss == pytest.approx(skm.log_loss(labels, P[:, order]))
+    assert e.per_class["label"].tolist() == classes
+
+
+def test_evaluate_multiclass_with_cost_policy_and_absent_class():
+    y, P = multiclass(100, seed=2)
+    y[y == 2] = 0  # class 2 never occurs: its one-vs-rest AUC is undefined
+    policy = MulticlassPolicy.from_costs([0, 1, 2], [[0, 5, 5], [1, 0, 1], [1, 1, 0]])
+    e = evaluate_multiclass(y, P, classes=[0, 1, 2], policy=policy)
+    assert e.decision == "cost"
+    assert e.accuracy == np.mean(policy.decide(P) == y)
+    assert math.isnan(e.per_class["roc_auc_ovr"].iloc[2])
+    assert e.to_dict()["per_class"][2]["roc_auc_ovr"] is None
+    with pytest.raises(DataError, match="label 5 not in classes"):
+        evaluate_multiclass([5, 0], P[:2], classes=[0, 1, 2])
+    with pytest.raises(ValueError, match="policy passed to evaluate_multiclass"):
+        evaluate_multiclass(
+            y, P, classes=[0, 1, 2], policy=MulticlassPolicy.argmax(["a", "b", "c"])
+        )
