@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
 import warnings
 from numbers import Integral, Real
@@ -13,23 +12,18 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.validation import check_is_fitted, validate_data
-from threadpoolctl import ThreadpoolController
 
+from logitkit._fitting import TrainingData, blas_threads, prepare
 from logitkit._params import InstanceOf, Interval, OneOf, validate_params
 from logitkit.data.checks import (
     check_finite,
     check_numeric_columns,
-    check_sample_weight,
-    check_target,
     column_names,
 )
-from logitkit.data.memory import ArraySource
 from logitkit.exceptions import ConvergenceWarning, SeparationError
-from logitkit.solver import Problem, Scaling, SolverResult, initial_theta, solve
+from logitkit.solver import Problem, Scaling, SolverResult, solve
 from logitkit.solver.loss import sigmoid, softmax
-from logitkit.solver.moments import feature_moments
 from logitkit.solver.separation import find_separation, single_feature_separation
 
 FloatArray = NDArray[np.float64]
@@ -41,19 +35,6 @@ __all__ = ["LogisticModel"]
 _SEPARATION_SUSPECT = 20.0
 #: Largest dense copy (in values) the separation check may make.
 _SEPARATION_MAX_VALUES = 20_000_000
-#: Below this many values per pass, BLAS threads cost more than they give.
-_SINGLE_THREAD_VALUES = 2_000_000
-_THREADPOOLS: list[ThreadpoolController] = []
-
-
-def _blas_threads(n_values: int) -> Any:
-    """A context that runs small problems on one BLAS thread (others unchanged)."""
-    if n_values > _SINGLE_THREAD_VALUES:
-        return contextlib.nullcontext()
-    if not _THREADPOOLS:  # inspecting the loaded libraries takes milliseconds: once only
-        _THREADPOOLS.append(ThreadpoolController())
-    return _THREADPOOLS[0].limit(limits=1, user_api="blas")
-
 
 class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     r"""Logistic regression (binary or multinomial) fitted exactly by Newton's method.
@@ -243,41 +224,26 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         """
         C, l1_ratio = self._effective_penalty()
         X = self._validate_X(X, reset=True)
-        n = int(X.shape[0])
-        classes, codes = check_target(y, n)
-        sw = check_sample_weight(sample_weight, n)
-        K = int(classes.shape[0])
-        cw = self._class_weights(classes, codes, sw)
-        w = sw * cw[codes] if self.class_weight is not None else sw
-        M = 1 if K == 2 else K
-        source = ArraySource(X, codes, w, sw, M)
-        moments = feature_moments(source, K)
-        center = bool(self.fit_intercept)
-        scaling = moments.scaling(center=center, scale=bool(self.standardize))
-        fixed = moments.zero_variance() if center else np.zeros(X.shape[1], dtype=bool)
-        problem = Problem(
-            source=source,
-            scaling=scaling,
-            n_outputs=M,
+        data = prepare(X, y, sample_weight, self.class_weight)
+        problem = data.problem(
             C=C,
             l1_ratio=l1_ratio,
-            fit_intercept=center,
-            fixed_features=fixed,
-            total_weight=float(w.sum()),
-            n_rows=n,
+            fit_intercept=bool(self.fit_intercept),
+            standardize=bool(self.standardize),
         )
-        theta0 = self._start(problem, classes, moments.class_weight_sums)
-        with _blas_threads(n * X.shape[1] * M):
+        theta0 = self._start(problem, data)
+        with blas_threads(problem.n_rows * problem.n_features * problem.n_outputs):
             result = solve(
                 problem, theta0, method=self.solver, tol=self.tol, max_iter=self.max_iter
             )
+        classes, codes, moments, scaling = data.classes, data.codes, data.moments, problem.scaling
         self.classes_ = classes
         self.class_counts_ = moments.class_counts
         self.feature_mean_ = moments.mean
         self.feature_scale_ = scaling.scale
         self._set_solution(result, scaling)
         if math.isinf(C):
-            self._check_separation(X, codes, w, scaling, result)
+            self._check_separation(X, codes, data.weights, scaling, result)
         if not result.converged:
             warnings.warn(
                 f"LogisticModel did not converge: {result.message} after {result.n_iter} "
@@ -290,35 +256,14 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             )
         return self
 
-    def _class_weights(
-        self, classes: NDArray[Any], codes: NDArray[np.intp], sw: FloatArray
-    ) -> FloatArray:
-        """Weight of each class; "balanced" counts rows by their sample weights.
-
-        Counting by sample weight keeps a row of weight 2 equal to the row twice (with
-        unit weights this is scikit-learn's ``n / (K n_k)``).
-        """
-        K = classes.shape[0]
-        if self.class_weight is None:
-            return np.ones(K)
-        if self.class_weight == "balanced":
-            totals = np.bincount(codes, weights=sw, minlength=K)
-            return np.asarray(totals.sum() / (K * np.maximum(totals, np.finfo(float).tiny)))
-        return np.asarray(
-            compute_class_weight(self.class_weight, classes=classes, y=classes[codes]),
-            dtype=np.float64,
-        )
-
-    def _start(
-        self, problem: Problem, classes: NDArray[Any], class_weight_sums: FloatArray
-    ) -> FloatArray:
+    def _start(self, problem: Problem, data: TrainingData) -> FloatArray:
         """Warm start from the previous solution when asked and compatible."""
         previous = getattr(self, "coef_", None)
         if (
             self.warm_start
             and previous is not None
             and previous.shape == (problem.n_outputs, problem.n_features)
-            and np.array_equal(getattr(self, "classes_", np.array([])), classes)
+            and np.array_equal(getattr(self, "classes_", np.array([])), data.classes)
         ):
             theta = np.empty(problem.shape)
             theta[:, 1:] = previous * problem.scaling.scale
@@ -327,7 +272,7 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             if not problem.fit_intercept:
                 theta[:, 0] = 0.0
             return theta.ravel()
-        return initial_theta(problem, class_weight_sums)
+        return data.null_start(problem)
 
     def _set_solution(self, result: SolverResult, scaling: Scaling) -> None:
         theta = result.theta

@@ -1,0 +1,130 @@
+"""Shared set-up of a fit: validated data -> chunk source, moments and solver problem.
+
+Used by :class:`~logitkit.model.LogisticModel` and by cross-validation, which prepares
+each fold once and then solves a whole path of penalties on it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from sklearn.utils.class_weight import compute_class_weight
+from threadpoolctl import ThreadpoolController
+
+from logitkit.data.checks import check_sample_weight, check_target
+from logitkit.data.memory import ArraySource
+from logitkit.solver import Problem, initial_theta
+from logitkit.solver.moments import Moments, feature_moments
+
+FloatArray = NDArray[np.float64]
+
+__all__ = ["TrainingData", "blas_threads", "class_weight_vector", "prepare"]
+
+#: Below this many values per pass, BLAS threads cost more than they give.
+_SINGLE_THREAD_VALUES = 2_000_000
+_THREADPOOLS: list[ThreadpoolController] = []
+
+
+def blas_threads(n_values: int) -> Any:
+    """A context that runs small problems on one BLAS thread (others unchanged)."""
+    if n_values > _SINGLE_THREAD_VALUES:
+        return contextlib.nullcontext()
+    if not _THREADPOOLS:  # inspecting the loaded libraries takes milliseconds: once only
+        _THREADPOOLS.append(ThreadpoolController())
+    return _THREADPOOLS[0].limit(limits=1, user_api="blas")
+
+
+def class_weight_vector(
+    class_weight: Any, classes: NDArray[Any], codes: NDArray[np.intp], sw: FloatArray
+) -> FloatArray:
+    """Weight of each class; "balanced" counts rows by their sample weights.
+
+    Counting by sample weight keeps a row of weight 2 equal to the row twice (with unit
+    weights this is scikit-learn's ``n / (K n_k)``).
+    """
+    K = classes.shape[0]
+    if class_weight is None:
+        return np.ones(K)
+    if class_weight == "balanced":
+        totals = np.bincount(codes, weights=sw, minlength=K)
+        return np.asarray(totals.sum() / (K * np.maximum(totals, np.finfo(float).tiny)))
+    return np.asarray(
+        compute_class_weight(class_weight, classes=classes, y=classes[codes]), dtype=np.float64
+    )
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """Validated training rows, ready for the solver.
+
+    Attributes
+    ----------
+    X : ndarray or CSR matrix
+        Features (validated, finite).
+    classes : ndarray
+        Sorted class labels.
+    codes : ndarray of int
+        Class code of each row.
+    sample_weight : ndarray
+        Sample weights alone.
+    weights : ndarray
+        Loss weights: sample weight times class weight.
+    source : ArraySource
+        The chunk source over the rows.
+    moments : Moments
+        Weighted feature moments and class totals from the first pass.
+    """
+
+    X: Any
+    classes: NDArray[Any]
+    codes: NDArray[np.intp]
+    sample_weight: FloatArray
+    weights: FloatArray
+    source: ArraySource
+    moments: Moments
+
+    @property
+    def n_outputs(self) -> int:
+        """1 for a binary target, the number of classes otherwise."""
+        K = int(self.classes.shape[0])
+        return 1 if K == 2 else K
+
+    def problem(
+        self, *, C: float, l1_ratio: float, fit_intercept: bool, standardize: bool
+    ) -> Problem:
+        """The solver problem for one penalty (centred exactly when there is an intercept)."""
+        scaling = self.moments.scaling(center=fit_intercept, scale=standardize)
+        p = int(self.X.shape[1])
+        fixed = self.moments.zero_variance() if fit_intercept else np.zeros(p, dtype=bool)
+        return Problem(
+            source=self.source,
+            scaling=scaling,
+            n_outputs=self.n_outputs,
+            C=C,
+            l1_ratio=l1_ratio,
+            fit_intercept=fit_intercept,
+            fixed_features=fixed,
+            total_weight=float(self.weights.sum()),
+            n_rows=int(self.X.shape[0]),
+        )
+
+    def null_start(self, problem: Problem) -> FloatArray:
+        """Starting parameters at the null model."""
+        return initial_theta(problem, self.moments.class_weight_sums)
+
+
+def prepare(X: Any, y: Any, sample_weight: Any, class_weight: Any) -> TrainingData:
+    """Check the target and weights, and run the first pass (moments, class totals)."""
+    n = int(X.shape[0])
+    classes, codes = check_target(y, n)
+    sw = check_sample_weight(sample_weight, n)
+    K = int(classes.shape[0])
+    cw = class_weight_vector(class_weight, classes, codes, sw)
+    w = sw * cw[codes] if class_weight is not None else sw
+    source = ArraySource(X, codes, w, sw, 1 if K == 2 else K)
+    moments = feature_moments(source, K)
+    return TrainingData(X, classes, codes, sw, w, source, moments)
