@@ -72,8 +72,9 @@ def solve(
     Returns
     -------
     SolverResult
-        With ``stats.hess``, the exact Hessian of the loss at the solution, whenever
-        there are at most ``MAX_HESSIAN_PARAMETERS`` parameters.
+        For an unpenalised problem with at most ``MAX_HESSIAN_PARAMETERS`` parameters,
+        ``stats.hess`` is the exact Hessian of the loss at the solution; otherwise it
+        may be None or cover only the working set of a proximal step.
     """
     objective = Objective(problem)
     if method == "auto":
@@ -86,9 +87,10 @@ def solve(
     else:
         result = newton(objective, theta0, tol=tol, max_iter=max_iter)
     n_params = problem.n_outputs * (problem.n_features + 1)
-    if result.stats.hess is None and n_params <= MAX_HESSIAN_PARAMETERS:
-        # Inference needs the exact Hessian at the solution; one more pass when the
-        # last step did not form it.
+    exact = result.stats.hess is not None and result.stats.hess.shape[0] == n_params
+    if np.isinf(problem.C) and not exact and n_params <= MAX_HESSIAN_PARAMETERS:
+        # Standard errors of an unpenalised fit need the exact Hessian at the solution;
+        # one more pass when the last step did not form it.
         result.stats = objective.at(result.theta.ravel(), hessian="full").stats
         result.n_passes = objective.n_passes
     return result

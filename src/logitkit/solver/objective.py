@@ -126,7 +126,8 @@ class Point:
     grad : ndarray
         Gradient of ``smooth``.
     hess : ndarray or None
-        Hessian of ``smooth`` (exact, or estimated on a row sample).
+        Hessian of ``smooth`` (exact, or estimated on a row sample), over the
+        parameters ``hess_index`` (all of them when that is None).
     stats : Stats
         The raw statistics of the pass (unnormalised, without the penalty).
     """
@@ -137,6 +138,7 @@ class Point:
     grad: FloatArray
     hess: FloatArray | None
     stats: Stats
+    hess_index: NDArray[np.intp] | None = None
 
     def value(self, l1: float) -> float:
         """Full objective ``smooth + l1 * ||beta||_1``."""
@@ -182,18 +184,34 @@ class Objective:
         """Whether approximate Hessians from a row sample are available."""
         return self._sample is not None
 
-    def _pass(self, source: ChunkSource, theta: FloatArray, hessian: bool) -> Stats:
+    def parameter_index(self, columns: NDArray[np.intp]) -> NDArray[np.intp]:
+        """Flat parameter indices of the given columns of ``[1, X]``, class by class."""
+        M, q = self.problem.shape
+        return (np.arange(M)[:, None] * q + columns[None, :]).ravel()
+
+    def _pass(
+        self,
+        source: ChunkSource,
+        theta: FloatArray,
+        hessian: bool,
+        columns: NDArray[np.intp] | None,
+    ) -> Stats:
         th = theta.reshape(self.problem.shape)
         scaling = self.problem.scaling
         self.n_passes += 1
         if self._small is not None and source is self.problem.source:
             Xa, y, w = self._small
-            return block_statistics(Xa, y, w, th, hessian=hessian)
+            return block_statistics(Xa, y, w, th, hessian=hessian, columns=columns)
         # A partial of a module-level function pickles, so distributed sources can ship it.
-        fn = partial(chunk_statistics, theta=th, scaling=scaling, hessian=hessian)
+        fn = partial(chunk_statistics, theta=th, scaling=scaling, hessian=hessian, columns=columns)
         return source.map_reduce(fn)
 
-    def at(self, theta: FloatArray, hessian: str | None = None) -> Point:
+    def at(
+        self,
+        theta: FloatArray,
+        hessian: str | None = None,
+        columns: NDArray[np.intp] | None = None,
+    ) -> Point:
         """Evaluate at ``theta``.
 
         Parameters
@@ -203,29 +221,47 @@ class Objective:
         hessian : {None, "full", "sample"}
             No Hessian, the exact one, or one estimated on the row sample (falls back
             to exact when there is no sample).
+        columns : ndarray of int, optional
+            Restrict the Hessian to these columns of ``[1, X]`` (for every class).
         """
         pr = self.problem
         if hessian == "sample" and self._sample is None:
             hessian = "full"
-        stats = self._pass(pr.source, theta, hessian == "full")
+        stats = self._pass(pr.source, theta, hessian == "full", columns)
         W = pr.total_weight
         beta = theta * self.penalised
         smooth = stats.loss / W + 0.5 * pr.l2 * float(beta @ beta)
         grad = stats.grad.ravel() / W + pr.l2 * beta
-        hess = None
+        point = Point(theta, smooth, float(np.abs(beta).sum()), grad, None, stats)
         if hessian == "full":
             assert stats.hess is not None
-            hess = stats.hess / W
+            self._set_hessian(point, stats.hess / W, columns)
         elif hessian == "sample":
-            assert self._sample is not None
-            sample_stats = self._pass(self._sample, theta, True)
-            assert sample_stats.hess is not None
-            hess = sample_stats.hess / sample_stats.weight
-        if hess is not None:
-            hess.flat[:: hess.shape[0] + 1] += pr.l2 * self.penalised
-            if self._sum_zero is not None:
-                hess += self._sum_zero * float(np.mean(np.diag(hess)))
-        return Point(theta, smooth, float(np.abs(beta).sum()), grad, hess, stats)
+            self.add_hessian(point, "sample", columns)
+        return point
+
+    def add_hessian(self, point: Point, mode: str, columns: NDArray[np.intp] | None) -> None:
+        """Give ``point`` a Hessian from a separate pass (exact, or on the row sample)."""
+        if mode == "sample" and self._sample is not None:
+            stats = self._pass(self._sample, point.theta, True, columns)
+            norm = stats.weight  # the sample's own total weight
+        else:
+            stats = self._pass(self.problem.source, point.theta, True, columns)
+            norm = self.problem.total_weight
+        assert stats.hess is not None
+        self._set_hessian(point, stats.hess / norm, columns)
+
+    def _set_hessian(
+        self, point: Point, hess: FloatArray, columns: NDArray[np.intp] | None
+    ) -> None:
+        """Add the penalty's curvature and store the Hessian on ``point``."""
+        index = None if columns is None else self.parameter_index(columns)
+        pen = self.penalised if index is None else self.penalised[index]
+        hess.flat[:: hess.shape[0] + 1] += self.problem.l2 * pen
+        if self._sum_zero is not None:
+            extra = self._sum_zero if index is None else self._sum_zero[np.ix_(index, index)]
+            hess += extra * float(np.mean(np.diag(hess)))
+        point.hess, point.hess_index = hess, index
 
     def kkt_violation(self, point: Point) -> float:
         """Largest violation of the optimality conditions over the free parameters."""

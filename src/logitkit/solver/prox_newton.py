@@ -1,17 +1,12 @@
 """Proximal Newton for L1 and elastic-net penalties (intercepts unpenalised).
 
-Steps, in order, each outer iteration (as in glmnet / newGLMNET):
-
-1. **Quadratic model.** From one pass: the gradient ``g`` and Hessian ``H`` of the smooth
-   part (loss plus the L2 share of the penalty); ``H`` from a row sample on large data,
-   as in :mod:`logitkit.solver.newton`.
-2. **Subproblem.** Minimise ``g.d + d'Hd/2 + l1 ||beta + d||_1`` by cyclic coordinate
-   descent on the ``p x p`` model (no data touched): one full sweep, then sweeps over
-   the non-zero coordinates only until they settle, then a full sweep to confirm.
-3. **Line search.** Backtracking on the full objective with the sufficient-decrease
-   condition of Tseng and Yun (``F(t) <= F(0) + sigma t Delta``).
-4. **Stopping.** When the largest violation of the optimality (KKT) conditions is at
-   most ``tol``; at ``max_iter`` the result says so.
+The direction minimises the L1-penalised quadratic model ``g.d + d'Hd/2 +
+l1 ||beta + d||_1`` by cyclic coordinate descent on the small ``H`` (no data touched):
+one full sweep, then sweeps over the non-zero coordinates until they settle, then a full
+sweep to confirm (as in glmnet / newGLMNET). ``H`` covers only the working set: the
+columns with a non-zero coefficient, or whose gradient comes near the L1 level; a
+column outside it that later violates the optimality conditions joins at the next
+step. The loop around it is :func:`logitkit.solver.damped.damped_descent`.
 """
 
 from __future__ import annotations
@@ -19,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
+from logitkit.solver.damped import damped_descent
 from logitkit.solver.objective import Objective, Point
 from logitkit.solver.result import SolverResult
 
@@ -27,10 +23,6 @@ BoolArray = NDArray[np.bool_]
 
 __all__ = ["coordinate_descent", "prox_newton"]
 
-_SIGMA = 1e-4
-_MIN_STEP = 1e-10
-_SLOW = 0.25
-_ROUNDING = 1e-13
 _MAX_SWEEPS = 200
 
 
@@ -109,6 +101,11 @@ def coordinate_descent(
     return u
 
 
+#: Columns whose gradient is within this share of the L1 level join the working set
+#: (a screening margin in the spirit of glmnet's strong rules).
+_SCREEN = 0.9
+
+
 def prox_newton(
     objective: Objective, theta0: FloatArray, *, tol: float, max_iter: int
 ) -> SolverResult:
@@ -131,61 +128,42 @@ def prox_newton(
     """
     l1 = objective.problem.l1
     free, penalised = objective.free, objective.penalised
-    use_sample = objective.has_sample
-    point = objective.at(theta0, hessian="sample" if use_sample else "full")
-    kkt = objective.kkt_violation(point)
-    rate = 1.0
-    n_iter = 0
-    message = "converged: KKT violation below tol"
-    while kkt > tol:
-        if n_iter >= max_iter:
-            message = f"stopped at max_iter={max_iter}"
-            break
-        n_iter += 1
+    M, q = objective.problem.shape
+
+    def columns(point: Point) -> NDArray[np.intp] | None:
+        moving = (point.theta != 0.0) | (np.abs(point.grad) > _SCREEN * l1) | ~penalised
+        moving &= free
+        used = moving.reshape(M, q).any(axis=0)
+        used[0] = True
+        return None if used.all() else np.flatnonzero(used).astype(np.intp)
+
+    def direction(point: Point) -> tuple[FloatArray, float]:
         assert point.hess is not None
-        inner_tol = max(0.1 * kkt, 0.1 * tol)
-        u = coordinate_descent(point.hess, point.grad, point.theta, l1, penalised, free, inner_tol)
+        index = point.hess_index
+        if index is None:
+            index = np.arange(point.theta.size)
+        u = point.theta.copy()
+        u[index] = coordinate_descent(
+            point.hess,
+            point.grad[index],
+            point.theta[index],
+            l1,
+            penalised[index],
+            free[index],
+            # Solve the model about ten times more accurately than the current violation.
+            max(0.1 * objective.kkt_violation(point), 0.1 * tol),
+        )
         d = u - point.theta
         # Summed term by term: the difference of the two norms would drown in rounding.
         l1_change = np.abs(u[penalised]) - np.abs(point.theta[penalised])
-        delta = float(point.grad @ d) + l1 * float(l1_change.sum())
-        if delta >= 0.0 and use_sample:
-            use_sample = False
-            point = objective.at(point.theta, hessian="full")
-            continue
-        finishing = not use_sample or kkt * rate <= tol
-        mode = "full" if finishing else "sample"
-        value = point.value(l1)
-        t = 1.0
-        trial: Point | None = None
-        while t >= _MIN_STEP:
-            candidate = objective.at(point.theta + t * d, hessian=mode)
-            new_kkt = objective.kkt_violation(candidate)
-            new_value = candidate.value(l1)
-            if new_value <= value + _SIGMA * t * delta or (
-                new_value <= value + _ROUNDING * abs(value) and new_kkt < kkt
-            ):
-                trial = candidate
-                break
-            t *= 0.5
-        if trial is None:
-            message = "stopped: line search found no decrease (rounding level reached)"
-            break
-        rate = new_kkt / kkt
-        if use_sample and rate > _SLOW:
-            use_sample = False
-            if mode == "sample":
-                trial = objective.at(trial.theta, hessian="full")
-        point, kkt = trial, new_kkt
-    at_rounding = "rounding level" in message and kkt <= 1e3 * tol
-    return SolverResult(
-        theta=point.theta.reshape(objective.problem.shape),
-        objective=point.value(l1),
-        kkt=kkt,
-        converged=kkt <= tol or at_rounding,
-        n_iter=n_iter,
-        n_passes=objective.n_passes,
+        return d, float(point.grad @ d) + l1 * float(l1_change.sum())
+
+    return damped_descent(
+        objective,
+        theta0,
+        tol=tol,
+        max_iter=max_iter,
+        direction=direction,
+        columns=columns,
         method="prox-newton",
-        stats=point.stats,
-        message=message,
     )

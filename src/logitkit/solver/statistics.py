@@ -25,7 +25,6 @@ from typing import Any, Protocol, Self, TypeAlias, TypeVar
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
-from scipy.linalg.blas import dsyrk
 
 from logitkit.solver.loss import binomial_loss, sigmoid, softmax
 
@@ -170,35 +169,83 @@ def standardised_block(X: Matrix, scaling: Scaling) -> FloatArray:
     return out
 
 
-def _symmetric_from_upper(upper: FloatArray) -> FloatArray:
-    """Full symmetric matrix from one whose strict lower triangle is zero."""
-    full = upper + upper.T
-    full.flat[:: full.shape[0] + 1] *= 0.5
-    return full
+def _syrk(A: FloatArray) -> FloatArray:
+    """``A^T A``; numpy recognises the transposed pair and runs a symmetric rank-k update.
+
+    (numpy's BLAS rather than scipy's ``dsyrk``: on a loaded machine scipy's threaded
+    syrk was seen to run two hundred times slower.)
+    """
+    return np.asarray(A.T @ A)
 
 
-def _gram(Xa: FloatArray, v: FloatArray) -> FloatArray:
-    """``Xa^T diag(v) Xa`` for non-negative ``v``, by a symmetric rank-k update."""
-    A = Xa * np.sqrt(v)[:, None]
-    # syrk reads A^T (Fortran order, no copy) and forms A^T A in the upper triangle.
-    return _symmetric_from_upper(np.asarray(dsyrk(1.0, A.T, trans=0, lower=0)))
+def _features(columns: NDArray[np.intp] | None, q: int) -> tuple[NDArray[np.intp], bool]:
+    """Feature indices (0-based) and whether the intercept is among ``columns``."""
+    if columns is None:
+        return np.arange(q - 1), True
+    return columns[columns > 0] - 1, bool((columns == 0).any())
 
 
-def _gram_sparse(X: Matrix, v: FloatArray, scaling: Scaling) -> FloatArray:
-    """Sparse form: expand ``D^-1 (X - 1 m^T)^T V (X - 1 m^T) D^-1`` without densifying X."""
-    p = X.shape[1]
-    m, s = scaling.mean, scaling.scale
-    XtVX = np.asarray((X.T @ X.multiply(v[:, None]).tocsr()).toarray())
-    a = np.asarray(X.T @ v).ravel()
-    c = float(v.sum())
-    out = np.empty((p + 1, p + 1))
-    out[0, 0] = c
-    cross = (a - c * m) / s
+def _assemble(inner: FloatArray, cross: FloatArray, corner: float, intercept: bool) -> FloatArray:
+    """``[[corner, cross], [cross, inner]]`` (or just ``inner`` without an intercept)."""
+    if not intercept:
+        return inner
+    k = inner.shape[0]
+    out = np.empty((k + 1, k + 1))
+    out[0, 0] = corner
     out[0, 1:] = cross
     out[1:, 0] = cross
-    inner = XtVX - np.outer(m, a) - np.outer(a, m) + c * np.outer(m, m)
-    out[1:, 1:] = inner / np.outer(s, s)
+    out[1:, 1:] = inner
     return out
+
+
+class _DenseGram:
+    """``Xa_c^T diag(v) Xa_c`` over chosen columns ``c`` of ``Xa = [1, (X - mean) / scale]``.
+
+    The chunk is centred once (the one chunk-sized copy); the scale is applied to the
+    small result, not to the rows.
+    """
+
+    def __init__(self, X: FloatArray, scaling: Scaling, columns: NDArray[np.intp] | None) -> None:
+        feats, self.intercept = _features(columns, X.shape[1] + 1)
+        full = columns is None or feats.size == X.shape[1]
+        sub = X if full else X[:, feats]
+        self.centred = np.subtract(sub, scaling.mean[feats])
+        self.inv_scale = 1.0 / scaling.scale[feats]
+
+    def __call__(self, v: FloatArray) -> FloatArray:
+        return self._gram(v, in_place=False)
+
+    def last(self, v: FloatArray) -> FloatArray:
+        """As calling, but may overwrite the centred copy (its last use)."""
+        return self._gram(v, in_place=True)
+
+    def _gram(self, v: FloatArray, *, in_place: bool) -> FloatArray:
+        B = self.centred
+        if (v >= 0).all():
+            root = np.sqrt(v)
+            A = np.multiply(B, root[:, None], out=B if in_place else None)
+            inner = _syrk(A)
+            cross = (A.T @ root) * self.inv_scale
+        else:
+            A = B * v[:, None]
+            inner = A.T @ B
+            cross = (B.T @ v) * self.inv_scale
+        inner *= np.outer(self.inv_scale, self.inv_scale)
+        return _assemble(inner, cross, float(v.sum()), self.intercept)
+
+
+def _sparse_gram(
+    X: Matrix, v: FloatArray, scaling: Scaling, columns: NDArray[np.intp] | None
+) -> FloatArray:
+    """Sparse form: expand ``D^-1 (X - 1 m^T)^T V (X - 1 m^T) D^-1`` without densifying X."""
+    feats, intercept = _features(columns, X.shape[1] + 1)
+    Xf = X if feats.size == X.shape[1] else X[:, feats]
+    m, s = scaling.mean[feats], scaling.scale[feats]
+    XtVX = np.asarray((Xf.T @ Xf.multiply(v[:, None]).tocsr()).toarray())
+    a = np.asarray(Xf.T @ v).ravel()
+    c = float(v.sum())
+    inner = (XtVX - np.outer(m, a) - np.outer(a, m) + c * np.outer(m, m)) / np.outer(s, s)
+    return _assemble(inner, (a - c * m) / s, c, intercept)
 
 
 def _residuals(
@@ -223,39 +270,55 @@ def _residuals(
     return loss, R, P
 
 
-def _hessian(
-    P: FloatArray, w: FloatArray, gram: Callable[[FloatArray], FloatArray], q: int
-) -> FloatArray:
-    """Hessian of the loss from per-row curvature weights; ``gram(v)`` forms ``Xa^T V Xa``."""
+Gram = Callable[[FloatArray], FloatArray]
+
+
+def _hessian(P: FloatArray, w: FloatArray, gram: Gram, last: Gram | None = None) -> FloatArray:
+    """Hessian of the loss from per-row curvature weights; ``gram(v)`` forms ``Xa^T V Xa``.
+
+    ``last`` is used instead of ``gram`` when only one product is needed (binary).
+    """
     M = P.shape[1]
     if M == 1:
         prob = P[:, 0]
-        return gram(w * prob * (1.0 - prob))
-    hess = np.empty((M * q, M * q))
+        return (last or gram)(w * prob * (1.0 - prob))
+    blocks: dict[tuple[int, int], FloatArray] = {}
     for k in range(M):
         for l in range(k, M):
             v = w * P[:, k] * ((1.0 if k == l else 0.0) - P[:, l])
-            cross = gram(v)
-            hess[k * q : (k + 1) * q, l * q : (l + 1) * q] = cross
-            hess[l * q : (l + 1) * q, k * q : (k + 1) * q] = cross.T
+            blocks[k, l] = gram(v)
+    q = blocks[0, 0].shape[0]
+    hess = np.empty((M * q, M * q))
+    for (k, l), cross in blocks.items():
+        hess[k * q : (k + 1) * q, l * q : (l + 1) * q] = cross
+        hess[l * q : (l + 1) * q, k * q : (k + 1) * q] = cross.T
     return hess
 
 
 def block_statistics(
-    Xa: FloatArray, y: NDArray[np.intp], w: FloatArray, theta: FloatArray, *, hessian: bool
+    Xa: FloatArray,
+    y: NDArray[np.intp],
+    w: FloatArray,
+    theta: FloatArray,
+    *,
+    hessian: bool,
+    columns: NDArray[np.intp] | None = None,
 ) -> Stats:
     """Statistics from a standardised block ``Xa = [1, X_s]`` (see :func:`standardised_block`)."""
     Z = Xa @ theta.T
     loss, R, P = _residuals(Z, y, w)
-    grad = (Xa.T @ R).T
+    grad = np.ascontiguousarray((Xa.T @ R).T)
     hess = None
     if hessian:
+        sub = Xa if columns is None else Xa[:, columns]
 
         def gram(v: FloatArray) -> FloatArray:
-            return _gram(Xa, v) if (v >= 0).all() else (Xa * v[:, None]).T @ Xa
+            if (v >= 0).all():
+                return _syrk(sub * np.sqrt(v)[:, None])
+            return np.asarray((sub * v[:, None]).T @ sub)
 
-        hess = _hessian(P, w, gram, Xa.shape[1])
-    return Stats(loss, float(w.sum()), np.ascontiguousarray(grad), hess, Z.shape[0])
+        hess = _hessian(P, w, gram)
+    return Stats(loss, float(w.sum()), grad, hess, Z.shape[0])
 
 
 def _gradient_block(X: Matrix, R: FloatArray, scaling: Scaling) -> FloatArray:
@@ -268,12 +331,20 @@ def _gradient_block(X: Matrix, R: FloatArray, scaling: Scaling) -> FloatArray:
     return grad
 
 
-def chunk_statistics(chunk: Chunk, theta: FloatArray, scaling: Scaling, *, hessian: bool) -> Stats:
+def chunk_statistics(
+    chunk: Chunk,
+    theta: FloatArray,
+    scaling: Scaling,
+    *,
+    hessian: bool,
+    columns: NDArray[np.intp] | None = None,
+) -> Stats:
     """Loss, gradient and (optionally) Hessian of one chunk at standardised ``theta``.
 
-    Gradient-only passes fold the standardisation into the coefficients and read ``X``
-    as it is; a dense Hessian pass standardises a copy of the chunk, which it needs
-    anyway to weight the rows; sparse chunks are never densified.
+    The linear predictor and gradient fold the standardisation into the coefficients and
+    read ``X`` as it is; a dense Hessian centres one copy of the chunk (of the requested
+    columns only), which it needs anyway to weight the rows; sparse chunks are never
+    densified.
 
     Parameters
     ----------
@@ -285,6 +356,9 @@ def chunk_statistics(chunk: Chunk, theta: FloatArray, scaling: Scaling, *, hessi
         Feature centre and scale.
     hessian : bool
         Whether to form the Hessian (the expensive part).
+    columns : ndarray of int, optional
+        Columns of ``[1, X]`` (0 is the intercept) to form the Hessian over, for every
+        class; all by default. The result then has ``M * len(columns)`` rows.
 
     Returns
     -------
@@ -294,12 +368,18 @@ def chunk_statistics(chunk: Chunk, theta: FloatArray, scaling: Scaling, *, hessi
     sparse = sp.issparse(X)
     if not sparse and X.dtype != np.float64:
         X = np.asarray(X, dtype=np.float64)
-    if hessian and not sparse:
-        return block_statistics(standardised_block(X, scaling), y, w, theta, hessian=True)
     Z = linear_predictor(X, theta, scaling)
     loss, R, P = _residuals(Z, y, w)
     grad = _gradient_block(X, R, scaling)
     hess = None
     if hessian:
-        hess = _hessian(P, w, lambda v: _gram_sparse(X, v, scaling), X.shape[1] + 1)
+        if sparse:
+
+            def gram(v: FloatArray) -> FloatArray:
+                return _sparse_gram(X, v, scaling, columns)
+
+            hess = _hessian(P, w, gram)
+        else:
+            dense = _DenseGram(X, scaling, columns)
+            hess = _hessian(P, w, dense, dense.last)
     return Stats(loss, float(w.sum()), grad, hess, Z.shape[0])
