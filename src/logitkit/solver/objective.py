@@ -13,13 +13,14 @@ penalty``. Parameters are flattened row-major from ``theta`` of shape ``(M, p + 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 import numpy as np
 from numpy.typing import NDArray
 
 from logitkit.solver.statistics import (
+    Chunk,
     ChunkSource,
     Scaling,
     Stats,
@@ -145,6 +146,14 @@ class Point:
         return self.smooth + l1 * self.l1_norm
 
 
+def _chunk_weight(chunk: Chunk) -> float:
+    return float(chunk.w.sum())
+
+
+def _chunk_rows(chunk: Chunk) -> int:
+    return int(chunk.w.shape[0])
+
+
 class Objective:
     """Evaluate the objective of a :class:`Problem` with one statistics pass per call.
 
@@ -178,6 +187,24 @@ class Objective:
             if problem.l2 == 0.0 and problem.l1 == 0.0:
                 unpenalised[1:] = 1.0
             self._sum_zero = np.kron(np.ones((M, M)), np.diag(unpenalised)) / M
+
+    def sample_problem(self) -> Problem | None:
+        """The same problem on the Hessian's row sample, with the same normalised penalty.
+
+        Its solution is within sampling error of the full one: a cheap warm start.
+        """
+        if self._sample is None:
+            return None
+        weight = self._sample.map_reduce(_chunk_weight)
+        n_rows = self._sample.map_reduce(_chunk_rows)
+        pr = self.problem
+        return replace(
+            pr,
+            source=self._sample,
+            C=pr.C * pr.total_weight / weight,
+            total_weight=weight,
+            n_rows=n_rows,
+        )
 
     @property
     def has_sample(self) -> bool:
