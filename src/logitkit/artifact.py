@@ -80,7 +80,13 @@ def _floats(a: NDArray[Any]) -> Any:
     return np.asarray(a, dtype=np.float64).tolist()
 
 
-def to_content(model: LogisticModel, *, training: dict[str, Any] | None = None) -> dict[str, Any]:
+def to_content(
+    model: LogisticModel,
+    *,
+    training: dict[str, Any] | None = None,
+    policy: dict[str, Any] | None = None,
+    reference: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """The artifact's content for a fitted model (without the hash)."""
     model_params = {k: v for k, v in model.get_params().items() if k != "class_weight"}
     cw = model.class_weight
@@ -118,11 +124,20 @@ def to_content(model: LogisticModel, *, training: dict[str, Any] | None = None) 
             "solver": result.method,
             **(training or {}),
         },
+        "policy": policy,
+        "reference": reference,
     }
     return content
 
 
-def save(model: LogisticModel, path: str | Path, *, training: dict[str, Any] | None = None) -> Path:
+def save(
+    model: LogisticModel,
+    path: str | Path,
+    *,
+    training: dict[str, Any] | None = None,
+    policy: Any = None,
+    reference: dict[str, Any] | None = None,
+) -> Path:
     """Write a fitted model to ``path`` as hashed JSON.
 
     Parameters
@@ -134,6 +149,11 @@ def save(model: LogisticModel, path: str | Path, *, training: dict[str, Any] | N
         file is never left half-written.
     training : dict, optional
         Extra training metadata to record (e.g. the data fingerprint).
+    policy : ThresholdPolicy, RiskBands, MulticlassPolicy or dict, optional
+        The decision rule (anything with ``to_dict()``); stored under ``"policy"``.
+    reference : dict, optional
+        Reference distributions of the training data for drift checks
+        (:func:`logitkit.reference.reference_profile`); stored under ``"reference"``.
 
     Returns
     -------
@@ -150,7 +170,8 @@ def save(model: LogisticModel, path: str | Path, *, training: dict[str, Any] | N
     >>> bool((logitkit.load(path).predict_proba(X) == model.predict_proba(X)).all())
     True
     """
-    content = to_content(model, training=training)
+    policy_dict = policy.to_dict() if hasattr(policy, "to_dict") else policy
+    content = to_content(model, training=training, policy=policy_dict, reference=reference)
     content["sha256"] = content_hash(content)
     text = json.dumps(content, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False)
     target = Path(path)
@@ -162,6 +183,10 @@ def save(model: LogisticModel, path: str | Path, *, training: dict[str, Any] | N
 
 def load(path: str | Path) -> LogisticModel:
     """Read a model written by :func:`save`, verifying its hash and version.
+
+    The returned model predicts bit for bit as the saved one; ``model.artifact_`` holds
+    the verified file content: ``"sha256"`` (the model version), ``"policy"``,
+    ``"reference"`` and ``"training"``.
 
     Raises
     ------
@@ -199,10 +224,13 @@ def load(path: str | Path) -> LogisticModel:
         )
         raise ArtifactError(msg, path=where)
     try:
-        return _model_from_content(content["model"])
+        model = _model_from_content(content["model"])
     except (KeyError, TypeError, ValueError) as exc:
         msg = f"Model file {where} is missing or has malformed field {exc}."
         raise ArtifactError(msg, path=where) from None
+    # The whole verified content (policy, reference distributions, metadata, hash).
+    model.artifact_ = content
+    return model
 
 
 def _refuse_constant(name: str) -> float:

@@ -47,14 +47,33 @@ def test_quiet_prints_nothing(tmp_path):
 def test_csv_with_target_and_drop(tmp_path):
     rng = np.random.default_rng(0)
     n = 300
-    frame = pd.DataFrame({"id": np.arange(n), "age": rng.normal(50, 10, n), "dose": rng.normal(1, 0.3, n)})
+    frame = pd.DataFrame(
+        {"id": np.arange(n), "age": rng.normal(50, 10, n), "dose": rng.normal(1, 0.3, n)}
+    )
     logit = 0.08 * (frame["age"] - 50) + 2 * (frame["dose"] - 1)
     frame["outcome"] = np.where(rng.random(n) < 1 / (1 + np.exp(-logit)), "yes", "no")
     path = tmp_path / "data.csv"
     frame.to_csv(path, index=False)
     out = tmp_path / "model.json"
-    result = runner.invoke(app, ["train", str(path), "--target", "outcome", "--positive", "yes",
-                                 "--drop", "id", "--penalty", "l1", "--C", "0.5", "--out", str(out)])
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            str(path),
+            "--target",
+            "outcome",
+            "--positive",
+            "yes",
+            "--drop",
+            "id",
+            "--penalty",
+            "l1",
+            "--C",
+            "0.5",
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     model = logitkit.load(out)
     assert list(model.feature_names_in_) == ["age", "dose"]
@@ -74,3 +93,43 @@ def test_bad_input_gives_one_line_error(tmp_path):
     result = runner.invoke(app, ["train", "--positive", "maybe"])
     assert result.exit_code == 2
     assert "'maybe' is not a class" in result.output
+
+
+def test_demo_policy_is_chosen_out_of_fold_and_stored(tmp_path):
+    out = tmp_path / "model.json"
+    result = runner.invoke(app, ["train", "--json", "--out", str(out)])
+    report = json.loads(result.output)
+    decisions = report["test_decisions"]
+    assert report["policy"]["rule"]["min_recall"] == 0.995
+    # The recall rule trades false alarms for fewer missed malignant tumours.
+    assert decisions["policy"]["missed_positives"] <= decisions["default 0.5"]["missed_positives"]
+    assert decisions["policy"]["false_alarms"] >= decisions["default 0.5"]["false_alarms"]
+    content = json.loads(out.read_text())
+    assert content["policy"]["positive"] == "malignant"
+    assert content["policy"]["threshold"] == report["policy"]["threshold"]
+    assert content["policy"]["fitted_on"]["n_samples"] == report["train_rows"]
+    assert set(content["reference"]["features"]) == set(load_demo().columns) - {"diagnosis"}
+    model = logitkit.load(out)
+    assert model.artifact_["policy"] == content["policy"]
+
+
+def test_one_decision_rule_at_a_time(tmp_path):
+    result = runner.invoke(
+        app,
+        ["train", "--min-recall", "0.9", "--threshold", "0.3", "--out", str(tmp_path / "m.json")],
+    )
+    assert result.exit_code == 2
+    assert "Give one decision rule" in result.output
+    result = runner.invoke(app, ["train", "--cost-fp", "1", "--out", str(tmp_path / "m.json")])
+    assert result.exit_code == 2
+    assert "--cost-fp and --cost-fn go together" in result.output
+
+
+def test_cost_rule(tmp_path):
+    result = runner.invoke(
+        app,
+        ["train", "--json", "--cost-fp", "1", "--cost-fn", "20", "--out", str(tmp_path / "m.json")],
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["policy"]["rule"]["cost_fn"] == 20
