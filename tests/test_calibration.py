@@ -107,6 +107,10 @@ def test_hosmer_lemeshow_matches_qcut_deciles_with_ties():
     assert result.statistic == pytest.approx(stat, rel=1e-10)
     assert result.df == len(n) - 2
     assert json.loads(json.dumps(result.to_dict()))["df"] == result.df
+    held_out = hosmer_lemeshow(y, p, positive=True, held_out=True)
+    assert held_out.df == len(n)  # the groups actually used, ties merged
+    assert held_out.p_value == pytest.approx(stats.chi2.sf(stat, len(n)), rel=1e-10)
+    assert hosmer_lemeshow(y, p, positive=True, held_out=True, df=3).df == 3
 
 
 def fit_logistic(x, y, iters=25):
@@ -138,7 +142,7 @@ def test_hosmer_lemeshow_pvalues_uniform_for_correct_models():
     fitted = fit_logistic(x, y.astype(np.float64))
     p_fit = np.array([hosmer_lemeshow(y[i], fitted[i], positive=True).p_value for i in range(reps)])
     p_true = np.array(
-        [hosmer_lemeshow(y[i], true[i], positive=True, df=10).p_value for i in range(reps)]
+        [hosmer_lemeshow(y[i], true[i], positive=True, held_out=True).p_value for i in range(reps)]
     )
     for pv in (p_fit, p_true):
         assert stats.kstest(pv, "uniform").pvalue > 0.001
@@ -153,6 +157,9 @@ def test_hosmer_lemeshow_errors():
         hosmer_lemeshow([0, 1, 0, 1], [0.2, 0.2, 0.7, 0.7], positive=1)
     with pytest.raises(ValueError, match="'groups' parameter of hosmer_lemeshow"):
         hosmer_lemeshow([0, 1, 0, 1], [0.1, 0.2, 0.7, 0.8], positive=1, groups=2)
+    message = "The 'held_out' parameter of hosmer_lemeshow must be one of True, False. Got 1"
+    with pytest.raises(ValueError, match=message):
+        hosmer_lemeshow([0, 1, 0, 1, 1], [0.1, 0.2, 0.7, 0.8, 0.9], positive=1, held_out=1)
 
 
 # --------------------------------------------------------------------- Recalibrator

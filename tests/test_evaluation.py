@@ -10,6 +10,7 @@ import pytest
 from scipy.special import expit
 from sklearn import metrics as skm
 
+from logitkit.calibration import hosmer_lemeshow
 from logitkit.decision import MulticlassPolicy, ThresholdPolicy
 from logitkit.evaluation import (
     CLASS_COLUMNS,
@@ -141,7 +142,11 @@ def test_evaluate_matches_sklearn_and_is_json():
     assert d["roc_auc"]["auc"] == e.roc_auc.auc
     assert d["classes"][0]["label"] == "benign"
     assert d["reliability"][0]["count"] == int(e.reliability["count"].iloc[0])
-    assert d["hosmer_lemeshow"]["df"] == 8
+    # Out-of-fold or held-out probabilities: df = g (the 10 risk groups), not g - 2.
+    assert d["hosmer_lemeshow"]["df"] == 10
+    assert e.hosmer_lemeshow.p_value == pytest.approx(
+        hosmer_lemeshow(labels, p, positive="malignant", df=10).p_value
+    )
     assert evaluate(labels, p, positive="malignant").confusion["name"].tolist() == ["default"]
 
 

@@ -188,3 +188,14 @@ def test_warm_start_reuses_solution(data):
         warnings.simplefilter("error")
         model.set_params(C=0.6).fit(X, y)
     np.testing.assert_allclose(model.coef_, LogisticModel(C=0.6).fit(X, y).coef_, rtol=1e-7)
+
+
+def test_quasi_separation_with_moderate_coefficients_is_detected():
+    # Newton "converges" here with a standardised coefficient near 11; the rows whose
+    # probabilities ran to 0 or 1 give the separation away.
+    import json
+    from pathlib import Path
+
+    data = json.loads((Path(__file__).parent / "reference" / "firth.json").read_text())["separated"]
+    with pytest.raises(SeparationError, match=r"quasi-completely separated: feature\(s\) 'x0'"):
+        LogisticModel(penalty=None).fit(np.array(data["X"]), np.array(data["y"]))

@@ -7,6 +7,7 @@ from logitkit.exceptions import (
     ConstraintError,
     ConvergenceWarning,
     DataError,
+    InferenceWarning,
     LogitkitError,
     NotFittedError,
     SeparationError,
@@ -15,18 +16,33 @@ from logitkit.exceptions import (
 __version__ = "0.1.0"
 
 from logitkit.artifact import load, save
+from logitkit.decision import MulticlassPolicy, RiskBands, ThresholdPolicy
+from logitkit.diagnostics import Finding, Findings, diagnose
+from logitkit.evaluation import evaluate
+from logitkit.inference import Summary
 from logitkit.model import LogisticModel
+from logitkit.selection import LogisticModelCV
 
 __all__ = [
     "ArtifactError",
     "ConstraintError",
     "ConvergenceWarning",
     "DataError",
+    "Finding",
+    "Findings",
+    "InferenceWarning",
     "LogisticModel",
+    "LogisticModelCV",
     "LogitkitError",
+    "MulticlassPolicy",
     "NotFittedError",
+    "RiskBands",
     "SeparationError",
+    "Summary",
+    "ThresholdPolicy",
     "__version__",
+    "diagnose",
+    "evaluate",
     "load",
     "save",
 ]

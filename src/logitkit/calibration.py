@@ -17,12 +17,8 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import optimize, special, stats
 from sklearn.isotonic import IsotonicRegression
 
-from logitkit.decision import (
-    Label,
-    _check_binary,
-    _check_int,
-    _check_proba,
-)
+from logitkit._params import OneOf, validate_params
+from logitkit._validation import Label, check_binary, check_proba, int_param
 from logitkit.exceptions import ArtifactError, DataError
 
 __all__ = [
@@ -52,13 +48,11 @@ _LOGIT_CLIP = 1e-12  # probabilities are clipped to [eps, 1 - eps] before taking
 
 def _bins(p: FloatArray, n_bins: int, strategy: str, where: str) -> tuple[FloatArray, NDArray[Any]]:
     """Bin edges and each row's bin, exactly as ``sklearn.calibration.calibration_curve``."""
+    validate_params(where, {"strategy": strategy}, {"strategy": [OneOf(("uniform", "quantile"))]})
     if strategy == "uniform":
         edges = np.linspace(0.0, 1.0, n_bins + 1)
-    elif strategy == "quantile":
-        edges = np.percentile(p, np.linspace(0.0, 1.0, n_bins + 1) * 100)  # as sklearn
     else:
-        msg = f"The 'strategy' parameter of {where} must be 'uniform' or 'quantile'. Got {strategy!r} instead."
-        raise ValueError(msg)
+        edges = np.percentile(p, np.linspace(0.0, 1.0, n_bins + 1) * 100)  # as sklearn
     return edges, np.searchsorted(edges[1:-1], p)
 
 
@@ -102,8 +96,8 @@ def reliability_curve(
     [[0.2, 0.0, 2.0], [0.75, 1.0, 2.0]]
     """
     where = "reliability_curve"
-    data = _check_binary(y_true, proba, positive, where)
-    n_bins = _check_int(n_bins, "n_bins", where, 1)
+    data = check_binary(y_true, proba, positive, where)
+    n_bins = int_param(n_bins, "n_bins", where, 1)
     edges, ids = _bins(data.p, n_bins, strategy, where)
     count = np.bincount(ids, minlength=n_bins)
     sum_p = np.bincount(ids, weights=data.p, minlength=n_bins)
@@ -206,6 +200,7 @@ def hosmer_lemeshow(
     *,
     positive: Label,
     groups: int = 10,
+    held_out: bool = False,
     df: int | None = None,
 ) -> HosmerLemeshowResult:
     """Hosmer-Lemeshow goodness-of-fit test, grouping rows by deciles of risk.
@@ -226,10 +221,13 @@ def hosmer_lemeshow(
         The label ``proba`` refers to.
     groups : int, default=10
         Number of risk groups ``g`` (at least 3).
+    held_out : bool, default=False
+        Whether ``proba`` comes from a model that never saw these rows (out-of-fold or
+        external validation): then the reference distribution has ``g`` degrees of
+        freedom, as no parameter was estimated on them. ``False`` gives ``g - 2``, the
+        reference for a model fitted on the same rows (Hosmer & Lemeshow, 1980).
     df : int or None, default=None
-        Degrees of freedom. ``None`` gives ``g - 2``, the reference for a model fitted on
-        the same rows (Hosmer & Lemeshow, 1980). For predictions on rows the model never
-        saw (out-of-fold or external validation) ``g`` is the usual choice.
+        Degrees of freedom, overriding ``held_out``.
 
     Returns
     -------
@@ -246,13 +244,13 @@ def hosmer_lemeshow(
     >>> rng = np.random.default_rng(0)
     >>> p = rng.uniform(0.05, 0.95, 2000)
     >>> y = rng.uniform(size=2000) < p
-    >>> result = hosmer_lemeshow(y, p, positive=True, df=10)
-    >>> bool(result.p_value > 0.01)
-    True
+    >>> result = hosmer_lemeshow(y, p, positive=True, held_out=True)
+    >>> result.df, bool(result.p_value > 0.01)
+    (10, True)
     """
     where = "hosmer_lemeshow"
-    data = _check_binary(y_true, proba, positive, where)
-    groups = _check_int(groups, "groups", where, 3)
+    data = check_binary(y_true, proba, positive, where)
+    groups = int_param(groups, "groups", where, 3)
     edges = np.unique(np.quantile(data.p, np.linspace(0.0, 1.0, groups + 1)))
     ids = np.searchsorted(edges[1:-1], data.p)
     n: FloatArray = np.bincount(ids, minlength=edges.size - 1).astype(np.float64)
@@ -266,7 +264,10 @@ def hosmer_lemeshow(
             f"(got {n.size}); the Hosmer-Lemeshow test needs at least 3."
         )
         raise DataError(msg, column="proba")
-    dof = n.size - 2 if df is None else _check_int(df, "df", where, 1)
+    validate_params(where, {"held_out": held_out}, {"held_out": [OneOf((True, False))]})
+    dof = n.size if held_out else n.size - 2
+    if df is not None:
+        dof = int_param(df, "df", where, 1)
     terms = [_chi_term(obs, exp), _chi_term(n - obs, n - exp)]
     statistic = float(np.sum(terms))
     lows, highs = edges[:-1][keep], edges[1:][keep]
@@ -361,18 +362,16 @@ class Recalibrator:
         ['intercept', 'slope']
         """
         where = "Recalibrator.fit"
-        data = _check_binary(y_true, proba, positive, where)
+        validate_params(where, {"method": method}, {"method": [OneOf(("platt", "isotonic"))]})
+        data = check_binary(y_true, proba, positive, where)
         if method == "platt":
             slope, intercept = _platt(data.y, _logit(data.p))
             return cls(method, {"slope": slope, "intercept": intercept}, data.positive)
-        if method == "isotonic":
-            iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
-            iso.fit(data.p, data.y.astype(np.float64))
-            x = [float(v) for v in iso.X_thresholds_]
-            y = [float(v) for v in iso.y_thresholds_]
-            return cls(method, {"x": x, "y": y}, data.positive)
-        msg = f"The 'method' parameter of {where} must be 'platt' or 'isotonic'. Got {method!r} instead."
-        raise ValueError(msg)
+        iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
+        iso.fit(data.p, data.y.astype(np.float64))
+        x = [float(v) for v in iso.X_thresholds_]
+        y = [float(v) for v in iso.y_thresholds_]
+        return cls(method, {"x": x, "y": y}, data.positive)
 
     def transform(self, proba: ArrayLike) -> FloatArray:
         """Return recalibrated probabilities.
@@ -383,7 +382,7 @@ class Recalibrator:
         >>> cal.transform([0.25]).round(12).tolist()
         [0.25]
         """
-        p = _check_proba(proba, "Recalibrator.transform")
+        p = check_proba(proba, "Recalibrator.transform")
         if self.method == "platt":
             z = self.params["slope"] * _logit(p) + self.params["intercept"]
             out: FloatArray = special.expit(z)

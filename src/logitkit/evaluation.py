@@ -19,22 +19,21 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 from sklearn import metrics as skm
 
+from logitkit._validation import (
+    Label,
+    check_binary,
+    check_classes,
+    check_proba_matrix,
+    plain_label,
+    real_param,
+)
 from logitkit.calibration import (
     HosmerLemeshowResult,
     expected_calibration_error,
     hosmer_lemeshow,
     reliability_curve,
 )
-from logitkit.decision import (
-    Label,
-    MulticlassPolicy,
-    ThresholdPolicy,
-    _check_binary,
-    _check_classes,
-    _check_proba_matrix,
-    _check_real,
-    _plain_label,
-)
+from logitkit.decision import MulticlassPolicy, ThresholdPolicy
 from logitkit.exceptions import DataError
 
 __all__ = [
@@ -165,8 +164,8 @@ def roc_auc_ci(
     (0.8889, 0.1571)
     """
     where = "roc_auc_ci"
-    confidence = _check_real(confidence, "confidence", where, 0.0, 1.0, "neither")
-    data = _check_binary(y_true, proba, positive, where)
+    confidence = real_param(confidence, "confidence", where, 0.0, 1.0, "neither")
+    data = check_binary(y_true, proba, positive, where)
     auc, var = _delong(data.y, data.p)
     se = math.sqrt(var) if math.isfinite(var) else math.nan
     half = float(stats.norm.ppf(0.5 + confidence / 2)) * se
@@ -185,13 +184,13 @@ def _named(thresholds: Thresholds, where: str) -> dict[str, float]:
     if not items:
         msg = f"The 'thresholds' parameter of {where} must name at least one threshold."
         raise ValueError(msg)
-    return {str(k): _check_real(t, "thresholds", where, 0.0, 1.0) for k, t in items}
+    return {str(k): real_param(t, "thresholds", where, 0.0, 1.0) for k, t in items}
 
 
 def _at_thresholds(
     y_true: ArrayLike, proba: ArrayLike, positive: Label, thresholds: Thresholds, where: str
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    data = _check_binary(y_true, proba, positive, where)
+    data = check_binary(y_true, proba, positive, where)
     conf, rows = [], []
     for name, t in _named(thresholds, where).items():
         pred = data.p >= t
@@ -290,7 +289,9 @@ class BinaryEvaluation:
     reliability : pandas.DataFrame
         :func:`~logitkit.calibration.reliability_curve` with equal-width bins.
     hosmer_lemeshow : HosmerLemeshowResult or None
-        ``None`` when the probabilities take fewer than 3 distinct values.
+        Hosmer-Lemeshow test over 10 risk groups with ``df = g`` (the groups used), the
+        reference for probabilities of rows the model never saw; ``None`` when the
+        probabilities take fewer than 3 distinct values.
     confusion, classes : pandas.DataFrame
         :func:`confusion_table` and :func:`classification_table` at the thresholds.
 
@@ -359,6 +360,12 @@ def evaluate(
 ) -> BinaryEvaluation:
     """Evaluate probabilities of ``positive``: discrimination, thresholds, calibration.
 
+    The probabilities must come from a model that never saw these rows: out-of-fold
+    predictions (``LogisticModelCV.oof_proba_``) or predictions on held-out rows. The
+    Hosmer-Lemeshow test therefore uses ``df = g``, the number of risk groups (``g - 2``
+    is the reference only for a model fitted on the same rows; call
+    :func:`~logitkit.calibration.hosmer_lemeshow` directly for that).
+
     Parameters
     ----------
     y_true : array-like of shape (n_samples,)
@@ -387,7 +394,7 @@ def evaluate(
     (0.889, ['policy', 'default'])
     """
     where = "evaluate"
-    data = _check_binary(y_true, proba, positive, where)
+    data = check_binary(y_true, proba, positive, where)
     if isinstance(threshold, ThresholdPolicy):
         if threshold.positive != data.positive:
             msg = f"The policy passed to {where} decides {threshold.positive!r}, not {data.positive!r}."
@@ -398,7 +405,9 @@ def evaluate(
     classes["label"] = classes["label"].map({True: data.positive, False: data.negative})
     kw: dict[str, Any] = {"positive": True, "n_bins": n_bins}
     try:
-        hl: HosmerLemeshowResult | None = hosmer_lemeshow(data.y, data.p, positive=True)
+        hl: HosmerLemeshowResult | None = hosmer_lemeshow(
+            data.y, data.p, positive=True, held_out=True
+        )
     except DataError:
         hl = None
     return BinaryEvaluation(
@@ -513,12 +522,12 @@ def evaluate_multiclass(
     (0.75, 0.51)
     """
     where = "evaluate_multiclass"
-    labels = _check_classes(classes, where)
-    P = _check_proba_matrix(proba, len(labels), where)
+    labels = check_classes(classes, where)
+    P = check_proba_matrix(proba, len(labels), where)
     index = {c: i for i, c in enumerate(labels)}
     try:
         y = np.array(
-            [index[_plain_label(v, "y_true", where)] for v in np.asarray(y_true)], dtype=np.intp
+            [index[plain_label(v, "y_true", where)] for v in np.asarray(y_true)], dtype=np.intp
         )
     except KeyError as exc:
         msg = f"y_true passed to {where} has label {exc} not in classes {list(labels)!r}."

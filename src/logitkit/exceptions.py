@@ -15,6 +15,8 @@ Hierarchy::
     └── NotFittedError (sklearn's)        a method that needs a fitted model was called before fit
 
     ConvergenceWarning (sklearn's)        the solver stopped at max_iter before reaching tol
+    InferenceWarning (UserWarning)        standard errors or intervals were asked for where
+                                          they are not valid (e.g. Wald on a penalised fit)
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ __all__ = [
     "ConstraintError",
     "ConvergenceWarning",
     "DataError",
+    "InferenceWarning",
     "LogitkitError",
     "NotFittedError",
     "SeparationError",
@@ -114,3 +117,12 @@ class ArtifactError(LogitkitError, ValueError):
 
 class NotFittedError(LogitkitError, _SklearnNotFittedError):  # type: ignore[misc]
     """Raised when a method that needs a fitted model is called before ``fit``."""
+
+
+class InferenceWarning(UserWarning):
+    """Warned when inference is computed where its assumptions fail.
+
+    For example naive Wald intervals for a penalised fit: the estimates are shrunk
+    towards zero (and, with L1, selected on the same data), so the intervals are
+    centred wrongly and too narrow. The summary says so in its notes as well.
+    """

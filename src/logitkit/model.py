@@ -6,7 +6,7 @@ import math
 import warnings
 from numbers import Integral, Real
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -21,10 +21,15 @@ from logitkit.data.checks import (
     check_numeric_columns,
     column_names,
 )
-from logitkit.exceptions import ConvergenceWarning, SeparationError
+from logitkit.exceptions import ConvergenceWarning, DataError, SeparationError
 from logitkit.solver import Problem, Scaling, SolverResult, solve
+from logitkit.solver.firth import FirthSingularError, firth
 from logitkit.solver.loss import sigmoid, softmax
 from logitkit.solver.separation import find_separation, single_feature_separation
+
+if TYPE_CHECKING:
+    from logitkit.data.encoding import TableEncoder
+    from logitkit.inference import Summary
 
 FloatArray = NDArray[np.float64]
 
@@ -33,8 +38,35 @@ __all__ = ["LogisticModel"]
 #: A standardised coefficient this large (odds ratio e**20 per standard deviation)
 #: in an unpenalised fit means the classes are (nearly) separated.
 _SEPARATION_SUSPECT = 20.0
+#: A row with |log-odds| above this (probability within 3e-7 of 0 or 1) in an
+#: unpenalised fit is a mark of quasi-complete separation.
+_SATURATED = 15.0
 #: Largest dense copy (in values) the separation check may make.
 _SEPARATION_MAX_VALUES = 20_000_000
+#: Values per block of rows when forming the linear predictor.
+_PREDICT_BLOCK_VALUES = 2**20
+
+
+def _rowwise_products(X: Any, coef: FloatArray) -> FloatArray:
+    """``X @ coef.T``, each row reduced on its own (numpy's pairwise sum over its values).
+
+    A BLAS matrix-vector product rounds a row differently depending on the batch it is
+    in (its kernels treat the last few rows, and each thread's share, apart), so the same
+    row could get another last bit when predicted alone, in a stream of batches, or in
+    one call. Row by row, a prediction depends on the row only: streamed and served
+    predictions equal in-process ones bit for bit.
+    """
+    if sp.issparse(X):  # CSR products already reduce each row on its own, in order
+        return np.asarray(X @ coef.T, dtype=np.float64)
+    n, p = X.shape
+    out = np.empty((n, coef.shape[0]))
+    step = max(1, _PREDICT_BLOCK_VALUES // max(p, 1))
+    for start in range(0, n, step):
+        block = X[start : start + step]
+        for k in range(coef.shape[0]):
+            out[start : start + step, k] = np.sum(block * coef[k], axis=1)
+    return out
+
 
 class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     r"""Logistic regression (binary or multinomial) fitted exactly by Newton's method.
@@ -51,8 +83,11 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     :math:`x_s = (x - \bar{x}) / s` with the weighted mean and population standard
     deviation of the training rows, :math:`\rho` is ``l1_ratio`` (0 for ``"l2"``, 1 for
     ``"l1"``), and the intercepts :math:`b` are never penalised. ``penalty=None`` drops
-    the penalty (maximum likelihood). For a multinomial target each class has its own
-    :math:`(b_k, \beta_k)` and the penalty sums over classes, as in scikit-learn.
+    the penalty (maximum likelihood). ``penalty="firth"`` (binary targets) instead
+    maximises Firth's bias-reduced likelihood :math:`\ell + \tfrac12 \log\det I`,
+    whose estimates stay finite when the classes are separated (``C`` is ignored).
+    For a multinomial target each class has its own :math:`(b_k, \beta_k)` and the
+    penalty sums over classes, as in scikit-learn.
 
     So ``LogisticModel(C=c)`` equals ``make_pipeline(StandardScaler(),
     LogisticRegression(C=c))``, and with unit weights on ``n`` rows it equals glmnet
@@ -63,8 +98,9 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
 
     Parameters
     ----------
-    penalty : {"l2", "l1", "elasticnet", None}, default="l2"
-        Penalty on the coefficients.
+    penalty : {"l2", "l1", "elasticnet", "firth", None}, default="l2"
+        Penalty on the coefficients; "firth" is Firth's bias reduction (binary only),
+        the remedy for separated classes (see :mod:`logitkit.solver.firth`).
     C : float, default=1.0
         Inverse penalty strength; larger is weaker.
     l1_ratio : float or None, default=None
@@ -105,6 +141,11 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         Number of features.
     feature_names_in_ : ndarray of shape (p,)
         Feature names, when ``X`` had column names.
+    encoder_ : TableEncoder or None
+        Set after ``fit`` to the :class:`~logitkit.data.encoding.TableEncoder` that made
+        the training columns (as the command line and :func:`logitkit.load` do); the
+        prediction methods then also take raw rows (frames or records) and encode them.
+        None after ``fit`` itself.
     feature_mean_, feature_scale_ : ndarray of shape (p,)
         Weighted mean and standard deviation of each training feature (scale 1 where
         the variance is zero or ``standardize=False``).
@@ -126,7 +167,7 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     """
 
     _parameter_constraints: dict[str, list[Any]] = {  # noqa: RUF012 - scikit-learn convention
-        "penalty": [OneOf(("l2", "l1", "elasticnet", None))],
+        "penalty": [OneOf(("l2", "l1", "elasticnet", "firth", None))],
         "C": [Interval(Real, 0.0, math.inf, "neither")],
         "l1_ratio": [Interval(Real, 0.0, 1.0, "both"), OneOf((None,))],
         "fit_intercept": [OneOf((True, False))],
@@ -167,7 +208,7 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     def _effective_penalty(self) -> tuple[float, float]:
         """``(C, l1_ratio)`` as the solver sees them (``C = inf`` for no penalty)."""
         validate_params(type(self).__name__, self.get_params(), self._parameter_constraints)
-        if self.penalty is None:
+        if self.penalty is None or self.penalty == "firth":
             return math.inf, 0.0
         if self.penalty == "l2":
             return float(self.C), 0.0
@@ -182,6 +223,9 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         return float(self.C), float(self.l1_ratio)
 
     def _validate_X(self, X: Any, *, reset: bool) -> Any:
+        encoder = None if reset else getattr(self, "encoder_", None)
+        if encoder is not None:  # raw rows (a frame, records) -> the model's columns
+            X = encoder.encode_input(X)
         check_numeric_columns(X)
         names = column_names(X)
         X = validate_data(
@@ -225,6 +269,13 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         C, l1_ratio = self._effective_penalty()
         X = self._validate_X(X, reset=True)
         data = prepare(X, y, sample_weight, self.class_weight)
+        if self.penalty == "firth" and data.n_outputs != 1:
+            msg = (
+                "penalty='firth' supports binary targets only; y has "
+                f"{data.classes.shape[0]} classes. Use penalty='l2' (or None) for a "
+                "multinomial model."
+            )
+            raise ValueError(msg)
         problem = data.problem(
             C=C,
             l1_ratio=l1_ratio,
@@ -233,16 +284,18 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         )
         theta0 = self._start(problem, data)
         with blas_threads(problem.n_rows * problem.n_features * problem.n_outputs):
-            result = solve(
-                problem, theta0, method=self.solver, tol=self.tol, max_iter=self.max_iter
-            )
+            result = self._solve(problem, theta0)
         classes, codes, moments, scaling = data.classes, data.codes, data.moments, problem.scaling
         self.classes_ = classes
         self.class_counts_ = moments.class_counts
+        self.encoder_: TableEncoder | None = None  # see TableEncoder for raw frames
+        # For inference: the null model's class totals and the coefficients held at zero.
+        self._class_weight_sums = moments.class_weight_sums
+        self._fixed_features = problem.fixed_features
         self.feature_mean_ = moments.mean
         self.feature_scale_ = scaling.scale
         self._set_solution(result, scaling)
-        if math.isinf(C):
+        if math.isinf(C) and self.penalty != "firth":
             self._check_separation(X, codes, data.weights, scaling, result)
         if not result.converged:
             warnings.warn(
@@ -255,6 +308,27 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
                 stacklevel=2,
             )
         return self
+
+    def _solve(self, problem: Problem, theta0: FloatArray) -> SolverResult:
+        if self.penalty != "firth":
+            return solve(
+                problem,
+                theta0,
+                method=self.solver,
+                tol=self.tol,
+                max_iter=self.max_iter,
+                # From a cold start, solve on the Hessian's row sample first.
+                presolve=not self.warm_start,
+            )
+        try:
+            return firth(problem, theta0, tol=self.tol, max_iter=self.max_iter)
+        except FirthSingularError:
+            msg = (
+                "penalty='firth' needs linearly independent features, but X^T W X is "
+                "singular (duplicated or collinear columns). Drop them (logitkit.diagnose "
+                "names them) or use penalty='l2'."
+            )
+            raise DataError(msg) from None
 
     def _start(self, problem: Problem, data: TrainingData) -> FloatArray:
         """Warm start from the previous solution when asked and compatible."""
@@ -286,11 +360,17 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         self, X: Any, codes: NDArray[np.intp], w: FloatArray, scaling: Scaling, result: SolverResult
     ) -> None:
         """Refuse an unpenalised fit whose estimate does not exist, naming the features."""
-        largest = float(np.abs(result.theta[:, 1:]).max(initial=0.0))
-        if result.converged and largest <= _SEPARATION_SUSPECT:
-            return
         if X.shape[0] * X.shape[1] > _SEPARATION_MAX_VALUES:
             return
+        largest = float(np.abs(result.theta[:, 1:]).max(initial=0.0))
+        if result.converged and largest <= _SEPARATION_SUSPECT:
+            # Quasi-complete separation can stop with moderate coefficients; its mark is
+            # rows whose fitted probability has run to 0 or 1.
+            Z = np.asarray(X @ self.coef_.T) + self.intercept_
+            if Z.shape[1] > 1:
+                Z = Z - Z.max(axis=1, keepdims=True)
+            if not (np.abs(Z) > _SATURATED).any():
+                return
         dense = X.toarray() if sp.issparse(X) else np.asarray(X, dtype=np.float64)
         Xs = (dense - scaling.mean) / scaling.scale
         keep = w > 0
@@ -305,13 +385,15 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             features = [names[j] for j in (single or (found.features if found else []))]
             kind = "completely" if found is not None and found.complete else "quasi-completely"
             label = self.classes_[k]
+            label = label.item() if isinstance(label, np.generic) else label
             listed = ", ".join(f"'{f}'" for f in features[:5])
             more = f" and {len(features) - 5} more" if len(features) > 5 else ""
             msg = (
                 f"The classes are {kind} separated: feature(s) {listed}{more} put the rows of "
                 f"class {label!r} apart from the others, so the unpenalised maximum-likelihood "
                 "estimate does not exist (the coefficients diverge to infinity). Add a penalty "
-                "(penalty='l2' with a finite C), drop or merge the separating feature(s), or "
+                "(penalty='firth' for finite bias-reduced estimates with valid intervals, or "
+                "penalty='l2' with a finite C), drop or merge the separating feature(s), or "
                 "collect more data."
             )
             raise SeparationError(msg, features=features)
@@ -329,7 +411,8 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         Parameters
         ----------
         X : array-like or sparse matrix of shape (n_samples, n_features)
-            Features in original units.
+            Features in original units; or raw rows (a frame, records) when
+            ``encoder_`` is set.
 
         Returns
         -------
@@ -337,7 +420,7 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         """
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
-        Z = np.asarray(X @ self.coef_.T, dtype=np.float64)
+        Z = _rowwise_products(X, self.coef_)
         Z += self.intercept_
         return Z[:, 0] if Z.shape[1] == 1 else Z
 
@@ -347,7 +430,8 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         Parameters
         ----------
         X : array-like or sparse matrix of shape (n_samples, n_features)
-            Features in original units.
+            Features in original units; or raw rows (a frame, records) when
+            ``encoder_`` is set.
 
         Returns
         -------
@@ -375,6 +459,121 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         Z = self.decision_function(X)
         index = (Z > 0).astype(np.intp) if Z.ndim == 1 else Z.argmax(axis=1)
         return np.asarray(self.classes_[index])
+
+    # ---------------------------------------------------------------- inference
+    def summary(
+        self,
+        alpha: float = 0.05,
+        cov_type: str = "nonrobust",
+        *,
+        X: Any = None,
+        y: Any = None,
+        sample_weight: Any = None,
+        groups: Any = None,
+        method: str = "auto",
+        n_boot: int = 200,
+        random_state: Any = None,
+    ) -> Summary:
+        """Coefficient table: estimates, standard errors, tests, intervals, odds ratios.
+
+        One row per term (``intercept`` first, then the features), columns
+        :data:`logitkit.inference.SUMMARY_COLUMNS`; a multinomial model has one block of
+        rows per class against the reference ``classes_[0]`` (as statsmodels' MNLogit).
+        For unpenalised fits the numbers are statsmodels' (and R's ``glm``).
+        ``print(model.summary())`` gives a readable report with notes on validity.
+
+        Parameters
+        ----------
+        alpha : float, default=0.05
+            Intervals have level ``1 - alpha``.
+        cov_type : {"nonrobust", "HC0", "HC1", "cluster"}, default="nonrobust"
+            Model-based, heteroscedasticity-robust sandwich (HC1 with ``n / (n - k)``),
+            or cluster-robust (with ``groups``); the robust types need ``X`` and ``y``.
+        X, y, sample_weight : array-like, optional
+            The training rows (for robust covariances, profile and bootstrap intervals,
+            and models loaded from an artifact).
+        groups : array-like of shape (n_samples,), optional
+            Cluster of each row: cluster-robust standard errors, or a cluster bootstrap.
+        method : {"auto", "wald", "profile", "bootstrap"}, default="auto"
+            "auto" is Wald for unpenalised and Firth fits and gives no intervals for
+            L1/L2/elastic-net fits (with a note why); "wald" on a penalised fit warns
+            (:class:`~logitkit.InferenceWarning`); "profile" gives profile
+            (penalised-)likelihood intervals and LR p-values (binary, ``penalty=None``
+            or ``"firth"``); "bootstrap" refits on ``n_boot`` resamples with warm
+            starts and gives percentile intervals.
+        n_boot : int, default=200
+            Bootstrap resamples.
+        random_state : int, numpy Generator or None
+            Seed of the bootstrap.
+
+        Returns
+        -------
+        Summary
+            A pandas DataFrame subclass; ``.header`` and ``.notes`` hold the rest.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_breast_cancer
+        >>> from logitkit import LogisticModel
+        >>> X, y = load_breast_cancer(return_X_y=True)
+        >>> table = LogisticModel(penalty=None).fit(X[:, :3], y).summary()
+        >>> table.loc["x0", ["coef", "std_err"]].round(3).tolist()
+        [6.026, 0.996]
+        """
+        from logitkit.inference import summary  # noqa: PLC0415 - inference sits above
+
+        return summary(
+            self,
+            alpha=alpha,
+            cov_type=cov_type,
+            X=X,
+            y=y,
+            sample_weight=sample_weight,
+            groups=groups,
+            method=method,
+            n_boot=n_boot,
+            random_state=random_state,
+        )
+
+    def fit_statistics(
+        self, *, X: Any = None, y: Any = None, sample_weight: Any = None
+    ) -> dict[str, float]:
+        """Log-likelihoods, deviance, AIC, BIC, McFadden pseudo-R2 and the LR test vs null.
+
+        See :func:`logitkit.inference.fit_statistics`; for unpenalised fits the values
+        are statsmodels' ``llf``, ``llnull``, ``aic``, ``bic``, ``prsquared``, ``llr``
+        and ``llr_pvalue``.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_breast_cancer
+        >>> from logitkit import LogisticModel
+        >>> X, y = load_breast_cancer(return_X_y=True)
+        >>> stats = LogisticModel(penalty=None).fit(X[:, :3], y).fit_statistics()
+        >>> round(stats["aic"], 2)
+        226.9
+        """
+        from logitkit.inference import fit_statistics  # noqa: PLC0415 - inference sits above
+
+        return fit_statistics(self, X=X, y=y, sample_weight=sample_weight)
+
+    def lr_test(self, reduced: LogisticModel) -> dict[str, float]:
+        """Likelihood-ratio test of a nested ``reduced`` model against this one.
+
+        See :func:`logitkit.inference.lr_test`.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_breast_cancer
+        >>> from logitkit import LogisticModel
+        >>> X, y = load_breast_cancer(return_X_y=True)
+        >>> full = LogisticModel(penalty=None).fit(X[:, :3], y)
+        >>> full.lr_test(LogisticModel(penalty=None).fit(X[:, :2], y))["df"]
+        1.0
+        """
+        from logitkit.inference import lr_test  # noqa: PLC0415 - inference sits above
+
+        return lr_test(self, reduced)
 
     def save(self, path: str | Path, **metadata: Any) -> Path:
         """Write the fitted model to a hashed JSON artifact (see :func:`logitkit.save`)."""

@@ -11,7 +11,7 @@ from numpy.typing import NDArray
 
 from logitkit.solver.lbfgs import lbfgs
 from logitkit.solver.newton import newton
-from logitkit.solver.objective import Objective, Problem
+from logitkit.solver.objective import Curvature, Objective, Problem
 from logitkit.solver.prox_newton import prox_newton
 from logitkit.solver.result import SolverResult
 from logitkit.solver.statistics import Chunk, ChunkSource, Scaling, Stats
@@ -19,6 +19,7 @@ from logitkit.solver.statistics import Chunk, ChunkSource, Scaling, Stats
 __all__ = [
     "Chunk",
     "ChunkSource",
+    "Curvature",
     "Objective",
     "Problem",
     "Scaling",
@@ -45,6 +46,19 @@ def initial_theta(problem: Problem, class_weight_sums: NDArray[np.float64]) -> N
     return theta.ravel()
 
 
+def _fits(curvature: Curvature | None, problem: Problem) -> Curvature | None:
+    """``curvature`` if it belongs to a problem of the same shape, else None."""
+    if curvature is None:
+        return None
+    n_params = problem.n_outputs * (problem.n_features + 1)
+    size = n_params if curvature.index is None else curvature.index.size
+    if curvature.hess.shape != (size, size) or (
+        curvature.index is not None and curvature.index.max(initial=-1) >= n_params
+    ):
+        return None
+    return curvature
+
+
 def solve(
     problem: Problem,
     theta0: NDArray[np.float64],
@@ -53,6 +67,7 @@ def solve(
     tol: float = 1e-8,
     max_iter: int = 100,
     presolve: bool = False,
+    curvature: Curvature | None = None,
 ) -> SolverResult:
     """Minimise the problem's objective from ``theta0``.
 
@@ -73,6 +88,9 @@ def solve(
         On data large enough for a Hessian sample, first solve the problem on that
         sample and start from its solution (saves full passes from a cold start; leave
         it off for a warm start that is already close).
+    curvature : Curvature, optional
+        ``result.curvature`` of a nearby problem (the previous penalty on a path, a
+        bootstrap resample): its Hessian is reused while steps stay fast.
 
     Returns
     -------
@@ -94,9 +112,13 @@ def solve(
     if method == "lbfgs":
         result = lbfgs(objective, theta0, tol=tol, max_iter=max(max_iter, 1000))
     elif problem.l1 > 0.0:
-        result = prox_newton(objective, theta0, tol=tol, max_iter=max_iter)
+        result = prox_newton(
+            objective, theta0, tol=tol, max_iter=max_iter, curvature=_fits(curvature, problem)
+        )
     else:
-        result = newton(objective, theta0, tol=tol, max_iter=max_iter)
+        result = newton(
+            objective, theta0, tol=tol, max_iter=max_iter, curvature=_fits(curvature, problem)
+        )
     n_params = problem.n_outputs * (problem.n_features + 1)
     exact = result.stats.hess is not None and result.stats.hess.shape[0] == n_params
     if np.isinf(problem.C) and not exact and n_params <= MAX_HESSIAN_PARAMETERS:

@@ -29,7 +29,7 @@ from collections.abc import Callable
 import numpy as np
 from numpy.typing import NDArray
 
-from logitkit.solver.objective import Objective, Point
+from logitkit.solver.objective import Curvature, Objective, Point
 from logitkit.solver.result import SolverResult
 
 FloatArray = NDArray[np.float64]
@@ -44,6 +44,8 @@ _SIGMA = 1e-4
 _MIN_STEP = 1e-10
 _ROUNDING = 1e-13
 _SLOW_FULL_STEP = 0.5
+#: A reused Hessian is kept while each full step cuts the violation at least this much.
+_SLOW_STALE_STEP = 0.25
 
 
 def _covers(point: Point, needed: NDArray[np.intp] | None, objective: Objective) -> bool:
@@ -65,6 +67,7 @@ def damped_descent(
     direction: Direction,
     columns: Columns,
     method: str,
+    curvature: Curvature | None = None,
 ) -> SolverResult:
     """Run the damped loop from ``theta0`` (see the module docstring).
 
@@ -84,6 +87,9 @@ def damped_descent(
         Which columns the Hessian at a point must cover.
     method : str
         Name recorded in the result.
+    curvature : Curvature, optional
+        A loss Hessian from a nearby problem (the previous penalty of a path): reused,
+        with the penalty's own curvature added exactly, until steps slow down.
 
     Returns
     -------
@@ -91,10 +97,14 @@ def damped_descent(
     """
     l1 = objective.problem.l1
     exact_at_end = np.isinf(objective.problem.C)
-    mode = "sample" if objective.has_sample else "full"
+    exact = "sample" if objective.has_sample else "full"
+    mode = exact if curvature is None else "stale"
     # Smooth problems form the first Hessian in the first pass; proximal ones need the
     # gradient first to know which columns can move.
-    point = objective.at(theta0, hessian=mode if l1 == 0.0 else None)
+    fused = l1 == 0.0 and mode != "stale"
+    point = objective.at(theta0, hessian=mode if fused else None)
+    if curvature is not None:
+        objective.reuse(point, curvature)
     kkt = objective.kkt_violation(point)
     rate = 1.0
     n_iter = 0
@@ -105,21 +115,30 @@ def damped_descent(
             break
         needed = columns(point)
         if not _covers(point, needed, objective):
-            objective.add_hessian(point, mode, needed)
+            if mode == "stale":
+                # Refresh over every column, so that it stays reusable as the working
+                # set grows along a path.
+                objective.add_hessian(point, exact, None)
+            else:
+                objective.add_hessian(point, mode, needed)
         n_iter += 1
         d, delta = direction(point)
-        if delta >= 0.0 and mode == "sample":
+        if delta >= 0.0 and mode != "full":
             mode = "full"
             objective.add_hessian(point, mode, needed)
             d, delta = direction(point)
-        if exact_at_end and mode == "sample" and kkt * rate <= tol:
+        if exact_at_end and mode != "full" and kkt * rate <= tol:
             mode = "full"
         value = point.value(l1)
         trial_columns = columns(point) if needed is None else _union(needed, d, objective)
         t = 1.0
         accepted: Point | None = None
         while t >= _MIN_STEP:
-            trial = objective.at(point.theta + t * d, hessian=mode, columns=trial_columns)
+            trial = objective.at(
+                point.theta + t * d,
+                hessian=None if mode == "stale" else mode,
+                columns=trial_columns,
+            )
             new_kkt = objective.kkt_violation(trial)
             new_value = trial.value(l1)
             if new_value <= value + _SIGMA * t * min(delta, 0.0) or (
@@ -132,7 +151,13 @@ def damped_descent(
             message = "stopped: no further decrease at rounding level"
             break
         rate = new_kkt / kkt
-        if mode == "sample" and t == 1.0 and rate > _SLOW_FULL_STEP:
+        if mode == "stale":
+            if t == 1.0 and rate <= _SLOW_STALE_STEP:
+                assert point.curvature is not None
+                objective.reuse(accepted, point.curvature)
+            else:
+                mode = exact
+        elif mode == "sample" and t == 1.0 and rate > _SLOW_FULL_STEP:
             mode = "full"
         point, kkt = accepted, new_kkt
     if kkt <= tol:
@@ -148,6 +173,7 @@ def damped_descent(
         method=method,
         stats=point.stats,
         message=message,
+        curvature=point.curvature,
     )
 
 

@@ -448,44 +448,53 @@ def profile_interval(
     )
     best = full.point
     cutoff = float(chi2.ppf(level, 1))
-    start = [best.theta.copy()]
+    last = [best.theta.copy()]
 
     def deviance(b: float) -> float:
-        theta = start[0].copy()
-        theta[j] = b
-        out = _maximise(
-            design,
-            theta,
-            move=move,
-            pen=every,
-            firth=firth,
-            total_weight=W,
-            tol=tol,
-            max_iter=max_iter,
-        )
-        start[0] = out.point.theta
-        return 2.0 * (best.value - out.point.value)
+        # l* need not be concave, so the constrained fit may have several local maxima:
+        # start from the last solution and from the estimate, and keep the better.
+        values = []
+        for start in (last[0], best.theta):
+            theta = start.copy()
+            theta[j] = b
+            try:
+                out = _maximise(
+                    design,
+                    theta,
+                    move=move,
+                    pen=every,
+                    firth=firth,
+                    total_weight=W,
+                    tol=tol,
+                    max_iter=max_iter,
+                )
+            except FirthSingularError:
+                continue
+            values.append((out.point.value, out.point.theta))
+        if not values:  # X'WX singular: fitted probabilities at 0 or 1, l* flat
+            return 0.0
+        value, last[0] = max(values, key=lambda v: v[0])
+        return 2.0 * (best.value - value)
 
     se = math.sqrt(max(float(best.info_inv[j, j]), 1e-300))
     centre = float(best.theta[j])
     bounds = []
     for sign in (-1.0, 1.0):
-        start[0] = best.theta.copy()
+        last[0] = best.theta.copy()
         inner, step = centre, se
+        bound = sign * math.inf
         while step <= _MAX_SE_MULTIPLE * se:
             outer = centre + sign * step
-            if deviance(outer) - cutoff > 0.0:
-                root = brentq(
-                    lambda b: deviance(b) - cutoff,
-                    min(inner, outer),
-                    max(inner, outer),
-                    xtol=1e-10 * max(se, 1e-3),
-                    rtol=1e-13,
-                )
-                bounds.append(float(root))
+            if deviance(outer) > cutoff:
+                lo, hi = min(inner, outer), max(inner, outer)
+                try:
+                    bound = float(
+                        brentq(lambda b: deviance(b) - cutoff, lo, hi, xtol=1e-10 * se, rtol=1e-13)
+                    )
+                except ValueError:  # the profile is not monotone here: keep the wider end
+                    bound = outer
                 break
             inner, step = outer, 2.0 * step
-        else:
-            bounds.append(sign * math.inf)
-    start[0] = best.theta.copy()
+        bounds.append(bound)
+    last[0] = best.theta.copy()
     return Profile(lower=bounds[0], upper=bounds[1], lr_zero=max(deviance(0.0), 0.0))

@@ -14,7 +14,7 @@ from scipy.linalg import eigh
 from scipy.linalg.lapack import dpotrf, dpotrs
 
 from logitkit.solver.damped import damped_descent
-from logitkit.solver.objective import Objective, Point
+from logitkit.solver.objective import Curvature, Objective, Point
 from logitkit.solver.result import SolverResult
 
 FloatArray = NDArray[np.float64]
@@ -41,7 +41,14 @@ def _all_columns(_point: Point) -> None:
     """Newton always uses the whole Hessian."""
 
 
-def newton(objective: Objective, theta0: FloatArray, *, tol: float, max_iter: int) -> SolverResult:
+def newton(
+    objective: Objective,
+    theta0: FloatArray,
+    *,
+    tol: float,
+    max_iter: int,
+    curvature: Curvature | None = None,
+) -> SolverResult:
     """Minimise a smooth objective (``l1 == 0``) by damped Newton.
 
     Parameters
@@ -52,6 +59,8 @@ def newton(objective: Objective, theta0: FloatArray, *, tol: float, max_iter: in
         Flat starting parameters.
     tol : float
         Stop when the largest gradient entry of a free parameter is at most ``tol``.
+    curvature : Curvature, optional
+        A loss Hessian from a nearby problem to start with (see ``damped_descent``).
     max_iter : int
         Largest number of Newton steps.
 
@@ -78,4 +87,5 @@ def newton(objective: Objective, theta0: FloatArray, *, tol: float, max_iter: in
         direction=direction,
         columns=_all_columns,
         method="newton",
+        curvature=curvature,
     )

@@ -32,7 +32,7 @@ from logitkit.solver.statistics import (
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
 
-__all__ = ["Objective", "Point", "Problem"]
+__all__ = ["Curvature", "Objective", "Point", "Problem"]
 
 #: Rows used for approximate Hessians: at least this many ...
 _MIN_SAMPLE_ROWS = 20_000
@@ -112,6 +112,22 @@ class Problem:
         return free.ravel(), penalised.ravel()
 
 
+@dataclass(frozen=True)
+class Curvature:
+    """A Hessian of the normalised loss alone (no penalty), reusable at nearby points.
+
+    Attributes
+    ----------
+    hess : ndarray
+        The Hessian over the parameters ``index``.
+    index : ndarray of int or None
+        Flat parameter indices it covers (None: all of them).
+    """
+
+    hess: FloatArray
+    index: NDArray[np.intp] | None
+
+
 @dataclass
 class Point:
     """The objective and its derivatives at one parameter vector.
@@ -140,6 +156,7 @@ class Point:
     hess: FloatArray | None
     stats: Stats
     hess_index: NDArray[np.intp] | None = None
+    curvature: Curvature | None = None
 
     def value(self, l1: float) -> float:
         """Full objective ``smooth + l1 * ||beta||_1``."""
@@ -281,14 +298,20 @@ class Objective:
     def _set_hessian(
         self, point: Point, hess: FloatArray, columns: NDArray[np.intp] | None
     ) -> None:
-        """Add the penalty's curvature and store the Hessian on ``point``."""
+        """Store a normalised loss Hessian on ``point``, with the penalty's curvature added."""
         index = None if columns is None else self.parameter_index(columns)
+        self.reuse(point, Curvature(hess, index))
+
+    def reuse(self, point: Point, curvature: Curvature) -> None:
+        """Give ``point`` the Hessian ``curvature`` (from here or a nearby point or problem)."""
+        hess = curvature.hess.copy()
+        index = curvature.index
         pen = self.penalised if index is None else self.penalised[index]
         hess.flat[:: hess.shape[0] + 1] += self.problem.l2 * pen
         if self._sum_zero is not None:
             extra = self._sum_zero if index is None else self._sum_zero[np.ix_(index, index)]
             hess += extra * float(np.mean(np.diag(hess)))
-        point.hess, point.hess_index = hess, index
+        point.hess, point.hess_index, point.curvature = hess, index, curvature
 
     def kkt_violation(self, point: Point) -> float:
         """Largest violation of the optimality conditions over the free parameters."""

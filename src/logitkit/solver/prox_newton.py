@@ -15,7 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from logitkit.solver.damped import damped_descent
-from logitkit.solver.objective import Objective, Point
+from logitkit.solver.objective import Curvature, Objective, Point
 from logitkit.solver.result import SolverResult
 
 FloatArray = NDArray[np.float64]
@@ -107,7 +107,12 @@ _SCREEN = 0.9
 
 
 def prox_newton(
-    objective: Objective, theta0: FloatArray, *, tol: float, max_iter: int
+    objective: Objective,
+    theta0: FloatArray,
+    *,
+    tol: float,
+    max_iter: int,
+    curvature: Curvature | None = None,
 ) -> SolverResult:
     """Minimise a smooth objective plus an L1 term by proximal Newton.
 
@@ -119,6 +124,8 @@ def prox_newton(
         Flat starting parameters.
     tol : float
         Stop when the largest KKT violation is at most ``tol``.
+    curvature : Curvature, optional
+        A loss Hessian from a nearby problem to start with (see ``damped_descent``).
     max_iter : int
         Largest number of outer iterations.
 
@@ -166,4 +173,5 @@ def prox_newton(
         direction=direction,
         columns=columns,
         method="prox-newton",
+        curvature=curvature,
     )

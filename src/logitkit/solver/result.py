@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from logitkit.solver.objective import Curvature
 from logitkit.solver.statistics import Stats
 
 __all__ = ["SolverResult"]
@@ -37,6 +38,9 @@ class SolverResult:
         the method formed one at the solution.
     message : str
         Why the solver stopped.
+    curvature : Curvature or None
+        The last loss Hessian used: pass it to the next solve of a nearby problem
+        (the next penalty on a path, a bootstrap resample) to skip forming one.
     """
 
     theta: NDArray[np.float64]
@@ -48,3 +52,4 @@ class SolverResult:
     method: str
     stats: Stats
     message: str
+    curvature: Curvature | None = None

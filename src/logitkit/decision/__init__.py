@@ -1,0 +1,31 @@
+"""Decisions from probabilities: thresholds, risk bands and multiclass cost rules.
+
+Everything here works on labels and probabilities only (never on a model), so a
+decision rule can be chosen, audited and re-chosen from any labelled predictions. The
+probabilities should be out-of-fold (cross-validated) predictions on the training data
+(``LogisticModelCV.oof_proba_``): choosing a threshold on a test set leaks that test set
+into the decision.
+
+Decision rule: predict the positive label when ``proba >= threshold``.
+
+How a threshold is chosen. The distinct scores ``s_1 > s_2 > ... > s_m`` split the
+thresholds into operating points: every ``t`` in ``(s_{k+1}, s_k]`` flags exactly the
+rows scored ``>= s_k``. A rule (a cost, or a constraint) picks the operating point; the
+threshold reported for it is the **midpoint** ``(s_k + s_{k+1}) / 2`` (``s_m / 2`` for the
+point that flags every row, ``(s_1 + 1) / 2`` for the one that flags none), so that a
+new row scored a little either side of a training score is treated like its neighbours.
+
+Modules: :mod:`.threshold` (:class:`ThresholdPolicy`), :mod:`.bands` (:class:`RiskBands`),
+:mod:`.multiclass` (:class:`MulticlassPolicy`), and :mod:`._rules` (the metric vocabulary,
+rule checks and the operating-point numerics they share).
+"""
+
+from __future__ import annotations
+
+from logitkit._validation import Label
+from logitkit.decision._rules import POLICY_METRICS
+from logitkit.decision.bands import RiskBands
+from logitkit.decision.multiclass import MulticlassPolicy
+from logitkit.decision.threshold import ThresholdPolicy
+
+__all__ = ["POLICY_METRICS", "Label", "MulticlassPolicy", "RiskBands", "ThresholdPolicy"]

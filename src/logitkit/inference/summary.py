@@ -1,0 +1,474 @@
+"""The coefficient table: Wald, profile or bootstrap intervals, and its readable text form."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from numpy.typing import NDArray
+from scipy.stats import chi2, norm
+from sklearn.base import clone
+from sklearn.utils.validation import check_is_fitted
+
+from logitkit.exceptions import ConvergenceWarning, DataError, InferenceWarning
+from logitkit.inference._common import (
+    _PENALISED,
+    METHODS,
+    SUMMARY_COLUMNS,
+    TrainingRows,
+    _State,
+    _state,
+    training_rows,
+)
+from logitkit.inference.covariance import (
+    _covariance,
+    _group_codes,
+)
+from logitkit.inference.statistics import (
+    _fit_statistics,
+)
+from logitkit.solver.firth import profile_interval
+
+if TYPE_CHECKING:
+    from logitkit.model import LogisticModel
+
+
+FloatArray = NDArray[np.float64]
+BoolArray = NDArray[np.bool_]
+
+
+# --------------------------------------------------------------------------- summary
+class Summary(pd.DataFrame):
+    """The coefficient table (a DataFrame) that prints as a readable report.
+
+    One row per term (``intercept`` first, then the features); a multinomial model has
+    a block of rows per non-reference class (index levels ``class`` and ``term``).
+    Columns are :data:`SUMMARY_COLUMNS`. ``print(summary)`` gives the model, the
+    number of rows, the classes, the penalty, the likelihoods and notes on validity,
+    then the table; the same facts are in :attr:`header` as data.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from logitkit import LogisticModel
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> table = LogisticModel(penalty=None).fit(X[:, :3], y).summary()
+    >>> list(table.index[:2])
+    ['intercept', 'x0']
+    >>> print(table.to_text(columns=["coef", "p_value"]))  # doctest: +ELLIPSIS
+    Logistic regression summary
+    ...
+    """
+
+    @property
+    def header(self) -> dict[str, Any]:
+        """Model, rows, classes, penalty, likelihoods and notes (JSON-serialisable)."""
+        info: dict[str, Any] = self.attrs.get("logitkit", {})
+        return info
+
+    @property
+    def notes(self) -> list[str]:
+        """Why (or where) the numbers are or are not valid."""
+        return list(self.header.get("notes", []))
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """The coefficient table as a plain DataFrame."""
+        return pd.DataFrame(self, copy=True)
+
+    def to_text(self, columns: list[str] | None = None, digits: int = 4) -> str:
+        """The readable report: header lines, the table, then the notes.
+
+        Parameters
+        ----------
+        columns : list of str, optional
+            Columns of the table to show (by default all that hold a number).
+        digits : int, default=4
+            Significant digits of the numbers.
+
+        Returns
+        -------
+        str
+        """
+        table = self.table
+        table = table.loc[:, table.notna().any()] if columns is None else table[columns]
+        return _render(self.header, table, digits)
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+
+def _fmt(value: Any, spec: str = ".4f") -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return format(value, spec)
+
+
+def _rows_text(h: dict[str, Any]) -> str:
+    n_rows, n_obs = h.get("n_rows"), h.get("n_obs")
+    if n_obs is None or n_rows is None or math.isclose(n_obs, n_rows):
+        return str(n_rows)
+    return f"{n_rows} (sum of sample weights {n_obs:g})"
+
+
+def _render(h: dict[str, Any], table: pd.DataFrame, digits: int) -> str:
+    lines = ["Logistic regression summary", "=" * 27]
+    fields = [
+        ("Model", h.get("model")),
+        ("Kind", h.get("kind")),
+        ("Rows", _rows_text(h)),
+        ("Classes", h.get("classes_text")),
+        ("Penalty", h.get("penalty_text")),
+    ]
+    st = h.get("fit_statistics")
+    if st:
+        fields += [
+            (
+                "Log-likelihood",
+                (
+                    f"{_fmt(st['log_likelihood'])} (null {_fmt(st['null_log_likelihood'])}); "
+                    f"McFadden pseudo-R2 {_fmt(st['pseudo_r2'])}"
+                ),
+            ),
+            (
+                "LR test vs null",
+                (
+                    f"chi2({_fmt(st['df_model'], 'g')}) = {_fmt(st['lr_stat'], '.3f')}, "
+                    f"p = {_fmt(st['lr_pvalue'], '.3g')}"
+                )
+                if h.get("penalty") not in _PENALISED
+                else "n/a (a penalised fit does not maximise the likelihood)",
+            ),
+            ("AIC / BIC", f"{_fmt(st['aic'], '.3f')} / {_fmt(st['bic'], '.3f')}"),
+        ]
+    fields += [
+        ("Standard errors", h.get("cov_text")),
+        ("Intervals", h.get("interval_text")),
+        ("Converged", h.get("converged_text")),
+    ]
+    lines += [f"{name + ':':<17}{value}" for name, value in fields if value is not None]
+    lines += ["", table.to_string(float_format=lambda v: f"{v:.{digits}g}"), ""]
+    notes = h.get("notes", [])
+    if notes:
+        lines.append("Notes:")
+        lines += [f"  [{i}] {note}" for i, note in enumerate(notes, 1)]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _reported_params(model: LogisticModel) -> FloatArray:
+    """(intercept, coef) in original units per reported block, shape (R, q)."""
+    P = np.column_stack([model.intercept_, model.coef_])
+    return P if P.shape[0] == 1 else P[1:] - P[0]
+
+
+def _bootstrap(
+    model: LogisticModel, rows: TrainingRows, groups: Any, n_boot: int, random_state: Any
+) -> tuple[FloatArray, int]:
+    """Reported parameters refitted on ``n_boot`` resamples of rows (or clusters)."""
+    rng = np.random.default_rng(random_state)
+    n = rows.X.shape[0]
+    codes = np.arange(n) if groups is None else _group_codes(groups, n)
+    G = int(codes.max()) + 1
+    refit = clone(model).set_params(warm_start=True)
+    draws, failed = [], 0
+    for _ in range(n_boot):
+        counts = rng.multinomial(G, np.full(G, 1.0 / G))[codes]
+        # Warm start from the full-data estimate, which is near every resample's.
+        refit.coef_, refit.intercept_ = model.coef_.copy(), model.intercept_.copy()
+        refit.classes_ = model.classes_
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                refit.fit(rows.X, rows.labels, sample_weight=rows.sw * counts)
+        except DataError:  # a resample without overlap (separation) or without a class
+            failed += 1
+            continue
+        if not refit.solver_result_.converged:
+            failed += 1
+            continue
+        draws.append(_reported_params(refit).ravel())
+    return np.asarray(draws, dtype=np.float64).reshape(-1, _reported_params(model).size), failed
+
+
+def _profile(
+    model: LogisticModel, state: _State, rows: TrainingRows, P: FloatArray, level: float
+) -> tuple[FloatArray, ...]:
+    """Profile-likelihood bounds, signed-root LR statistics and LR p-values (binary)."""
+    X = rows.X.toarray() if sp.issparse(rows.X) else np.asarray(rows.X, dtype=np.float64)
+    sw = rows.sw
+    mean = sw @ X / sw.sum()
+    sd = np.sqrt(sw @ (X - mean) ** 2 / sw.sum())
+    sd[~(sd > 0)] = 1.0
+    cols = np.flatnonzero(state.free)  # 0 is the intercept, j >= 1 feature j - 1
+    feats = cols[cols > 0] - 1
+    parts = ([np.ones((X.shape[0], 1))] if state.free[0] else []) + [X[:, feats] / sd[feats]]
+    A = np.column_stack(parts)
+    unit = np.concatenate([[1.0] if state.free[0] else [], sd[feats]])
+    theta = P[0, cols] * unit
+    lo, hi, z, pv = (np.full(P.shape, math.nan) for _ in range(4))
+    for j, col in enumerate(cols):
+        prof = profile_interval(
+            A, rows.codes, rows.w, theta, j, level=level, firth=model.penalty == "firth"
+        )
+        lo[0, col], hi[0, col] = prof.lower / unit[j], prof.upper / unit[j]
+        z[0, col] = math.copysign(math.sqrt(prof.lr_zero), P[0, col])
+        pv[0, col] = float(chi2.sf(prof.lr_zero, 1))
+    return lo, hi, z, pv
+
+
+def _penalty_text(model: LogisticModel) -> str:
+    if model.penalty is None:
+        return "none (maximum likelihood)"
+    if model.penalty == "firth":
+        return "Firth (bias-reduced likelihood, Jeffreys prior)"
+    ratio = f", l1_ratio={model.l1_ratio:g}" if model.penalty == "elasticnet" else ""
+    scale = "standardised" if model.standardize else "original"
+    return f"{model.penalty}, C={model.C:g}{ratio} (on the {scale} scale)"
+
+
+def _penalised_notes(model: LogisticModel, method: str) -> list[str]:
+    name = f"penalty={model.penalty!r}, C={model.C:g}"
+    notes = []
+    if method == "none":
+        notes.append(
+            f"Penalised fit ({name}): no standard errors, p-values or intervals are shown. "
+            "The estimates are shrunk towards zero, so Wald intervals around them would be "
+            "centred wrongly and too narrow. For intervals call summary(method='bootstrap', "
+            "X=X, y=y), or refit with penalty=None (penalty='firth' if the classes are "
+            "separated)."
+        )
+    elif method == "wald":
+        notes.append(
+            f"NAIVE WALD INTERVALS FOR A PENALISED FIT ({name}): they ignore the shrinkage "
+            "bias and the penalty's choice, so they are centred wrongly and too narrow; "
+            "p-values are not valid. Use method='bootstrap' or an unpenalised fit."
+        )
+    if model.penalty in ("l1", "elasticnet"):
+        notes.append(
+            "The L1 penalty selected the features on the same data: intervals (bootstrap "
+            "included) do not account for that selection and are optimistic, and a "
+            "coefficient at zero was dropped, not estimated. Valid post-selection "
+            "inference needs e.g. a refit on held-out rows."
+        )
+    return notes
+
+
+def summary(
+    model: LogisticModel,
+    *,
+    alpha: float = 0.05,
+    cov_type: str = "nonrobust",
+    X: Any = None,
+    y: Any = None,
+    sample_weight: Any = None,
+    groups: Any = None,
+    method: str = "auto",
+    n_boot: int = 200,
+    random_state: Any = None,
+) -> Summary:
+    """Coefficient table with standard errors, tests, intervals and odds ratios.
+
+    See :meth:`logitkit.LogisticModel.summary` for the parameters.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from logitkit import LogisticModel
+    >>> from logitkit.inference import SUMMARY_COLUMNS, summary
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> table = summary(LogisticModel(penalty=None).fit(X[:, :3], y))
+    >>> tuple(table.columns) == SUMMARY_COLUMNS
+    True
+    """
+    if isinstance(alpha, str) or not 0.0 < alpha < 1.0:
+        msg = f"alpha must be a float in (0, 1); got {alpha!r}."
+        raise ValueError(msg)
+    if method not in METHODS:
+        msg = f"method must be one of {', '.join(map(repr, METHODS))}; got {method!r}."
+        raise ValueError(msg)
+    check_is_fitted(model)
+    penalised = model.penalty in _PENALISED
+    if method == "auto":
+        method = "none" if penalised else "wald"
+    if method in ("profile", "bootstrap") and (X is None or y is None):
+        msg = f"method={method!r} refits the model: pass the training rows X=..., y=...."
+        raise ValueError(msg)
+    if (
+        method in ("profile", "bootstrap")
+        and cov_type != "nonrobust"
+        and (method == "profile" or cov_type != "cluster")
+    ):
+        msg = f"cov_type={cov_type!r} applies to Wald intervals, not to method={method!r}."
+        raise ValueError(msg)
+    rows = training_rows(model, X, y, sample_weight)
+    state = _state(model, rows)
+    P = _reported_params(model)
+    shape = P.shape
+    se, lo, hi, z, pv = (np.full(shape, math.nan) for _ in range(5))
+    notes: list[str] = _penalised_notes(model, method) if penalised else []
+    crit = float(norm.ppf(1.0 - alpha / 2.0))
+    if method in ("wald", "profile"):
+        if method == "profile" and (state.n_out != 1 or model.penalty not in (None, "firth")):
+            msg = "method='profile' needs a binary model with penalty=None or penalty='firth'."
+            raise ValueError(msg)
+        cov, unidentified = _covariance(state, rows, cov_type, groups)
+        if penalised:
+            warnings.warn(notes[0], InferenceWarning, stacklevel=3)
+        se = np.where(unidentified, math.nan, np.sqrt(np.maximum(np.diag(cov), 0.0)))
+        se = se.reshape(shape)
+        z = P / se
+        pv = 2.0 * norm.sf(np.abs(z))
+        lo, hi = P - crit * se, P + crit * se
+        if method == "profile":
+            assert rows is not None
+            lo, hi, z, pv = _profile(model, state, rows, P, 1.0 - alpha)
+        if unidentified[np.tile(state.free, state.n_out)].any():
+            notes.append(
+                "Some coefficients are not identified (collinear features): they have no "
+                "standard error; see logitkit.diagnose."
+            )
+    elif method == "bootstrap":
+        assert rows is not None
+        draws, failed = _bootstrap(model, rows, groups, n_boot, random_state)
+        if draws.shape[0] < 2:
+            msg = f"Only {draws.shape[0]} of {n_boot} bootstrap refits succeeded."
+            raise ValueError(msg)
+        se = draws.std(axis=0, ddof=1).reshape(shape)
+        q_lo, q_hi = np.quantile(draws, [alpha / 2.0, 1.0 - alpha / 2.0], axis=0)
+        lo, hi = q_lo.reshape(shape), q_hi.reshape(shape)
+        unit = "clusters" if groups is not None else "rows"
+        notes.append(
+            f"Bootstrap: {draws.shape[0]} refits on resampled {unit} (warm-started); "
+            "std_err is the bootstrap standard deviation and the interval the percentile "
+            "interval; z and p_value are not computed."
+            + (f" {failed} refit(s) failed to converge and were left out." if failed else "")
+        )
+    if model.class_weight is not None and method == "wald" and cov_type == "nonrobust":
+        notes.append(
+            "class_weight is set: the fit maximised a weighted pseudo-likelihood, so "
+            "model-based standard errors are not valid; use cov_type='HC0' or 'HC1' with "
+            "X=..., y=...."
+        )
+    if model.penalty == "firth" and method == "wald":
+        notes.append(
+            "Firth's bias-reduced estimates with Wald intervals from X'WX at the estimate "
+            "(logistf with pl=FALSE); profile penalised-likelihood intervals, preferred "
+            "when the classes are (nearly) separated: summary(method='profile', X=X, y=y)."
+        )
+    result = getattr(model, "solver_result_", None)
+    if result is not None and not result.converged:
+        notes.append(f"The solver did not converge ({result.message}): numbers are unreliable.")
+    frame = _frame(model, state, P, se, z, pv, lo, hi, rows)
+    header = _header(model, state, rows, cov_type, groups, method, alpha, n_boot)
+    header["notes"] = notes
+    out = Summary(frame)
+    out.attrs["logitkit"] = header
+    return out
+
+
+def _frame(
+    model: LogisticModel,
+    state: _State,
+    P: FloatArray,
+    se: FloatArray,
+    z: FloatArray,
+    pv: FloatArray,
+    lo: FloatArray,
+    hi: FloatArray,
+    rows: TrainingRows | None,
+) -> pd.DataFrame:
+    coef_std = np.full(P.shape, math.nan)
+    if model.standardize:
+        coef_std[:, 1:] = state.reported()[:, 1:]
+    elif rows is not None:
+        X = rows.X.toarray() if sp.issparse(rows.X) else np.asarray(rows.X, dtype=np.float64)
+        mean = rows.sw @ X / rows.sw.sum()
+        coef_std[:, 1:] = P[:, 1:] * np.sqrt(rows.sw @ (X - mean) ** 2 / rows.sw.sum())
+    with np.errstate(over="ignore"):
+        values = [P, se, z, pv, lo, hi, np.exp(P), np.exp(lo), np.exp(hi), coef_std]
+    data = np.column_stack([v.ravel() for v in values])
+    terms = ["intercept", *model._feature_names()]
+    keep = np.ones(len(terms), dtype=bool)
+    keep[0] = bool(model.fit_intercept)
+    if state.n_out == 1:
+        index: pd.Index[Any] = pd.Index(np.asarray(terms, dtype=object)[keep], name="term")
+        return pd.DataFrame(data[keep], index=index, columns=list(SUMMARY_COLUMNS))
+    labels = model.classes_[1:].tolist()
+    pairs = [(c, t) for c in labels for t, k in zip(terms, keep, strict=True) if k]
+    mask = np.tile(keep, state.n_out)
+    index = pd.MultiIndex.from_tuples(pairs, names=["class", "term"])
+    return pd.DataFrame(data[mask], index=index, columns=list(SUMMARY_COLUMNS))
+
+
+def _header(
+    model: LogisticModel,
+    state: _State,
+    rows: TrainingRows | None,
+    cov_type: str,
+    groups: Any,
+    method: str,
+    alpha: float,
+    n_boot: int,
+) -> dict[str, Any]:
+    classes = [c.item() if hasattr(c, "item") else c for c in model.classes_]
+    counts = getattr(model, "class_counts_", None)
+    listed = (
+        ", ".join(f"{c!s} ({int(n)})" for c, n in zip(classes, counts, strict=True))
+        if counts is not None
+        else ", ".join(map(str, classes))
+    )
+    if state.n_out == 1:
+        kind = "binary"
+        role = f"modelled: log-odds of {classes[1]!s}"
+    else:
+        kind = "multinomial"
+        role = f"reference: {classes[0]!s} (each block: class vs reference)"
+    st = _fit_statistics(model, state, rows)
+    level = f"{100.0 * (1.0 - alpha):g}%"
+    interval = {
+        "wald": f"{level} Wald",
+        "profile": f"{level} profile "
+        + ("penalised likelihood" if model.penalty == "firth" else "likelihood"),
+        "bootstrap": f"{level} bootstrap percentile ({n_boot} resamples)",
+        "none": "none (penalised fit)",
+    }[method]
+    cov_text = {
+        "nonrobust": "model-based (inverse Hessian)",
+        "HC0": "heteroscedasticity-robust sandwich (HC0)",
+        "HC1": "heteroscedasticity-robust sandwich (HC1, n/(n-k))",
+        "cluster": "cluster-robust (CRV1)",
+    }[cov_type]
+    if groups is not None:
+        cov_text += f", {len(np.unique(np.asarray(groups)))} clusters"
+    result = getattr(model, "solver_result_", None)
+    converged = (
+        None
+        if result is None
+        else f"{'yes' if result.converged else 'NO'} ({result.method}, {result.n_iter} iterations)"
+    )
+    n_rows = (
+        int(rows.X.shape[0])
+        if rows is not None
+        else (int(np.sum(counts)) if counts is not None else None)
+    )
+    return {
+        "model": repr(model),
+        "kind": kind,
+        "n_rows": n_rows,
+        "n_obs": st["n_obs"] if st else None,
+        "classes": [str(c) for c in classes],
+        "classes_text": f"{listed}; {role}",
+        "penalty": model.penalty,
+        "penalty_text": _penalty_text(model),
+        "cov_type": cov_type if method in ("wald", "profile") else None,
+        "cov_text": cov_text if method in ("wald", "profile") else None,
+        "method": method,
+        "alpha": alpha,
+        "interval_text": interval,
+        "converged_text": converged,
+        "fit_statistics": st,
+    }
