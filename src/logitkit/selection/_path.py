@@ -22,7 +22,7 @@ from threadpoolctl import threadpool_limits
 
 from logitkit._fitting import TrainingData, blas_threads, prepare
 from logitkit.exceptions import DataError
-from logitkit.solver import Objective, solve
+from logitkit.solver import Curvature, Objective, solve
 from logitkit.solver.loss import sigmoid, softmax
 
 __all__ = [
@@ -147,6 +147,7 @@ def fold_path(
     with limit:
         for i, (l1_ratio, Cs) in enumerate(settings.grids):
             theta: FloatArray | None = None
+            curvature: Curvature | None = None
             for j, C in enumerate(Cs):
                 problem = data.problem(
                     C=C,
@@ -161,7 +162,10 @@ def fold_path(
                     method=settings.solver,
                     tol=settings.tol,
                     max_iter=settings.max_iter,
+                    # The previous penalty's Hessian: neighbouring C values barely move it.
+                    curvature=curvature,
                 )
+                curvature = result.curvature
                 if not result.converged:
                     out.not_converged.append((l1_ratio, C))
                 theta = result.theta.ravel()
