@@ -45,7 +45,7 @@ _MIN_STEP = 1e-10
 _ROUNDING = 1e-13
 _SLOW_FULL_STEP = 0.5
 #: A reused Hessian is kept while each full step cuts the violation at least this much.
-_SLOW_STALE_STEP = 0.25
+_SLOW_STALE_STEP = 0.4
 
 
 def _covers(point: Point, needed: NDArray[np.intp] | None, objective: Objective) -> bool:
@@ -156,7 +156,8 @@ def damped_descent(
                 assert point.curvature is not None
                 objective.reuse(accepted, point.curvature)
             else:
-                mode = exact
+                # Refresh over every column and keep reusing the new one.
+                objective.add_hessian(accepted, exact, None)
         elif mode == "sample" and t == 1.0 and rate > _SLOW_FULL_STEP:
             mode = "full"
         point, kkt = accepted, new_kkt
