@@ -1,0 +1,242 @@
+"""Assemble the report: sections into the page template, with its style, script and data.
+
+The page is one self-contained file: style, script and data are inline, the plots are
+inline SVG, and a Content-Security-Policy allows no network access at all and only the
+report's own script (by its SHA-256), so the page works offline and an injected handler
+could not run even if a string escaped escaping.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from datetime import UTC, datetime
+from importlib import resources
+from string import Template
+from typing import Any
+
+import pandas as pd
+
+from logitkit import __version__
+from logitkit.decision import ThresholdPolicy
+from logitkit.diagnostics import Findings
+from logitkit.inference import Summary
+from logitkit.model import LogisticModel
+from logitkit.report import coefficients, decisions, fitting, performance, sections
+from logitkit.report._context import Context, gather
+from logitkit.report._html import Html, el, esc, fmt_count, fmt_num, json_for_script
+from logitkit.report.explorer import explorer_data, explorer_section
+
+__all__ = ["build_report"]
+
+_TOC = (
+    ("policy", "Decision rule"),
+    ("data", "Data"),
+    ("discrimination", "Discrimination"),
+    ("calibration", "Calibration"),
+    ("threshold", "Threshold"),
+    ("confusion", "Confusion matrices"),
+    ("explorer", "Threshold explorer"),
+    ("coefficients", "Coefficients"),
+    ("cv", "Cross-validation"),
+    ("diagnostics", "Diagnostics"),
+    ("details", "Model details"),
+)
+
+
+def _asset(name: str) -> str:
+    return (resources.files("logitkit.report") / name).read_text(encoding="utf-8")
+
+
+def _cards(ctx: Context) -> Html:
+    """Headline numbers on the evaluation rows."""
+    cards: list[tuple[str, str]] = []
+    rows = ctx.held_out or ctx.oof
+    if rows is not None and rows.evaluation is not None:
+        e = rows.evaluation
+        cards.append((f"{e.roc_auc.auc:.3f}", f"ROC-AUC on the {rows.name}"))
+        if ctx.policy is not None:
+            c = performance.counts_at(rows, ctx.policy.threshold)
+            cards += [
+                (
+                    f"{c['tp']} of {c['tp'] + c['fn']}",
+                    f"{ctx.positive} rows flagged by the policy ({rows.name})",
+                ),
+                (
+                    f"{c['fp']} of {c['fp'] + c['tn']}",
+                    f"{ctx.negative} rows flagged by mistake ({rows.name})",
+                ),
+            ]
+        cards.append((fmt_num(e.brier_score), "Brier score (0 is perfect)"))
+    if not cards:
+        return Html("")
+    return el(
+        "div",
+        [
+            el(
+                "div",
+                el("div", value, class_="value"),
+                el("div", label, class_="label"),
+                class_="card",
+            )
+            for value, label in cards
+        ],
+        class_="summary-cards",
+    )
+
+
+def _header(ctx: Context) -> Html:
+    model = ctx.model
+    facts = [f"{type(model).__name__}: {'binary' if ctx.binary else 'multiclass'}"]
+    facts.append("classes " + ", ".join(str(c) for c in ctx.classes))
+    if ctx.binary:
+        facts.append(f"positive class {ctx.positive}")
+    facts.append(f"{fmt_count(len(ctx.feature_names))} features")
+    version = (ctx.artifact or {}).get("sha256")
+    lines = [el("p", " · ".join(facts))]
+    if version:
+        lines.append(
+            el("p", "Model version ", el("code", str(version)[:16]), " (SHA-256 of the model file)")
+        )
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    lines.append(el("p", f"Generated {when} by logitkit {__version__}."))
+    return el("header", el("h1", ctx.title), *lines, class_="top")
+
+
+def _overview(ctx: Context) -> Html:
+    words: list[Any] = [el("h2", "Summary", id="overview-h")]
+    if ctx.binary and ctx.policy is not None:
+        decide, _ = sections.policy_words(ctx)
+        words.append(el("p", decide, class_="rule"))
+    missing = []
+    if ctx.held_out is None:
+        missing.append("held-out rows (curves and matrices use out-of-fold rows, or are left out)")
+    if ctx.findings is None:
+        missing.append("diagnostics")
+    if ctx.cv_results is None:
+        missing.append("cross-validation results")
+    note = (
+        el("p", "Not given to this report: " + "; ".join(missing) + ".", class_="small")
+        if missing
+        else None
+    )
+    return el("section", *words, _cards(ctx), note, id="overview", aria_labelledby="overview-h")
+
+
+def build_report(
+    model: LogisticModel,
+    *,
+    X: Any = None,
+    y: Any = None,
+    policy: ThresholdPolicy | None = None,
+    oof: tuple[Any, Any] | None = None,
+    cv_results: pd.DataFrame | None = None,
+    findings: Findings | None = None,
+    summary: Summary | None = None,
+    title: str | None = None,
+) -> str:
+    """Build the HTML report of a fitted model: one self-contained, offline page.
+
+    Sections: the decision rule in words; data and class balance; ROC and
+    precision-recall curves; a reliability plot with Brier score, calibration error and
+    Hosmer-Lemeshow; expected cost (or error rates) against the threshold with the
+    policy marked; confusion matrices at 0.5 and at the policy; an interactive threshold
+    explorer; coefficients and odds ratios as a forest plot and a table; the
+    cross-validation curve; the diagnostics findings; the model's identity. Each section
+    shows what it was given and says what is missing. Multiclass models get the
+    sections that apply (per-class coefficients, one-vs-rest ROC, argmax confusion).
+
+    Parameters
+    ----------
+    model : LogisticModel
+        A fitted model, or one read by :func:`logitkit.load` (its artifact's policy,
+        training metadata and version are then used).
+    X, y : array-like, optional
+        Held-out labelled rows in the model's input form, to evaluate on.
+    policy : ThresholdPolicy, optional
+        The decision rule; default: the policy stored in the loaded artifact, if any.
+    oof : tuple (y_train, proba), optional
+        Out-of-fold labels and probabilities of the positive class (or the full
+        probability matrix) that the policy was chosen on: used for the cost curve, and
+        for curves, matrices and the explorer when ``X`` and ``y`` are not given.
+    cv_results : pandas.DataFrame, optional
+        ``LogisticModelCV.cv_results_`` (columns ``C``, ``mean_score``, ``std_score``).
+    findings : Findings, optional
+        :func:`logitkit.diagnose` output.
+    summary : Summary, optional
+        The coefficient table; default ``model.summary()`` when it needs no data.
+    title : str, optional
+        The page title.
+
+    Returns
+    -------
+    str
+        The HTML page.
+
+    Raises
+    ------
+    DataError
+        When ``y`` (or the labels in ``oof``) hold labels the model does not know, or
+        the probabilities do not match the labels.
+    ValueError
+        When the model is not fitted, or only one of ``X`` and ``y`` is given.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from logitkit import LogisticModel
+    >>> from logitkit.report import build_report
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> model = LogisticModel().fit(X[:400], y[:400])
+    >>> page = build_report(model, X=X[400:], y=y[400:], title="Demo")
+    >>> page.startswith("<!DOCTYPE html>"), "Threshold explorer" in page
+    (True, True)
+    """
+    ctx = gather(
+        model,
+        X=X,
+        y=y,
+        policy=policy,
+        oof=oof,
+        cv_results=cv_results,
+        findings=findings,
+        summary=summary,
+        title=title,
+    )
+    data, reason = explorer_data(ctx)
+    parts = [
+        _overview(ctx),
+        sections.policy_section(ctx),
+        sections.data_section(ctx),
+        performance.discrimination_section(ctx),
+        performance.calibration_section(ctx),
+        decisions.threshold_section(ctx),
+        decisions.confusion_section(ctx),
+        explorer_section(data, reason),
+        coefficients.coefficients_section(ctx),
+        fitting.cv_section(ctx),
+        fitting.diagnostics_section(ctx),
+        sections.details_section(ctx),
+    ]
+    toc = el(
+        "nav",
+        [el("a", label, href=f"#{anchor}") for anchor, label in _TOC],
+        class_="toc",
+        aria_label="Contents",
+    )
+    body = Html(_header(ctx) + toc + el("main", parts))
+    script = _asset("report.js")
+    digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
+    csp = (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+        f"script-src 'sha256-{digest}'; base-uri 'none'; form-action 'none'"
+    )
+    return Template(_asset("template.html")).substitute(
+        title=esc(ctx.title),
+        csp=esc(csp),
+        version=esc(__version__),
+        style=_asset("report.css"),
+        body=body,
+        data=json_for_script(data),
+        script=script,
+    )

@@ -1,0 +1,162 @@
+"""Sections on how the model was chosen and checked: cross-validation and diagnostics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from logitkit.report._context import Context
+from logitkit.report._html import Html, el, figure, fmt_num, missing, section
+from logitkit.report.figures import Plot
+
+__all__ = ["cv_section", "diagnostics_section"]
+
+
+def cv_section(ctx: Context) -> Html:
+    """The cross-validation curve over the penalty strength C."""
+    intro = (
+        "The penalty strength was chosen by cross-validation: each C was fitted on part of "
+        "the training rows and scored on the rest."
+    )
+    cv = ctx.cv_results
+    if cv is None or not {"C", "mean_score"} <= set(cv.columns) or cv.empty:
+        return section(
+            "cv",
+            "Cross-validation",
+            None,
+            missing(
+                "No cross-validation results were given (the penalty was not chosen by LogisticModelCV)."
+            ),
+        )
+    cs = cv["C"].to_numpy(dtype=float)
+    mean = cv["mean_score"].to_numpy(dtype=float)
+    std = cv["std_score"].to_numpy(dtype=float) if "std_score" in cv else np.zeros_like(mean)
+    lo, hi = float(np.nanmin(mean - std)), float(np.nanmax(mean + std))
+    pad = (hi - lo) * 0.08 or 0.05
+    plot = Plot(
+        "Cross-validation score against C",
+        "C (inverse penalty strength, log scale)",
+        "Mean validation score",
+        ("log", float(cs.min()) / 1.5, float(cs.max()) * 1.5),
+        ("linear", lo - pad, hi + pad),
+        desc="Mean cross-validated score for each C, with a band of one standard deviation.",
+    )
+    ratios = cv["l1_ratio"].to_numpy(dtype=float) if "l1_ratio" in cv else np.zeros_like(cs)
+    for i, ratio in enumerate(np.unique(ratios)):
+        sel = ratios == ratio
+        order = np.argsort(cs[sel])
+        x, m, s = cs[sel][order], mean[sel][order], std[sel][order]
+        cls = f"s{i % 4 + 1}"
+        plot.band(x, m - s, m + s, cls=cls)
+        label = f"l1_ratio {ratio:g}" if len(np.unique(ratios)) > 1 else "mean ± 1 SD"
+        plot.line(x, m, cls=cls, label=label)
+    text = "No row is marked as selected."
+    if "selected" in cv and cv["selected"].any():
+        best = cv[cv["selected"].astype(bool)].iloc[0]
+        plot.vline(float(best["C"]), cls="policy", label=f"chosen C = {float(best['C']):.3g}")
+        text = (
+            f"Chosen: C = {float(best['C']):.3g}"
+            + (f", l1_ratio = {float(best['l1_ratio']):g}" if "l1_ratio" in cv else "")
+            + f", mean score {fmt_num(best['mean_score'], 4)} (SD {fmt_num(best.get('std_score'), 2)})."
+        )
+    return section(
+        "cv",
+        "Cross-validation",
+        intro,
+        figure(
+            plot.render(),
+            "The line is the mean score across folds, the band one standard deviation either "
+            "side; the vertical line marks the chosen C. Larger C means a weaker penalty.",
+        ),
+        el("p", text),
+    )
+
+
+_SEVERITY_TEXT = {"error": "Error", "warning": "Warning", "info": "Info"}
+_CHECK_TEXT = {
+    "convergence": "Convergence",
+    "separation": "Separation of the classes",
+    "duplicate": "Duplicated features",
+    "collinearity": "Collinear features",
+    "vif": "Correlated features (variance inflation factor)",
+    "constant": "Constant features",
+    "near_constant": "Nearly constant features",
+    "imbalance": "Class imbalance",
+    "events_per_parameter": "Too few events per parameter",
+    "scale": "Feature scales",
+    "saturation": "Saturated probabilities",
+}
+
+
+def diagnostics_section(ctx: Context) -> Html:
+    """The diagnostics findings, one card per check and advice."""
+    intro = (
+        "Automatic checks of the fit: separation, collinearity, class imbalance, scaling, "
+        "saturated probabilities and convergence."
+    )
+    if ctx.findings is None:
+        return section(
+            "diagnostics",
+            "Diagnostics",
+            intro,
+            missing(
+                "Diagnostics were not run: pass findings=logitkit.diagnose(model, X_train, y_train)."
+            ),
+        )
+    items = list(ctx.findings)
+    if not items:
+        return section(
+            "diagnostics", "Diagnostics", intro, el("p", "No problems found.", class_="ok")
+        )
+    counts = {s: sum(f.severity == s for f in items) for s in _SEVERITY_TEXT}
+    head = el(
+        "p",
+        f"{len(items)} finding{'s' if len(items) != 1 else ''}: {counts['error']} errors, "
+        f"{counts['warning']} warnings, {counts['info']} for information.",
+    )
+    groups: list[list[Any]] = []
+    for f in items:
+        if groups and (groups[-1][0].check, groups[-1][0].advice, groups[-1][0].severity) == (
+            f.check,
+            f.advice,
+            f.severity,
+        ):
+            groups[-1].append(f)
+        else:
+            groups.append([f])
+    cards = []
+    for group in groups:
+        first = group[0]
+        messages = [
+            el(
+                "li",
+                el("strong", ", ".join(f.features[:3]) + ": ")
+                if len(group) > 1 and f.features
+                else None,
+                f.message,
+            )
+            for f in group
+        ]
+        listed: Html = el("ul", messages)
+        if len(group) > 5:
+            listed = el("details", el("summary", f"{len(group)} findings"), listed)
+        cards.append(
+            el(
+                "div",
+                el(
+                    "h3",
+                    el(
+                        "span",
+                        _SEVERITY_TEXT.get(first.severity, first.severity),
+                        class_=f"badge {first.severity}",
+                    ),
+                    " ",
+                    _CHECK_TEXT.get(first.check, first.check.replace("_", " ")),
+                ),
+                listed,
+                el("p", el("strong", "What to do: "), first.advice),
+                class_=f"finding {first.severity}",
+            )
+        )
+    return section("diagnostics", "Diagnostics", intro, head, *cards)
