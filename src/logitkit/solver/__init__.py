@@ -107,7 +107,7 @@ def solve(
     if sample is not None:
         # Loosely: the sample optimum is only within sampling error of the full one.
         theta0 = solve(
-            sample, theta0, method=method, tol=max(tol, 1e-6), max_iter=max_iter
+            sample, theta0, method=method, tol=max(tol, 1e-4), max_iter=max_iter
         ).theta.ravel()
     if method == "lbfgs":
         result = lbfgs(objective, theta0, tol=tol, max_iter=max(max_iter, 1000))

@@ -40,6 +40,8 @@ _MIN_SAMPLE_ROWS = 20_000
 #: several times larger than the sample.
 _SAMPLE_ROWS_PER_PARAMETER = 400
 _SAMPLE_FRACTION = 0.25
+#: Form the Hessian exactly, even on large data, when it has at most sqrt(20 p) rows.
+_EXACT_HESSIAN_RATIO = 20
 #: Data up to this many values (2 MiB) are standardised once and kept: small fits are
 #: dominated by per-pass overhead, and cross-validation runs thousands of them.
 _SMALL_VALUES = 2**18
@@ -186,13 +188,16 @@ class Objective:
         self.n_passes = 0
         M, q = problem.shape
         n_params = M * q
-        sample_rows = max(_MIN_SAMPLE_ROWS, _SAMPLE_ROWS_PER_PARAMETER * n_params)
+        sample_rows = min(
+            max(_MIN_SAMPLE_ROWS, _SAMPLE_ROWS_PER_PARAMETER * n_params),
+            int(_SAMPLE_FRACTION * problem.n_rows),
+        )
         self._small = None
         whole = getattr(problem.source, "single_chunk", lambda: None)()
         if whole is not None and whole.X.shape[0] * q <= _SMALL_VALUES:
             self._small = (standardised_block(whole.X, problem.scaling), whole.y, whole.w)
         self._sample: ChunkSource | None = None
-        if sample_rows < _SAMPLE_FRACTION * problem.n_rows:
+        if sample_rows >= _MIN_SAMPLE_ROWS:
             self._sample = problem.source.hessian_sample(sample_rows)
         # The multinomial likelihood is unchanged by adding one vector to every class;
         # a quadratic term on the class-sum of the unpenalised parameters removes that
@@ -269,7 +274,7 @@ class Objective:
             Restrict the Hessian to these columns of ``[1, X]`` (for every class).
         """
         pr = self.problem
-        if hessian == "sample" and self._sample is None:
+        if hessian == "sample" and not self._sample_pays(columns):
             hessian = "full"
         stats = self._pass(pr.source, theta, hessian == "full", columns)
         W = pr.total_weight
@@ -284,9 +289,24 @@ class Objective:
             self.add_hessian(point, "sample", columns)
         return point
 
+    def _sample_pays(self, columns: NDArray[np.intp] | None) -> bool:
+        """Whether to estimate this Hessian on the row sample rather than form it exactly.
+
+        An exact Hessian over ``k`` parameters costs about ``n k^2`` multiply-adds in a
+        fast matrix product, a gradient pass ``2 n p`` in memory-bound ones (some ten
+        times slower each): below ``k^2 = 20 p`` the exact one costs less than the
+        extra iterations a sampled one brings.
+        """
+        if self._sample is None:
+            return False
+        M, q = self.problem.shape
+        k = M * (q if columns is None else columns.size)
+        return k * k > _EXACT_HESSIAN_RATIO * M * q
+
     def add_hessian(self, point: Point, mode: str, columns: NDArray[np.intp] | None) -> None:
         """Give ``point`` a Hessian from a separate pass (exact, or on the row sample)."""
-        if mode == "sample" and self._sample is not None:
+        if mode == "sample" and self._sample_pays(columns):
+            assert self._sample is not None
             stats = self._pass(self._sample, point.theta, True, columns)
             norm = stats.weight  # the sample's own total weight
         else:
