@@ -11,6 +11,8 @@ step. The loop around it is :func:`logitkit.solver.damped.damped_descent`.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -112,7 +114,7 @@ def _inner_tol(kkt: float, tol: float) -> float:
     Relative to the current violation, so early steps stay cheap, and tightening as it
     shrinks, so the outer iteration converges superlinearly instead of at rate 0.1.
     """
-    return max(0.01 * tol, kkt * min(0.1, kkt**0.5))
+    return max(0.01 * tol, kkt * min(0.1, math.sqrt(kkt)))
 
 
 def prox_newton(
