@@ -62,7 +62,9 @@ def _rowwise_products(X: Any, coef: FloatArray) -> FloatArray:
     out = np.empty((n, coef.shape[0]))
     step = max(1, _PREDICT_BLOCK_VALUES // max(p, 1))
     for start in range(0, n, step):
-        block = X[start : start + step]
+        # Row-major, so that each row is one contiguous pairwise sum (a column-major
+        # block would be summed column by column, rounding otherwise).
+        block = np.ascontiguousarray(X[start : start + step], dtype=np.float64)
         for k in range(coef.shape[0]):
             out[start : start + step, k] = np.sum(block * coef[k], axis=1)
     return out
@@ -207,7 +209,9 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     # ------------------------------------------------------------------ fitting
     def _effective_penalty(self) -> tuple[float, float]:
         """``(C, l1_ratio)`` as the solver sees them (``C = inf`` for no penalty)."""
-        validate_params(type(self).__name__, self.get_params(), self._parameter_constraints)
+        # Read the attributes directly: get_params inspects the signature on every call.
+        params = {name: getattr(self, name) for name in self._parameter_constraints}
+        validate_params(type(self).__name__, params, self._parameter_constraints)
         if self.penalty is None or self.penalty == "firth":
             return math.inf, 0.0
         if self.penalty == "l2":
