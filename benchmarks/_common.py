@@ -218,11 +218,54 @@ def package_version(name: str) -> str:
         return "not installed"
 
 
-def machine_lines(packages: Sequence[str]) -> list[str]:
+@dataclass(frozen=True)
+class CpuSnapshot:
+    """Wall clock, CPU seconds busy on the whole machine, and CPU seconds of this process."""
+
+    wall_s: float
+    machine_busy_s: float | None  # None where /proc/stat is missing
+    own_s: float  # this process and its reaped children
+
+
+def cpu_snapshot() -> CpuSnapshot:
+    """Take a snapshot now; compare two with `other_work_line`."""
+    busy: float | None = None
+    try:
+        first = Path("/proc/stat").read_text().splitlines()[0].split()
+        # user nice system idle iowait irq softirq steal (guest time is inside user)
+        ticks = [int(x) for x in first[1:9]]
+        busy = (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        pass
+    t = os.times()
+    own = t.user + t.system + t.children_user + t.children_system
+    return CpuSnapshot(time.monotonic(), busy, own)
+
+
+def other_work_line(start: CpuSnapshot) -> str:
+    """How many cores other processes kept busy since ``start``, flagged when it matters.
+
+    With multi-threaded BLAS, other busy processes on the same cores can slow a fit tens of
+    times (its threads wait on each other), so timings from a shared machine mislead.
+    """
+    end = cpu_snapshot()
+    if start.machine_busy_s is None or end.machine_busy_s is None:
+        return "Other processes' CPU use during the run: unknown"
+    wall = max(end.wall_s - start.wall_s, 1e-9)
+    other = max(end.machine_busy_s - start.machine_busy_s - (end.own_s - start.own_s), 0.0)
+    cores = other / wall
+    text = f"Other processes kept {cores:.2f} of {os.cpu_count()} cores busy during the run"
+    if cores > 0.25:
+        text += " -- BUSY MACHINE: timings are unreliable"
+    return text
+
+
+def machine_lines(packages: Sequence[str], start: CpuSnapshot | None = None) -> list[str]:
     """One line each: CPU, cores, RAM, OS, Python, BLAS and the given packages' versions.
 
     Call after the benchmark has imported numpy and the peers, so that threadpoolctl sees
-    the BLAS and OpenMP libraries they load.
+    the BLAS and OpenMP libraries they load. With ``start`` (taken when the run began), a
+    last line tells how busy other processes kept the machine meanwhile.
     """
     from threadpoolctl import threadpool_info
 
@@ -235,13 +278,16 @@ def machine_lines(packages: Sequence[str]) -> list[str]:
         }
     )
     versions = ", ".join(f"{name} {package_version(name)}" for name in packages)
-    return [
+    lines = [
         f"CPU: {_cpu_model()}, {os.cpu_count()} logical cores",
         f"RAM: {format_bytes(ram) if ram is not None else 'unknown'}",
         f"OS: {platform.platform()}; Python {platform.python_version()}",
         f"Thread pools: {'; '.join(blas) if blas else 'none detected'}",
         f"Versions: {versions}",
     ]
+    if start is not None:
+        lines.append(other_work_line(start))
+    return lines
 
 
 # --- formatting and the results file ------------------------------------------------------

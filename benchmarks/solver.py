@@ -2,6 +2,12 @@
 
 Run ``python -m benchmarks.solver [--smoke] [--cases a,b,c,d] [--out benchmarks/RESULTS.md]``.
 
+Cases (``--smoke`` sizes in brackets): (a) 1,000,000 x 100 [20,000 x 20] dense, L2, C=1,
+columns on scales 1e-3..1e3, also peak memory during fit; (b) breast cancer 569 x 30, L2,
+C=1, BLAS on one thread, median of 200 [3] fits; (c) 100,000 x 200 [5,000 x 30] dense,
+L1, C = 1 / (2 sqrt(n)), about 30% nonzero; (d) 200,000 x 50 [5,000 x 10] dense, no
+penalty (where statsmodels joins). Data come from a seeded true logistic model.
+
 Every contender fits the same arrays in this one process. For each it reports the wall
 time (best of a few calls; the median of many for the millisecond case), the relative
 objective gap ``(obj - obj_ref) / obj_ref`` and whether it reached ``gap <= 1e-8``, and
@@ -23,10 +29,13 @@ and all contenders. The peers and how their parameters map onto that objective:
   ``mean logloss + alpha * penalty(b)``, so ``alpha = 1 / (C * n)``; with
   ``scale_predictors=True`` it penalises the coefficients of the population-std
   standardised columns (checked against scikit-learn to 1e-10 in the coefficients).
-- statsmodels ``Logit(y, add_constant(X))``: Newton for the unpenalised case only (its
-  Newton path has no L2 penalty). Its ``fit_regularized(method="l1")`` minimises
-  ``mean(-loglik) + sum_k alpha_k |params_k|`` on the original scale, so
-  ``alpha_k = std_k / (C * n)`` and 0 for the intercept.
+- statsmodels ``Logit(y, add_constant(X))``: Newton for the unpenalised case (its Newton
+  path has no L2 penalty, so it sits out the L2 cases). Its
+  ``fit_regularized(method="l1")`` minimises ``-loglik + sum_k alpha_k |params_k|`` (it
+  divides both by n internally, so alpha is on the sum scale, not per observation), so
+  ``alpha_k = 1 / C`` on standardised columns and 0 for the intercept. It is given a
+  standardised copy made inside the timed call (``alpha_k = std_k / C`` on the raw scale
+  is the same objective, but there SLSQP stops at gaps near 1e-4).
 
 Peers run at their default tolerance and at a tight one. A peer that warns of
 non-convergence is kept and marked "did not converge"; warnings never escape the
@@ -37,10 +46,13 @@ process and reports the rise of resident memory during ``fit`` over the size of 
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import math
+import os
 import warnings
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,9 +64,11 @@ from threadpoolctl import threadpool_limits
 
 from benchmarks._common import (
     RESULTS_PATH,
+    CpuSnapshot,
     MemoryUse,
     Timing,
     column_mean_std,
+    cpu_snapshot,
     format_bytes,
     format_seconds,
     machine_lines,
@@ -68,6 +82,7 @@ from benchmarks._common import (
 
 SECTION = "benchmarks.solver"
 GAP_TARGET = 1e-8
+WARMUP_ROWS = 2_000  # untimed first fit on a slice: imports and first-call costs
 PACKAGES = ("logitkit", "numpy", "scipy", "scikit-learn", "glum", "statsmodels", "threadpoolctl")
 
 # Row status values; the first two mean the contender ran and has a gap.
@@ -93,6 +108,10 @@ class Problem:
     def l1_ratio(self) -> float:
         """Share of L1 in the penalty (0 for L2 and for no penalty)."""
         return 1.0 if self.penalty == "l1" else 0.0
+
+    def head(self, rows: int) -> Problem:
+        """The same problem on the first ``rows`` rows (views, no copy)."""
+        return Problem(self.X[:rows], self.y[:rows], self.penalty, self.C, self.description)
 
 
 def make_synthetic(
@@ -254,25 +273,30 @@ def _statsmodels_fit(**params: Any) -> Fit:
     def fit(problem: Problem) -> tuple[np.ndarray, float]:
         import statsmodels.api as sm
 
-        design = sm.add_constant(problem.X, prepend=True, has_constant="add")
-        model = sm.Logit(problem.y, design)
         if problem.penalty is None:
-            result = model.fit(method="newton", disp=0, **params)
-        else:  # L1: alpha per observation on the original scale (see the module docstring)
-            _, std = column_mean_std(problem.X)
-            alpha = np.concatenate([[0.0], std / (problem.C * problem.X.shape[0])])
-            result = model.fit_regularized(
-                method="l1", alpha=alpha, disp=0, trim_mode="off", **params
-            )
-        params_ = np.asarray(result.params)
-        return params_[1:], float(params_[0])
+            design = sm.add_constant(problem.X, prepend=True, has_constant="add")
+            result = sm.Logit(problem.y, design).fit(method="newton", disp=0, **params)
+            fitted = np.asarray(result.params)
+            return fitted[1:], float(fitted[0])
+        # L1: standardise first (on the raw scale SLSQP stops at gaps near 1e-4), then
+        # alpha = 1/C for every standardised coefficient, 0 for the intercept.
+        mean, std = column_mean_std(problem.X)
+        design = sm.add_constant((problem.X - mean) / std, prepend=True, has_constant="add")
+        alpha = np.full(design.shape[1], 1.0 / problem.C)
+        alpha[0] = 0.0
+        result = sm.Logit(problem.y, design).fit_regularized(
+            method="l1", alpha=alpha, disp=0, **params
+        )
+        fitted = np.asarray(result.params)
+        coef = fitted[1:] / std
+        return coef, float(fitted[0] - coef @ mean)
 
     return fit
 
 
 def _logitkit_fit(**params: Any) -> Fit:
     def fit(problem: Problem) -> tuple[np.ndarray, float]:
-        from logitkit import LogisticModel  # type: ignore[attr-defined]
+        from logitkit import LogisticModel
 
         penalty_params: dict[str, Any] = {"penalty": problem.penalty}
         if problem.penalty is not None:
@@ -286,17 +310,23 @@ def _logitkit_fit(**params: Any) -> Fit:
 
 def _logitkit_missing() -> str | None:
     try:
-        from logitkit import LogisticModel  # type: ignore[attr-defined]  # noqa: F401
+        from logitkit import LogisticModel  # noqa: F401
     except (ImportError, AttributeError) as exc:
         return f"{type(exc).__name__}: {exc}"
     return None
 
 
-def contenders(penalty: str | None) -> list[Contender]:
-    """The rows for a problem with this penalty, logitkit first, in a fixed order."""
+def contenders(penalty: str | None, only: str | None = None) -> list[Contender]:
+    """The rows for a problem with this penalty, logitkit first, in a fixed order.
+
+    Each contender's library is imported here, so no timed call pays for it; with ``only``
+    (a key), just that contender is made and just its library imported.
+    """
     rows: list[Contender] = []
 
     def add(key: str, label: str, setting: str, peer: bool, module: str, fit: Fit) -> None:
+        if only is not None and key != only:
+            return
         why = _logitkit_missing() if module == "logitkit" else _available(module)
         if why is None:
             rows.append(Contender(key, label, setting, peer, fit))
@@ -304,21 +334,31 @@ def contenders(penalty: str | None) -> list[Contender]:
             rows.append(Contender(key, label, setting, peer, None, NOT_AVAILABLE, why))
 
     def skip(key: str, label: str, note: str) -> None:
+        if only is not None and key != only:
+            return
         rows.append(Contender(key, label, "", True, None, NOT_APPLICABLE, note))
 
     add("logitkit", "logitkit", "default tol", False, "logitkit", _logitkit_fit())
     add("logitkit-tight", "logitkit", "tol=1e-10", False, "logitkit", _logitkit_fit(tol=1e-10))
 
     sk = "scikit-learn"
+    seed = {"random_state": 0}  # saga and liblinear shuffle; fixed for repeatable gaps
     if penalty == "l1":
-        add("sklearn-saga", f"{sk} saga", "default tol", True, "sklearn", _sklearn_fit("saga"))
+        add(
+            "sklearn-saga",
+            f"{sk} saga",
+            "default tol",
+            True,
+            "sklearn",
+            _sklearn_fit("saga", **seed),
+        )
         add(
             "sklearn-saga-tight",
             f"{sk} saga",
             "tol=1e-8",
             True,
             "sklearn",
-            _sklearn_fit("saga", tol=1e-8, max_iter=100_000),
+            _sklearn_fit("saga", tol=1e-8, max_iter=100_000, **seed),
         )
         add(
             "sklearn-liblinear",
@@ -326,15 +366,15 @@ def contenders(penalty: str | None) -> list[Contender]:
             "default tol",
             True,
             "sklearn",
-            _sklearn_fit("liblinear"),
+            _sklearn_fit("liblinear", **seed),
         )
         add(
             "sklearn-liblinear-tight",
             f"{sk} liblinear",
-            "tol=1e-10, intercept_scaling=1e3",
+            "tol=1e-6, intercept_scaling=1e4",
             True,
             "sklearn",
-            _sklearn_fit("liblinear", tol=1e-10, intercept_scaling=1e3, max_iter=100_000),
+            _sklearn_fit("liblinear", tol=1e-6, intercept_scaling=1e4, max_iter=10_000, **seed),
         )
     else:
         for solver in ("lbfgs", "newton-cholesky"):
@@ -385,11 +425,19 @@ def contenders(penalty: str | None) -> list[Contender]:
     elif penalty == "l1":
         add(
             "statsmodels",
-            "statsmodels Logit l1",
-            "default tol",
+            "statsmodels Logit l1 (slsqp)",
+            "default acc",
             True,
             "statsmodels",
             _statsmodels_fit(),
+        )
+        add(
+            "statsmodels-tight",
+            "statsmodels Logit l1 (slsqp)",
+            "acc=1e-10",
+            True,
+            "statsmodels",
+            _statsmodels_fit(acc=1e-10),
         )
     else:
         skip("statsmodels", "statsmodels Logit", "no L2 penalty in its Newton path")
@@ -398,9 +446,9 @@ def contenders(penalty: str | None) -> list[Contender]:
 
 def reference_fit(penalty: str | None) -> Fit:
     """A tight solve that ``obj_ref`` starts from (contenders may still beat it)."""
-    if penalty == "l1":
-        return _glum_fit(gradient_tol=1e-12, max_iter=10_000)
-    return _sklearn_fit("newton-cholesky", tol=1e-12, max_iter=1_000)
+    if penalty == "l1":  # KKT conditions checked to ~1e-9 relative on case (c), full size
+        return _glum_fit(gradient_tol=1e-10, max_iter=1_000)
+    return _sklearn_fit("newton-cholesky", tol=1e-12, max_iter=100)
 
 
 # --- running --------------------------------------------------------------------------------
@@ -475,6 +523,8 @@ def _run_contender(
         return _fit_quietly(fit, problem)
 
     try:
+        _fit_quietly(fit, problem.head(WARMUP_ROWS))
+        gc.collect()
         timing, (coef, intercept, messages) = time_calls(
             call, repeats, statistic=case.statistic, budget_s=case.budget_s
         )
@@ -491,7 +541,7 @@ def _run_contender(
 def _memory_child(case_key: str, smoke: bool, contender_key: str) -> tuple[int, MemoryUse]:
     """In a spawned process: make the case's data, then measure one fit's memory rise."""
     problem = CASES[case_key].make(smoke)
-    (contender,) = [c for c in contenders(problem.penalty) if c.key == contender_key]
+    (contender,) = contenders(problem.penalty, only=contender_key)
     if contender.fit is None:
         msg = f"{contender_key} is {contender.status}"
         raise RuntimeError(msg)
@@ -504,18 +554,32 @@ MEMORY_CONTENDERS = ("logitkit", "sklearn-lbfgs", "sklearn-newton-cholesky", "gl
 
 
 def run_case(
-    case: Case, *, smoke: bool, memory: bool = True, echo: Callable[[str], None] = print
+    case: Case,
+    *,
+    smoke: bool,
+    memory: bool = True,
+    threads: int | None = None,
+    echo: Callable[[str], None] = print,
 ) -> CaseResult:
-    """Make the case's problem, run every contender on it and return the rows."""
+    """Make the case's problem, run every contender on it and return the rows.
+
+    ``threads`` limits BLAS and OpenMP thread pools for every contender alike (None: leave
+    them as they are); cases marked ``single_thread`` always run on one thread.
+    """
     problem = case.make(smoke)
     repeats = case.smoke_repeats if smoke else case.repeats
     _, std = column_mean_std(problem.X)
-    if case.single_thread:
-        limiter: Any = threadpool_limits(limits=1)
-        threads = "BLAS/OpenMP limited to 1 thread (threadpoolctl) for every contender"
+    limit = 1 if case.single_thread else threads
+    limiter: AbstractContextManager[Any]
+    if limit is None:
+        limiter = nullcontext()
+        threads_text = f"all {os.cpu_count()} cores (default thread pools)"
     else:
-        limiter = threadpool_limits(limits=None)  # leaves the thread pools as they are
-        threads = "all cores (default thread pools)"
+        limiter = threadpool_limits(limits=limit)
+        threads_text = (
+            f"BLAS/OpenMP limited to {limit} thread{'s' if limit > 1 else ''} (threadpoolctl)"
+            " for every contender"
+        )
     rows: list[Row] = []
     with limiter:
         for contender in contenders(problem.penalty):
@@ -543,7 +607,7 @@ def run_case(
             echo(f"  [{case.key}] memory: {contender.label} ...")
             x_bytes, use = run_in_child(_memory_child, case.key, smoke, key)
             memory_rows.append(MemoryRow(contender, x_bytes, use))
-    return CaseResult(case, description, penalty, threads, rows, memory_rows)
+    return CaseResult(case, description, penalty, threads_text, rows, memory_rows)
 
 
 # --- reporting ------------------------------------------------------------------------------
@@ -652,33 +716,45 @@ def case_heading(result: CaseResult) -> str:
     return f"({result.case.key}) {result.description}"
 
 
-def report(results: Sequence[CaseResult], *, smoke: bool) -> str:
+def _method_text(smoke: bool) -> str:
+    timing = "; ".join(
+        f"({c.key}) {c.statistic} of {c.smoke_repeats if smoke else c.repeats}"
+        for c in CASES.values()
+    )
+    return (
+        f"Time: wall time of constructing and fitting the estimator; {timing} calls, with"
+        " no further call once the calls so far took 15 s. Each contender first fits a"
+        " 2,000-row slice once, untimed (imports, first-call costs). Rel. gap:"
+        " (obj - obj_ref) / obj_ref with obj = sum log-loss + penalty(coef * std) / C,"
+        " std the training population std, intercept unpenalised; obj_ref the least over a"
+        " tight reference solve and all rows. Ratios: time over the fastest peer row, and"
+        f" over the fastest peer row that reached gap <= {GAP_TARGET:.0e}."
+    )
+
+
+def report(
+    results: Sequence[CaseResult], *, smoke: bool, start: CpuSnapshot | None = None
+) -> str:
     """The whole Markdown section: date, machine, method, one table per case."""
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    memory_note = (
+        "Peak resident-memory rise during `fit` (one default-tol fit in a fresh process, data"
+        " made before the baseline; target for logitkit: total / X <= 1.2):"
+    )
     lines = [
         "## Solver: `python -m benchmarks.solver`" + (" (smoke sizes)" if smoke else ""),
         "",
         f"Run {when}.",
         "",
-        *(f"- {line}" for line in machine_lines(PACKAGES)),
+        *(f"- {line}" for line in machine_lines(PACKAGES, start)),
         "",
-        "Time: wall time of construct + fit, best of up to 3 calls (one call when a fit takes"
-        " over 15 s); case (b) the median of 200. Rel. gap: (obj - obj_ref) / obj_ref for"
-        " obj = sum log-loss + penalty(coef * std) / C, std the training population std;"
-        " obj_ref the least over a tight reference solve and all rows. Ratios: time over the"
-        " fastest peer row, and over the fastest peer row with gap <= 1e-8.",
+        _method_text(smoke),
     ]
     for result in results:
         lines += ["", f"### {case_heading(result)}", "", f"Threads: {result.threads}.", ""]
         lines += [case_table(result), "", case_summary(result)]
         if result.memory:
-            lines += [
-                "",
-                "Peak resident-memory rise during `fit` (one fit in a fresh process; target"
-                " for logitkit: total / X <= 1.2):",
-                "",
-                memory_table(result.memory),
-            ]
+            lines += ["", memory_note, "", memory_table(result.memory)]
     return "\n".join(lines) + "\n"
 
 
@@ -687,6 +763,7 @@ def run(
     *,
     smoke: bool = False,
     memory: bool = True,
+    threads: int | None = None,
     out: Path | None = None,
     echo: Callable[[str], None] = print,
 ) -> list[CaseResult]:
@@ -695,11 +772,14 @@ def run(
     if unknown:
         msg = f"Unknown case(s) {unknown}; choose from {sorted(CASES)}."
         raise ValueError(msg)
+    start = cpu_snapshot()
     results = []
     for key in case_keys:
         echo(f"case ({key}) ...")
-        results.append(run_case(CASES[key], smoke=smoke, memory=memory, echo=echo))
-    text = report(results, smoke=smoke)
+        results.append(
+            run_case(CASES[key], smoke=smoke, memory=memory, threads=threads, echo=echo)
+        )
+    text = report(results, smoke=smoke, start=start)
     echo(text)
     if out is not None:
         replace_section(out, SECTION, text)
@@ -709,7 +789,11 @@ def run(
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Command line: ``python -m benchmarks.solver [--smoke] [--cases a,b] [--out FILE]``."""
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.solver", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.solver",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, a few seconds")
     parser.add_argument("--cases", default=",".join(CASES), help="comma-separated, e.g. a,c")
     parser.add_argument(
@@ -720,10 +804,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         " unless given)",
     )
     parser.add_argument("--no-memory", action="store_true", help="skip the memory check of (a)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="limit BLAS/OpenMP threads for every contender (default: leave as is; use 1 on"
+        " a machine shared with other work, where multi-threaded BLAS timings swing 10x)",
+    )
     args = parser.parse_args(argv)
     out = args.out if args.out is not None or args.smoke else RESULTS_PATH
     keys = [k.strip() for k in args.cases.split(",") if k.strip()]
-    run(keys, smoke=args.smoke, memory=not args.no_memory, out=out)
+    run(keys, smoke=args.smoke, memory=not args.no_memory, threads=args.threads, out=out)
 
 
 if __name__ == "__main__":

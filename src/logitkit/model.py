@@ -15,6 +15,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from logitkit._fitting import TrainingData, blas_threads, prepare
+from logitkit._fitting_sources import SourceData, is_row_source, prepare_source
 from logitkit._params import InstanceOf, Interval, OneOf, validate_params
 from logitkit.data.checks import (
     check_finite,
@@ -226,10 +227,38 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             raise ValueError(msg)
         return float(self.C), float(self.l1_ratio)
 
+    def _plain_array(self, X: Any, *, reset: bool) -> bool:
+        """A fast path for what most calls pass: a non-empty 2-D float64 numpy array.
+
+        It does the bookkeeping of scikit-learn's ``validate_data`` for that case only
+        (which costs more than a small fit's solve); anything else takes the full path.
+        """
+        if not (
+            type(X) is np.ndarray and X.dtype == np.float64 and X.ndim == 2 and X.size > 0
+        ):
+            return False
+        if reset:
+            self.n_features_in_ = X.shape[1]
+            if hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_
+            return True
+        if hasattr(self, "feature_names_in_") or not hasattr(self, "n_features_in_"):
+            return False  # let scikit-learn warn about the names, or raise unfitted
+        if X.shape[1] != self.n_features_in_:
+            msg = (
+                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input."
+            )
+            raise ValueError(msg)
+        return True
+
     def _validate_X(self, X: Any, *, reset: bool) -> Any:
         encoder = None if reset else getattr(self, "encoder_", None)
         if encoder is not None:  # raw rows (a frame, records) -> the model's columns
             X = encoder.encode_input(X)
+        if self._plain_array(X, reset=reset):
+            check_finite(X, None)
+            return X
         check_numeric_columns(X)
         names = column_names(X)
         X = validate_data(
@@ -245,13 +274,18 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         check_finite(X, names)
         return X
 
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> LogisticModel:
+    def fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> LogisticModel:
         """Fit the model.
 
         Parameters
         ----------
-        X : array-like or sparse matrix of shape (n_samples, n_features)
-            Numeric features: numpy, pandas, polars or scipy.sparse.
+        X : array-like or sparse matrix of shape (n_samples, n_features), or a row source
+            Numeric features: numpy, pandas, polars or scipy.sparse. Or rows outside
+            memory, fitted exactly as in memory: a
+            :class:`~logitkit.data.stream.FileSource` (a Parquet or CSV file streamed
+            in batches), a :class:`~logitkit.data.dask.DaskSource`, or a dask
+            DataFrame or Array (with ``y`` a dask Series or Array); a source names its
+            own target and weight, so ``y`` and ``sample_weight`` stay None.
         y : array-like of shape (n_samples,)
             Class labels of any type (strings, integers, booleans).
         sample_weight : array-like of shape (n_samples,), optional
@@ -271,8 +305,12 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             When ``penalty=None`` and the classes are perfectly separated.
         """
         C, l1_ratio = self._effective_penalty()
-        X = self._validate_X(X, reset=True)
-        data = prepare(X, y, sample_weight, self.class_weight)
+        data: TrainingData | SourceData
+        if is_row_source(X):  # a file streamed in batches, or Dask partitions
+            data, X = prepare_source(X, y, sample_weight, self.class_weight), None
+        else:
+            X = self._validate_X(X, reset=True)
+            data = prepare(X, y, sample_weight, self.class_weight)
         if self.penalty == "firth" and data.n_outputs != 1:
             msg = (
                 "penalty='firth' supports binary targets only; y has "
@@ -289,18 +327,21 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         theta0 = self._start(problem, data)
         with blas_threads(problem.n_rows * problem.n_features * problem.n_outputs):
             result = self._solve(problem, theta0)
-        classes, codes, moments, scaling = data.classes, data.codes, data.moments, problem.scaling
+        classes, moments, scaling = data.classes, data.moments, problem.scaling
         self.classes_ = classes
         self.class_counts_ = moments.class_counts
         self.encoder_: TableEncoder | None = None  # see TableEncoder for raw frames
+        if isinstance(data, SourceData):
+            self._describe_source(data)
         # For inference: the null model's class totals and the coefficients held at zero.
         self._class_weight_sums = moments.class_weight_sums
         self._fixed_features = problem.fixed_features
         self.feature_mean_ = moments.mean
         self.feature_scale_ = scaling.scale
         self._set_solution(result, scaling)
-        if math.isinf(C) and self.penalty != "firth":
-            self._check_separation(X, codes, data.weights, scaling, result)
+        # (The separation check needs the rows in memory.)
+        if math.isinf(C) and self.penalty != "firth" and isinstance(data, TrainingData):
+            self._check_separation(X, data.codes, data.weights, scaling, result)
         if not result.converged:
             warnings.warn(
                 f"LogisticModel did not converge: {result.message} after {result.n_iter} "
@@ -334,7 +375,16 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             )
             raise DataError(msg) from None
 
-    def _start(self, problem: Problem, data: TrainingData) -> FloatArray:
+    def _describe_source(self, data: SourceData) -> None:
+        """Feature names and encoder of a fit on a row source (``validate_data``'s job)."""
+        self.n_features_in_ = data.n_features
+        if data.feature_names is not None:
+            self.feature_names_in_ = np.asarray(data.feature_names, dtype=object)
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        self.encoder_ = data.encoder
+
+    def _start(self, problem: Problem, data: TrainingData | SourceData) -> FloatArray:
         """Warm start from the previous solution when asked and compatible."""
         previous = getattr(self, "coef_", None)
         if (
