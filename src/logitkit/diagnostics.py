@@ -365,12 +365,38 @@ def _correlation(d: _Data, cols: list[int]) -> FloatArray:
     return np.asarray((Z * sw[:, None]).T @ Z / sw.sum())
 
 
+#: Above this many exact dependencies they are reported together, not one by one.
+_MAX_NAMED_DEPENDENCIES = 5
+
+
 def _collinearity(d: _Data, dropped: set[int]) -> list[Finding]:
     """Exact linear dependencies, then the VIF of every remaining feature."""
     if d.dense is None:
         return []
     cols = [int(j) for j in np.flatnonzero(~d.constant) if int(j) not in dropped]
     out = []
+    if len(cols) > 1:
+        vals, vecs = np.linalg.eigh(_correlation(d, cols))
+        null = vecs[:, vals <= _COLLINEAR * len(cols)]
+        if null.shape[1] > _MAX_NAMED_DEPENDENCIES:
+            # Many dependencies (more features than rows, say): one finding, no VIF;
+            # naming them one at a time would take an eigen-decomposition each.
+            load = np.sqrt((null**2).sum(axis=1))
+            top = tuple(d.names[cols[i]] for i in np.argsort(-load)[:5])
+            rank = len(cols) - null.shape[1]
+            return [
+                Finding(
+                    "collinearity",
+                    "warning",
+                    f"The {len(cols)} varying features span only {rank} dimensions: "
+                    f"{null.shape[1]} exact linear dependencies (more features than rows, or "
+                    f"derived columns), involving e.g. {', '.join(map(repr, top))}.",
+                    "Remove redundant or derived features, or keep an L2 penalty: without "
+                    "one the coefficients are not identified. VIFs are not defined here.",
+                    top,
+                    float("inf"),
+                )
+            ]
     while len(cols) > 1:
         vals, vecs = np.linalg.eigh(_correlation(d, cols))
         if vals[0] > _COLLINEAR * len(cols):

@@ -6,13 +6,21 @@ import json
 
 import numpy as np
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 import logitkit
 from logitkit.cli import app
 from logitkit.data.demo import load_demo
+from tests.cli.helpers import loan_frame
 
 runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp_path(tmp_path, monkeypatch):
+    """Run in a scratch directory: train writes report.html there by default."""
+    monkeypatch.chdir(tmp_path)
 
 
 def test_demo_trains_prints_summary_and_writes_model(tmp_path):
@@ -133,3 +141,99 @@ def test_cost_rule(tmp_path):
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert report["policy"]["rule"]["cost_fn"] == 20
+
+
+# ------------------------------------------------- categorical data, imputation, formula
+def _loans_csv(tmp_path, holes=False):
+    frame = loan_frame(n=300, seed=2)
+    if holes:
+        frame.loc[[3, 8, 40], "income"] = np.nan
+        frame.loc[[5], "region"] = None
+    path = tmp_path / "loans.csv"
+    frame.to_csv(path, index=False)
+    return frame, path
+
+
+def test_text_columns_become_categories_and_missing_values_need_a_choice(tmp_path):
+    frame, path = _loans_csv(tmp_path, holes=True)
+    base = ["train", str(path), "--target", "outcome", "--positive", "default", "--drop", "id"]
+    result = runner.invoke(app, [*base, "--out", "m.json"])
+    assert result.exit_code == 2
+    assert "Missing values in the training rows: 'income' (" in result.output
+    assert "--impute median|most_frequent" in result.output
+    result = runner.invoke(app, [*base, "--impute", "median", "--json", "--out", "m.json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["features"] == 5
+    assert report["encoded_features"] == 7  # age, income, debt, 3 regions, member
+    content = json.loads((tmp_path / "m.json").read_text())
+    region = next(f for f in content["model"]["features"] if f["name"] == "region")
+    assert region["levels"] == ["east", "north", "south", "west"]
+    income = next(f for f in content["model"]["features"] if f["name"] == "income")
+    assert income["impute"] == float(frame["income"].median()) or income["n_missing"] > 0
+    assert content["model"]["encoding"]["impute"] == "median"
+    assert content["diagnostics"] is not None
+    assert content["inference"]["rows"][0][0] == "intercept"
+    assert "region[T.south]" in content["model"]["encoded_features"]
+    # The loaded model scores raw rows, with the stored medians for the holes.
+    model = logitkit.load(tmp_path / "m.json")
+    assert model.predict_proba(frame.drop(columns=["id", "outcome"])).shape == (300, 2)
+
+
+def test_formula_and_cross_validated_c(tmp_path):
+    frame, path = _loans_csv(tmp_path)
+    result = runner.invoke(
+        app,
+        [
+            *("train", str(path)),
+            *("--formula", "outcome ~ age + C(region) + member + bs(debt, 3)"),
+            *("--positive", "default", "--cv", "--cs", "5", "--folds", "3", "--json"),
+            *("--min-recall", "0.8", "--report", "loans.html", "--out", "m.json"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["cv"]["folds"] == 3
+    assert report["report_path"] == "loans.html"
+    assert "<html" in (tmp_path / "loans.html").read_text().lower()
+    content = json.loads((tmp_path / "m.json").read_text())
+    cv = content["training"]["cross_validation"]
+    assert cv["C"] == report["cv"]["C"]
+    assert len(cv["results"]) == 5
+    assert content["model"]["params"]["C"] == cv["C"]
+    assert content["model"]["encoding"]["formula"]["variables"] == [
+        "age",
+        "debt",
+        "region",
+        "member",
+    ]
+    assert "bs(debt, 3)[3]" in content["model"]["encoded_features"]
+    assert content["policy"]["fitted_on"]["n_samples"] == report["train_rows"]
+    model = logitkit.load(tmp_path / "m.json")
+    assert model.predict(frame.head(3)).tolist() == model.predict(frame).tolist()[:3]
+
+
+def test_formula_errors_are_one_line(tmp_path):
+    _, path = _loans_csv(tmp_path)
+    result = runner.invoke(
+        app, ["train", str(path), "--formula", "outcome ~ age + __import__('os')", "--out", "m"]
+    )
+    assert result.exit_code == 2
+    assert "does not evaluate" in result.output
+    result = runner.invoke(
+        app, ["train", str(path), "--formula", "y ~ age", "--target", "outcome", "--out", "m"]
+    )
+    assert result.exit_code == 2
+    assert "--formula names the target 'y' but --target names 'outcome'" in result.output
+    result = runner.invoke(app, ["train", "--cv", "--penalty", "none", "--out", "m"])
+    assert result.exit_code == 2
+    assert "--cv chooses C for a penalty" in result.output
+
+
+def test_text_output_shows_summary_and_diagnostics_and_no_report_on_request(tmp_path):
+    result = runner.invoke(app, ["train", "--no-report", "--out", "m.json"])
+    assert result.exit_code == 0, result.output
+    assert "Logistic regression summary" in result.output
+    assert "Diagnostics:" in result.output
+    assert "Report written" not in result.output
+    assert not (tmp_path / "report.html").exists()

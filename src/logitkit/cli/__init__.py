@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from logitkit.cli import train
+from logitkit.cli import evaluate, predict, report, summary, threshold, train
 
 app = typer.Typer(
     name="logitkit",
@@ -14,6 +14,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command(name="train")(train.train)
+app.command(name="evaluate")(evaluate.evaluate_command)
+app.command(name="predict")(predict.predict)
+app.command(name="threshold")(threshold.threshold)
+app.command(name="summary")(summary.summary)
+app.command(name="report")(report.report)
 
 
 @app.callback()

@@ -37,3 +37,21 @@ def echo(quiet: bool) -> Callable[..., None]:
 
 def _silent(*_args: object, **_kwargs: object) -> None:
     """Print nothing."""
+
+
+@contextmanager
+def steps(quiet: bool) -> Iterator[Callable[[str], None]]:
+    """A spinner on stderr naming the current step of a long command (none when quiet).
+
+    It is transient: on a terminal it disappears when the command ends, and elsewhere
+    (pipes, logs) it prints nothing.
+    """
+    if quiet or not error_console.is_terminal:
+        yield _silent
+        return
+    with error_console.status("Starting...") as status:
+
+        def step(text: str) -> None:
+            status.update(f"{text}...")
+
+        yield step

@@ -1,0 +1,150 @@
+"""``logitkit threshold``: re-choose a model's decision rule on labelled rows, without refitting.
+
+The model's probabilities on DATA go to :meth:`ThresholdPolicy.fit` with the rule the
+options name (the same options as ``train``), or, without one, the model's stored rule
+is applied again (:meth:`ThresholdPolicy.refit`). The coefficients do not change; the
+artifact is written again with the new policy (re-hashed and, with
+``LOGITKIT_SIGNING_KEY`` set, re-signed) to ``--out``, and over MODEL only with
+``--in-place``. The rows should be ones the model never saw: probabilities on its own
+training rows are optimistic, and a threshold chosen on them is too.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import typer
+
+from logitkit.artifact import data_fingerprint, write_content
+from logitkit.cli._common import echo, one_line_errors
+from logitkit.cli._data import positive_label, read_labelled, read_model, stored_policy
+from logitkit.cli._policy import choose_policy, policy_rule
+from logitkit.exceptions import DataError
+
+__all__ = ["threshold"]
+
+
+def _target_path(model_path: Path, out: Path | None, in_place: bool) -> Path:
+    if in_place:
+        if out is not None and out.resolve() != model_path.resolve():
+            msg = "Give either --out or --in-place, not both."
+            raise DataError(msg)
+        return model_path
+    if out is None:
+        msg = "Name the updated model file with --out (or overwrite MODEL with --in-place)."
+        raise DataError(msg)
+    if out.resolve() == model_path.resolve():
+        msg = f"--out {out} is the input model file; pass --in-place to overwrite it."
+        raise DataError(msg)
+    return out
+
+
+def threshold(
+    model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="The model file.")],
+    data: Annotated[Path, typer.Argument(help="CSV or Parquet file with labelled rows.")],
+    out: Annotated[Path | None, typer.Option(help="Where to write the updated model.")] = None,
+    in_place: Annotated[
+        bool, typer.Option("--in-place", help="Overwrite MODEL with the updated model.")
+    ] = False,
+    target: Annotated[
+        str | None, typer.Option(help="Target column (default: the one the model was trained on).")
+    ] = None,
+    positive: Annotated[
+        str | None, typer.Option(help="The label that must not be missed (default: the policy's).")
+    ] = None,
+    min_recall: Annotated[
+        float | None, typer.Option(help="Policy: the highest threshold with recall >= this.")
+    ] = None,
+    min_precision: Annotated[
+        float | None, typer.Option(help="Policy: the lowest threshold with precision >= this.")
+    ] = None,
+    max_fpr: Annotated[
+        float | None,
+        typer.Option(
+            "--max-fpr", help="Policy: the lowest threshold with false-positive rate <= this."
+        ),
+    ] = None,
+    cost_fp: Annotated[
+        float | None, typer.Option(help="Policy: cost of a false positive (with --cost-fn).")
+    ] = None,
+    cost_fn: Annotated[
+        float | None, typer.Option(help="Policy: cost of a false negative (a missed positive).")
+    ] = None,
+    fixed: Annotated[
+        float | None, typer.Option("--threshold", help="Policy: a fixed threshold.")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """Re-choose the decision threshold of MODEL on the labelled rows of DATA (no refit)."""
+    say = echo(quiet or as_json)
+    with one_line_errors():
+        destination = _target_path(model_path, out, in_place)
+        rule = policy_rule(
+            min_recall=min_recall,
+            min_precision=min_precision,
+            max_fpr=max_fpr,
+            cost_fp=cost_fp,
+            cost_fn=cost_fn,
+            threshold=fixed,
+            demo=False,
+        )
+        model = read_model(model_path)
+        if len(model.classes_) != 2:
+            msg = "Threshold policies are for binary models; this model has more classes."
+            raise DataError(msg)
+        old = stored_policy(model)
+        pos = positive_label(model.classes_, positive, old.positive if old is not None else None)
+        X, y, _ = read_labelled(model, data, target)
+        column = int(np.flatnonzero(model.classes_ == pos)[0])
+        proba = model.predict_proba(X)[:, column]
+        if rule is None and old is None:
+            msg = (
+                "The model has no stored policy to apply again: give a rule (--min-recall, "
+                "--min-precision, --max-fpr, --cost-fp/--cost-fn or --threshold)."
+            )
+            raise DataError(msg)
+        if rule is None and old is not None and old.positive != pos:
+            msg = (
+                f"The stored policy decides {old.positive!r}, not {pos!r}: give a rule for "
+                f"{pos!r} (--min-recall, --min-precision, --max-fpr, --cost-fp/--cost-fn or "
+                "--threshold)."
+            )
+            raise DataError(msg)
+        if rule is None and old is not None:
+            policy = old.refit(y, proba)
+        else:
+            policy = choose_policy(rule, y, proba, pos)
+        content: dict[str, Any] = dict(model.artifact_)
+        content["policy"] = policy.to_dict()
+        content["training"] = {
+            **content["training"],
+            "policy_chosen_on": (
+                f"{data} ({len(y)} labelled rows), by logitkit threshold at "
+                f"{datetime.now(UTC).isoformat(timespec='seconds')}"
+            ),
+            "policy_scores_fingerprint": data_fingerprint(proba[:, None], y),
+        }
+        write_content(content, destination)
+    record = {
+        "model": str(destination),
+        "previous_threshold": None if old is None else old.threshold,
+        "policy": policy.to_dict(),
+    }
+    if as_json and not quiet:
+        typer.echo(json.dumps(record, indent=2))
+        return
+    rule_text = ", ".join(f"{k}={v}" for k, v in policy.to_dict()["rule"].items())
+    before = "none" if old is None else f"{old.threshold:.6g}"
+    say(
+        f"Policy for {pos!s} ({rule_text}) on {len(y)} rows of {data}: threshold {before} -> {policy.threshold:.6g}"
+    )
+    if policy.metrics is not None and policy.confusion is not None:
+        shown = {k: v for k, v in policy.metrics.items() if v is not None}
+        say("  " + ", ".join(f"{k} {v:.4g}" for k, v in shown.items()))
+        say("  confusion: " + ", ".join(f"{k} {v}" for k, v in policy.confusion.items()))
+    say(f"Model written to [bold]{destination}[/] (coefficients unchanged)")
