@@ -237,3 +237,27 @@ def test_text_output_shows_summary_and_diagnostics_and_no_report_on_request(tmp_
     assert "Diagnostics:" in result.output
     assert "Report written" not in result.output
     assert not (tmp_path / "report.html").exists()
+
+
+def test_streamed_training_from_parquet(tmp_path):
+    rng = np.random.default_rng(3)
+    n = 3000
+    frame = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n)})
+    logit = 1.5 * frame["a"] - frame["b"]
+    frame["y"] = np.where(rng.random(n) < 1 / (1 + np.exp(-logit)), "yes", "no")
+    path = tmp_path / "rows.parquet"
+    frame.to_parquet(path)
+    out = tmp_path / "model.json"
+    result = runner.invoke(
+        app,
+        ["train", str(path), "--target", "y", "--stream", "--batch-rows", "500", "--out", str(out)],
+    )
+    assert result.exit_code == 0, result.output
+    model = logitkit.load(out)
+    in_memory = logitkit.LogisticModel().fit(frame[["a", "b"]], frame["y"])
+    np.testing.assert_allclose(model.coef_, in_memory.coef_, rtol=1e-8)
+    result = runner.invoke(
+        app, ["train", str(path), "--target", "y", "--stream", "--cv", "--out", str(out)]
+    )
+    assert result.exit_code == 2
+    assert "need the rows in memory" in result.output

@@ -23,6 +23,7 @@ from logitkit.artifact import data_fingerprint, save
 from logitkit.cli._common import console, echo, one_line_errors, steps
 from logitkit.cli._data import positive_label
 from logitkit.cli._policy import choose_policy, out_of_fold_proba, policy_rule
+from logitkit.cli._scale import fit_streamed, should_stream
 from logitkit.cli._train_output import held_out_report, print_summary, write_report
 from logitkit.data.arrow import read_table
 from logitkit.data.demo import DEMO_POSITIVE, DEMO_TARGET, load_demo
@@ -183,6 +184,19 @@ def train(
     no_report: Annotated[
         bool, typer.Option("--no-report", help="Do not write the HTML report.")
     ] = False,
+    stream: Annotated[
+        bool,
+        typer.Option(
+            "--stream",
+            help="Fit out of core: read DATA in batches on every pass (automatic when DATA "
+            "would not fit in memory).",
+        ),
+    ] = False,
+    dask: Annotated[
+        str | None,
+        typer.Option("--dask", help="Fit on a Dask cluster: 'local' or tcp://HOST:PORT."),
+    ] = None,
+    batch_rows: Annotated[int, typer.Option(help="With --stream: rows per record batch.")] = 65_536,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print a JSON summary for scripts.")
@@ -194,6 +208,59 @@ def train(
     held-out test rows are used only to report, never to choose.
     """
     say = echo(quiet or as_json)
+    streamed_fit = stream or dask is not None
+    if data is not None and not streamed_fit and data.exists():
+        streamed_fit = should_stream(data)  # the file would not fit in memory
+    if data is not None and streamed_fit:
+        with one_line_errors():
+            if formula or impute or cv:
+                msg = (
+                    "--formula, --impute and --cv need the rows in memory; they cannot be "
+                    "combined with a streamed (--stream) or distributed (--dask) fit."
+                )
+                raise DataError(msg)
+            if target is None:
+                msg = f"Name the target column of {data} with --target."
+                raise DataError(msg)
+            start = time.perf_counter()
+            model = fit_streamed(
+                data,
+                target,
+                {"penalty": None if penalty == "none" else penalty, "C": C, "l1_ratio": l1_ratio},
+                drop=drop or [],
+                batch_rows=batch_rows,
+                dask=dask,
+                progress=not (quiet or as_json),
+            )
+            elapsed = time.perf_counter() - start
+            save(
+                model,
+                out,
+                training={
+                    "source": str(data),
+                    "target": target,
+                    "fit": "streamed" if dask is None else f"dask ({dask})",
+                },
+                summary=model.summary(),
+            )
+        streamed = {
+            "source": str(data),
+            "rows": int(np.sum(model.class_counts_)),
+            "classes": [str(c) for c in model.classes_],
+            "iterations": int(model.n_iter_[0]),
+            "passes": int(model.solver_result_.n_passes),
+            "fit_seconds": elapsed,
+            "model_path": str(out),
+        }
+        if as_json and not quiet:
+            console.print_json(json.dumps(streamed))
+            return
+        say(model.summary())
+        say(
+            f"Fitted {streamed['rows']} rows in {streamed['iterations']} iterations "
+            f"({streamed['passes']} passes, {elapsed:.1f} s). Model written to [bold]{out}[/]"
+        )
+        return
     with one_line_errors(), steps(quiet or as_json) as step:
         step("Reading the data")
         target, rhs = _formula_target(formula, target)

@@ -9,7 +9,9 @@ penalty is refitted on all rows as a :class:`~logitkit.model.LogisticModel`, and
 out-of-fold probabilities at that penalty are kept for choosing decision thresholds.
 
 Modules: :mod:`._path` (one fold's path, the default grid, the held-out scores) and
-:mod:`._estimator` (:class:`LogisticModelCV`: folds, selection, refit).
+:mod:`._estimator` (:class:`LogisticModelCV`: folds, selection, refit); and
+:mod:`._hash_folds` (:class:`HashKFold`: folds by a hash of each row, for data at
+scale, and :func:`cross_val_proba`).
 """
 
 from __future__ import annotations

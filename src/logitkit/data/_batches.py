@@ -1,0 +1,288 @@
+"""Record batches to chunks: arrow types, batch encoding and read-ahead, for streamed files.
+
+The helpers of :mod:`logitkit.data.stream`: which encoder type an arrow column has,
+how one record batch becomes a float64 block, class codes and weights (with errors that
+name the file, column and row), and a thread that reads the next batches meanwhile.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from numpy.typing import NDArray
+from threadpoolctl import ThreadpoolController
+
+from logitkit.data.encoding import ColumnSpec, TableEncoder
+from logitkit.exceptions import DataError
+
+FloatArray = NDArray[np.float64]
+
+__all__ = [
+    "BatchLayout",
+    "encoder_for",
+    "file_format",
+    "first_true",
+    "one_blas_thread",
+    "raw_type",
+    "read_ahead",
+]
+
+_CONTROLLER: list[ThreadpoolController] = []
+_READERS: list[ThreadPoolExecutor] = []
+#: Passes that can read ahead at once (more wait for a free reader thread).
+_READER_THREADS = 4
+
+
+def file_format(path: Path) -> str:
+    if not path.exists():
+        msg = f"Data file {path} does not exist."
+        raise DataError(msg)
+    suffixes = "".join(path.suffixes).lower()
+    if path.is_dir() or suffixes.endswith((".parquet", ".pq")):
+        return "parquet"
+    if ".tsv" in suffixes:
+        return "tsv"
+    if ".csv" in suffixes:
+        return "csv"
+    msg = f"Cannot tell the format of {path}: use a .csv, .tsv or .parquet file (or directory)."
+    raise DataError(msg)
+
+
+def raw_type(name: str, kind: pa.DataType, where: str) -> str:
+    """The encoder's type of an arrow column (``"float"``, ``"int"``, ``"bool"``, ``"category"``)."""
+    if pa.types.is_dictionary(kind):
+        return "category"
+    if pa.types.is_integer(kind):
+        return "int"
+    if pa.types.is_floating(kind) or pa.types.is_decimal(kind) or pa.types.is_null(kind):
+        return "float"
+    if pa.types.is_boolean(kind):
+        return "bool"
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        return "category"
+    msg = (
+        f"Column '{name}' of {where} has type {kind}, which is not numeric; logitkit takes "
+        "numbers, booleans and text categories. Convert it (e.g. a date to days) or leave "
+        f"it out (drop=['{name}'], --drop {name})."
+    )
+    raise DataError(msg, column=name)
+
+
+def read_ahead(batches: Iterator[Any], depth: int) -> Iterator[Any]:
+    """Iterate ``batches`` with a thread producing up to ``depth`` items ahead.
+
+    pyarrow releases the GIL while it reads and decodes, so the next batch is read while
+    numpy computes on this one. Errors reach the caller in order; stopping early stops
+    the producer. The threads are kept for the next pass (a new thread per pass would
+    leave an allocator heap behind each time).
+    """
+    items: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: tuple[str, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                items.put(item, timeout=0.05)
+            except queue.Full:
+                continue
+            return True
+        return False
+
+    def produce() -> None:
+        try:
+            for batch in batches:
+                if not put(("batch", batch)):
+                    return
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            put(("error", exc))
+            return
+        put(("done", None))
+
+    if not _READERS:
+        _READERS.append(ThreadPoolExecutor(_READER_THREADS, thread_name_prefix="logitkit-read"))
+    done = _READERS[0].submit(produce)
+    try:
+        while True:
+            kind, value = items.get()
+            if kind == "done":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
+        done.result()
+
+
+def one_blas_thread() -> Any:
+    """A context limiting BLAS to one thread (the controller is made once: it takes ms)."""
+    if not _CONTROLLER:
+        _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0].limit(limits=1, user_api="blas")
+
+
+def encoder_for(specs: Sequence[ColumnSpec], max_levels: int) -> TableEncoder:
+    """The :class:`TableEncoder` of columns learned in a pass (no imputation, no formula).
+
+    Examples
+    --------
+    >>> encoder_for([ColumnSpec("x", "float"), ColumnSpec("g", "category", ("a", "b"))], 100)
+    TableEncoder(impute=None, formula=None, max_levels=100)
+    """
+    return TableEncoder.from_dict(
+        {
+            "columns": [s.to_dict() for s in specs],
+            "encoded_features": [e for s in specs for e in s.encoded_names()],
+            "impute": None,
+            "max_levels": max_levels,
+            "formula": None,
+        }
+    )
+
+
+def first_true(mask: Any) -> int:
+    """Position of the first true value of a boolean arrow or numpy array."""
+    values = mask.to_numpy(zero_copy_only=False) if hasattr(mask, "to_numpy") else mask
+    return int(np.flatnonzero(values)[0])
+
+
+@dataclass(frozen=True)
+class BatchLayout:
+    """How a record batch becomes a chunk: the feature columns, target and weight."""
+
+    specs: tuple[ColumnSpec, ...]
+    target: str
+    weight: str | None
+    classes: pa.Array
+    where: str
+
+    @property
+    def columns(self) -> list[str]:
+        """Arrow columns to read, in order: features, target, weight."""
+        extra = [self.weight] if self.weight is not None else []
+        return [s.name for s in self.specs] + [self.target, *extra]
+
+    @property
+    def n_features(self) -> int:
+        return sum(1 if s.type in ("float", "int") else len(s.levels) - 1 for s in self.specs)
+
+    def _missing(self, column: str, offset: int, row: int, what: str = "a missing value") -> None:
+        msg = (
+            f"Column '{column}' of {self.where} has {what} at row {offset + row} (0-based data "
+            "row). A stream cannot impute: drop or fill those rows first."
+        )
+        raise DataError(msg, column=column, row=offset + row)
+
+    def encode(
+        self, batch: pa.RecordBatch, offset: int, *, check: bool = True
+    ) -> tuple[FloatArray, NDArray[np.intp], FloatArray]:
+        """``(X, codes, sample_weight)`` of one batch whose first row is row ``offset``.
+
+        ``check=False`` skips the NaN test of the features (for a file already read
+        through once: it saves a sweep over the batch on every later pass).
+        """
+        n = batch.num_rows
+        X = np.empty((n, self.n_features), order="F")
+        j = 0
+        for i, spec in enumerate(self.specs):
+            col = batch.column(i)
+            if col.null_count:
+                self._missing(spec.name, offset, first_true(col.is_null()))
+            if spec.type in ("float", "int"):
+                X[:, j] = col.to_numpy(zero_copy_only=False)
+                j += 1
+                continue
+            if spec.type == "bool":
+                X[:, j] = col.to_numpy(zero_copy_only=False)
+                j += 1
+                continue
+            text = col.cast(pa.string()) if not pa.types.is_string(col.type) else col
+            index = pc.index_in(text, value_set=pa.array(spec.levels, type=pa.string()))
+            if index.null_count:
+                row = first_true(index.is_null())
+                value = text[row].as_py()
+                msg = (
+                    f"Column '{spec.name}' of {self.where} has level {value!r} at row "
+                    f"{offset + row} that the first pass did not see (known levels: "
+                    f"{', '.join(map(repr, spec.levels[:20]))}); was the file changed?"
+                )
+                raise DataError(msg, column=spec.name, row=offset + row)
+            codes = index.to_numpy(zero_copy_only=False)
+            width = len(spec.levels) - 1
+            X[:, j : j + width] = codes[:, None] == np.arange(1, width + 1)
+            j += width
+        if check:
+            self._check_finite(X, offset)
+        return X, self._codes(batch, offset), self._weights(batch, offset, n)
+
+    def _check_finite(self, X: FloatArray, offset: int) -> None:
+        with np.errstate(over="ignore", invalid="ignore"):
+            if np.isfinite(X.sum()):
+                return
+        bad = ~np.isfinite(X)
+        if not bad.any():
+            return  # the sum overflowed; the values are fine
+        j = int(np.flatnonzero(bad.any(axis=0))[0])
+        names = [e for s in self.specs for e in s.encoded_names()]
+        row = int(np.flatnonzero(bad[:, j])[0])
+        what = "NaN" if np.isnan(X[row, j]) else "an infinite value"
+        self._missing(names[j], offset, row, what)
+
+    def _codes(self, batch: pa.RecordBatch, offset: int) -> NDArray[np.intp]:
+        labels = batch.column(len(self.specs))
+        if pa.types.is_dictionary(labels.type):
+            labels = labels.cast(labels.type.value_type)
+        K = len(self.classes)
+        if pa.types.is_integer(labels.type) and labels.null_count == 0 and self._counting():
+            # Labels 0 .. K-1 are their own codes (the common case): no hash lookup.
+            codes = np.asarray(labels.to_numpy(zero_copy_only=False), dtype=np.intp)
+            if codes.size == 0 or (codes.min() >= 0 and codes.max() < K):
+                return codes
+        index = pc.index_in(labels, value_set=self.classes)
+        if index.null_count:
+            row = first_true(index.is_null())
+            value = labels[row].as_py()
+            what = (
+                "a missing label"
+                if value is None
+                else f"label {value!r}, unseen in the first pass,"
+            )
+            msg = (
+                f"Target column '{self.target}' of {self.where} has {what} at row "
+                f"{offset + row} (0-based data row); drop or fix that row."
+            )
+            raise DataError(msg, column=self.target, row=offset + row)
+        return np.asarray(index.to_numpy(zero_copy_only=False), dtype=np.intp)
+
+    def _counting(self) -> bool:
+        """Whether the classes are the integers ``0 .. K-1``."""
+        if not pa.types.is_integer(self.classes.type):
+            return False
+        values = self.classes.to_numpy(zero_copy_only=False)
+        return bool(np.array_equal(values, np.arange(len(values))))
+
+    def _weights(self, batch: pa.RecordBatch, offset: int, n: int) -> FloatArray:
+        if self.weight is None:
+            return np.ones(n)
+        col = batch.column(len(self.specs) + 1)
+        if col.null_count:
+            self._missing(self.weight, offset, first_true(col.is_null()))
+        sw = np.asarray(col.to_numpy(zero_copy_only=False), dtype=np.float64)
+        bad = ~np.isfinite(sw) | (sw < 0)
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            msg = (
+                f"Weight column '{self.weight}' of {self.where} has {float(sw[row])!r} at row "
+                f"{offset + row}; weights must be finite numbers >= 0."
+            )
+            raise DataError(msg, column=self.weight, row=offset + row, count=int(bad.sum()))
+        return sw

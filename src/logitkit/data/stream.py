@@ -1,0 +1,485 @@
+"""Streamed rows: a Parquet file or directory, or a CSV, read in record batches on every pass.
+
+:class:`FileSource` describes the data (file, target, weight, columns, batch size);
+a :class:`~logitkit.model.LogisticModel` fits on it exactly as on arrays in memory
+(``LogisticModel().fit(FileSource("big.parquet", target="y"))``), re-reading the file
+on every solver pass, so the peak memory depends on the batch size and the number of
+features, never on the number of rows.
+
+Reading: Parquet file by file (a file, or a directory's files in name order) with
+:meth:`pyarrow.parquet.ParquetFile.iter_batches`, buffered and without read-ahead, so
+at most one row group's columns are held decoded (peak memory also grows with the
+files' row-group size; hive partition columns are not read); CSV through
+:func:`pyarrow.csv.open_csv` with the column types fixed after the first block
+(numbers read as float64, so a later ``1.5`` in a column of integers is no error).
+
+Columns: numbers (integers, floats, decimals) pass through as float64; booleans and text
+(or dictionary) columns become 0/1 columns against a reference level, exactly as
+:class:`~logitkit.data.encoding.TableEncoder` encodes a frame in memory (levels sorted
+as text, the first one left out, columns named ``region[T.south]``); the fitted model
+carries that encoder, so it predicts from raw rows. Missing values and NaN are errors
+that name the file, the column and the row (there is no imputation in a stream).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+from numpy.typing import NDArray
+
+from logitkit.data._batches import (
+    BatchLayout,
+    encoder_for,
+    file_format,
+    first_true,
+    one_blas_thread,
+    raw_type,
+    read_ahead,
+)
+from logitkit.data.encoding import DEFAULT_MAX_LEVELS, ColumnSpec
+from logitkit.data.memory import ArraySource
+from logitkit.data.sources import (
+    FoldFilter,
+    PassProgress,
+    RowSample,
+    SourceSchema,
+    check_classes,
+    pass_progress,
+    sample_positions,
+)
+from logitkit.exceptions import DataError
+from logitkit.solver.statistics import Chunk, S
+
+FloatArray = NDArray[np.float64]
+
+__all__ = ["FileChunks", "FileSource"]
+
+#: More distinct target labels than this is taken for a continuous or identifier column.
+MAX_CLASSES = 1000
+#: Batches read ahead by a background thread.
+_READ_AHEAD = 2
+
+
+class FileSource:
+    """Rows of a Parquet file or directory, or a CSV/TSV file, streamed in record batches.
+
+    Give it to :meth:`LogisticModel.fit <logitkit.model.LogisticModel.fit>` in place of
+    ``X`` (and no ``y``): the fit makes a cheap first pass for the target's classes and
+    the categorical levels, one for the moments and class totals, and then one per
+    solver step, each reading the file batch by batch. The coefficients equal those of
+    the same fit in memory.
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``.parquet`` file, a directory of Parquet files, or a ``.csv``/``.tsv`` file
+        (optionally compressed, e.g. ``.csv.gz``).
+    target : str
+        The target column; labels of any type.
+    weight : str, optional
+        A column of non-negative row weights (as ``sample_weight``).
+    columns : sequence of str, optional
+        Feature columns, in this order; by default every column but the target, the
+        weight and ``drop``.
+    drop : sequence of str, default=()
+        Columns to leave out (identifiers).
+    batch_rows : int, default=65536
+        Rows per record batch; peak memory grows with ``batch_rows * n_features``.
+    max_levels : int, default=100
+        A text column with more distinct values is refused as a likely identifier.
+    progress : bool, default=False
+        Show a Rich progress bar on stderr for each pass (rows read).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np, pandas as pd
+    >>> from logitkit import LogisticModel
+    >>> rng = np.random.default_rng(0)
+    >>> frame = pd.DataFrame({"x": rng.normal(size=500), "g": rng.choice(["a", "b"], 500)})
+    >>> frame["y"] = (frame["x"] + rng.normal(size=500) > 0).astype(int)
+    >>> path = os.path.join(tempfile.mkdtemp(), "rows.parquet")
+    >>> frame.to_parquet(path)
+    >>> model = LogisticModel().fit(FileSource(path, target="y", batch_rows=128))
+    >>> model.feature_names_in_.tolist()
+    ['x', 'g[T.b]']
+    >>> model.predict(pd.DataFrame({"x": [2.0], "g": ["a"]})).tolist()
+    [1]
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        target: str,
+        *,
+        weight: str | None = None,
+        columns: Sequence[str] | None = None,
+        drop: Sequence[str] = (),
+        batch_rows: int = 65_536,
+        max_levels: int = DEFAULT_MAX_LEVELS,
+        progress: bool = False,
+    ) -> None:
+        if int(batch_rows) < 1:
+            msg = f"The 'batch_rows' parameter of FileSource must be an int >= 1. Got {batch_rows!r} instead."
+            raise ValueError(msg)
+        self.path = Path(path)
+        self.kind = file_format(self.path)
+        self.target = target
+        self.weight = weight
+        self.columns = list(columns) if columns is not None else None
+        self.drop = list(drop)
+        self.batch_rows = int(batch_rows)
+        self.max_levels = int(max_levels)
+        self.progress = progress
+        self.fold: FoldFilter | None = None
+        self._csv_types: dict[str, pa.DataType] | None = None
+        self._schema: SourceSchema | None = None
+        self._layout: BatchLayout | None = None
+
+    def __repr__(self) -> str:
+        return f"FileSource({str(self.path)!r}, target={self.target!r})"
+
+    # ------------------------------------------------------------------ reading
+    @property
+    def where(self) -> str:
+        """The file's name, for messages."""
+        return str(self.path)
+
+    def _parse_options(self) -> pacsv.ParseOptions:
+        return pacsv.ParseOptions(delimiter="\t" if self.kind == "tsv" else ",")
+
+    def _arrow_schema(self) -> pa.Schema:
+        try:
+            if self.kind == "parquet":
+                return self._dataset().schema
+            reader = pacsv.open_csv(self.path, parse_options=self._parse_options())
+            schema: pa.Schema = reader.schema
+            reader.close()
+        except (pa.ArrowInvalid, OSError) as exc:
+            msg = f"Cannot read {self.path}: {exc}"
+            raise DataError(msg) from None
+        return schema
+
+    def _dataset(self) -> ds.Dataset:
+        return ds.dataset(self.path, format="parquet")
+
+    def _parquet_files(self) -> list[str]:
+        """The Parquet files, in name order (one file, or a directory's data files)."""
+        return sorted(self._dataset().files) if self.path.is_dir() else [str(self.path)]
+
+    def record_batches(self, columns: list[str]) -> Iterator[pa.RecordBatch]:
+        """The chosen columns, in order, as record batches of at most ``batch_rows`` rows.
+
+        A background thread reads (and decodes) up to two batches ahead while the
+        caller works on the current one.
+        """
+        return read_ahead(self._batches(columns), _READ_AHEAD)
+
+    def _batches(self, columns: list[str]) -> Iterator[pa.RecordBatch]:
+        try:
+            if self.kind == "parquet":
+                for file in self._parquet_files():
+                    # Buffered reads without pre-buffering: one row group's columns at
+                    # a time at most (a dataset scanner reads ahead, holding more).
+                    reader = pq.ParquetFile(file, buffer_size=1 << 20, pre_buffer=False)
+                    yield from reader.iter_batches(
+                        batch_size=self.batch_rows, columns=columns, use_threads=True
+                    )
+                return
+            convert = pacsv.ConvertOptions(
+                column_types=self._csv_types or {}, include_columns=columns
+            )
+            reader = pacsv.open_csv(
+                self.path, parse_options=self._parse_options(), convert_options=convert
+            )
+            for block in reader:
+                for start in range(0, block.num_rows, self.batch_rows):
+                    yield block.slice(start, self.batch_rows)
+        except (pa.ArrowInvalid, OSError) as exc:
+            msg = (
+                f"Cannot read {self.path}: {exc}. A feature column must hold numbers, "
+                "booleans or text in every row."
+            )
+            raise DataError(msg) from None
+
+    # ------------------------------------------------------------------ schema pass
+    def schema(self) -> SourceSchema:
+        """Classes, model columns and rows, from a pass over the target and text columns.
+
+        Raises
+        ------
+        DataError
+            Naming the file and column: a missing target or weight column, a column of
+            an unusable type, a missing label or level (with its row), a text column with
+            more than ``max_levels`` values, or fewer than two classes.
+        """
+        return self._prepared()[0]
+
+    def _prepared(self) -> tuple[SourceSchema, BatchLayout]:
+        if self._schema is None or self._layout is None:
+            self._schema, self._layout = self._scan()
+        return self._schema, self._layout
+
+    def _feature_columns(self, names: list[str], index: set[str]) -> list[str]:
+        """The feature columns: as given, or all but the target, weight, drop and ``index``."""
+        wanted = [self.target, *([self.weight] if self.weight else []), *self.drop]
+        wanted += self.columns or []
+        absent = [c for c in wanted if c not in names]
+        if absent:
+            what = "Target column" if absent[0] == self.target else "Column"
+            msg = (
+                f"{what} '{absent[0]}' is not in {self.path}; its columns are: "
+                f"{', '.join(names[:30])}{' ...' if len(names) > 30 else ''}."
+            )
+            raise DataError(msg, column=absent[0])
+        skip = {self.target, self.weight, *self.drop, *index}
+        features = self.columns if self.columns is not None else names
+        return [c for c in features if c not in skip]
+
+    def _scan(self) -> tuple[SourceSchema, BatchLayout]:
+        arrow = self._arrow_schema()
+        # A frame's index stored by pandas is no feature (pq.read_table restores it).
+        meta = arrow.pandas_metadata or {}
+        index = {c for c in meta.get("index_columns", []) if isinstance(c, str)}
+        features = self._feature_columns(list(arrow.names), index)
+        kinds = {c: raw_type(c, arrow.field(c).type, self.where) for c in features}
+        if self.kind != "parquet":  # fix the types: numbers as float64 in every block
+            types = {
+                c: pa.float64() if k in ("float", "int") else pa.string() for c, k in kinds.items()
+            }
+            types.update({c: pa.bool_() for c, k in kinds.items() if k == "bool"})
+            if self.weight is not None:
+                types[self.weight] = pa.float64()
+            target_type = arrow.field(self.target).type
+            if pa.types.is_integer(target_type):
+                types[self.target] = pa.int64()
+            self._csv_types = types
+        text = [c for c in features if kinds[c] in ("category", "bool")]
+        labels, levels, n_rows = self._scan_values(text)
+        classes = check_classes(labels, self.target, self.where)
+        if classes.shape[0] > MAX_CLASSES:
+            msg = (
+                f"Target column '{self.target}' of {self.where} has {classes.shape[0]} "
+                f"distinct labels (more than {MAX_CLASSES}); is it the right column?"
+            )
+            raise DataError(msg, column=self.target)
+        specs = []
+        for c in features:
+            if kinds[c] == "category":
+                specs.append(ColumnSpec(c, "category", tuple(sorted(levels[c]))))
+            elif kinds[c] == "bool":
+                specs.append(ColumnSpec(c, "bool", (False, True)))
+            else:
+                specs.append(ColumnSpec(c, kinds[c]))
+        encoder = encoder_for(specs, self.max_levels)
+        target_type = arrow.field(self.target).type
+        if pa.types.is_dictionary(target_type):
+            target_type = target_type.value_type
+        if self._csv_types is not None and self.target in self._csv_types:
+            target_type = self._csv_types[self.target]
+        layout = BatchLayout(
+            tuple(specs),
+            self.target,
+            self.weight,
+            pa.array(classes.tolist(), type=target_type),
+            self.where,
+        )
+        names = list(encoder.encoded_features_)
+        schema = SourceSchema(classes, names, len(names), n_rows, encoder)
+        return schema, layout
+
+    def _scan_values(self, text: list[str]) -> tuple[NDArray[Any], dict[str, set[str]], int]:
+        """Distinct labels, the levels of the text columns, and the row count."""
+        labels: set[Any] = set()
+        levels: dict[str, set[str]] = {c: set() for c in text}
+        n = 0
+        with pass_progress(self._progress_bar(None), "labels and levels") as advance:
+            for batch in self.record_batches([self.target, *text]):
+                target = batch.column(0)
+                if pa.types.is_dictionary(target.type):
+                    target = target.cast(target.type.value_type)
+                if target.null_count:
+                    row = n + first_true(target.is_null())
+                    msg = (
+                        f"Target column '{self.target}' of {self.where} has a missing label "
+                        f"at row {row} (0-based data row); drop or fill those rows."
+                    )
+                    raise DataError(msg, column=self.target, row=row)
+                if pa.types.is_floating(target.type) and pc.any(pc.is_nan(target)).as_py():
+                    row = n + first_true(pc.is_nan(target))
+                    msg = f"Target column '{self.target}' of {self.where} has NaN at row {row}."
+                    raise DataError(msg, column=self.target, row=row)
+                labels.update(pc.unique(target).to_pylist())
+                for i, c in enumerate(text, start=1):
+                    col = batch.column(i)
+                    if col.null_count:
+                        row = n + first_true(col.is_null())
+                        msg = (
+                            f"Column '{c}' of {self.where} has a missing value at row {row} "
+                            "(0-based data row). A stream cannot impute: drop or fill those "
+                            "rows first."
+                        )
+                        raise DataError(msg, column=c, row=row)
+                    if not pa.types.is_boolean(col.type):
+                        levels[c].update(pc.unique(col.cast(pa.string())).to_pylist())
+                        if len(levels[c]) > self.max_levels:
+                            msg = (
+                                f"Column '{c}' of {self.where} has more than {self.max_levels}"
+                                " distinct text values; it looks like an identifier. Leave it"
+                                f" out (drop=['{c}'], --drop {c}) or group its values."
+                            )
+                            raise DataError(msg, column=c)
+                n += batch.num_rows
+                advance(batch.num_rows)
+        if n == 0:
+            msg = f"{self.path} has no rows."
+            raise DataError(msg)
+        values = sorted(labels)
+        kinds = {type(v) for v in values}
+        array = np.array(values, dtype=object) if str in kinds else np.array(values)
+        return array, levels, n
+
+    def _progress_bar(self, n_rows: int | None) -> PassProgress | None:
+        return PassProgress(self.path.name, n_rows) if self.progress else None
+
+    # ------------------------------------------------------------------ the passes
+    def chunk_source(self, sample_rows: int) -> FileChunks:
+        """The solver's chunk source over this file (after :meth:`schema`)."""
+        schema, layout = self._prepared()
+        return FileChunks(self, layout, schema, sample_rows)
+
+    def subset(self, fold: FoldFilter) -> FileSource:
+        """The same file, keeping only the rows of one hash fold (see :func:`hash_folds`).
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> import pandas as pd
+        >>> path = os.path.join(tempfile.mkdtemp(), "d.csv")
+        >>> pd.DataFrame({"x": [1.0, 2.0, 3.0], "y": [0, 1, 0]}).to_csv(path, index=False)
+        >>> FileSource(path, target="y").subset(FoldFilter(5, 0)).fold.n_splits
+        5
+        """
+        self.schema()
+        out = copy.copy(self)
+        out.fold = fold
+        return out
+
+
+class FileChunks:
+    """The solver's chunk source over a :class:`FileSource`: one file read per pass.
+
+    The first pass also gathers the Hessian's row sample (the rows
+    :func:`~logitkit.data.sources.sample_positions` picks), kept in memory.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np, pandas as pd
+    >>> from functools import partial
+    >>> from logitkit.solver.moments import chunk_moments
+    >>> path = os.path.join(tempfile.mkdtemp(), "d.parquet")
+    >>> pd.DataFrame({"x": np.arange(10.0), "y": [0, 1] * 5}).to_parquet(path)
+    >>> chunks = FileSource(path, "y", batch_rows=4).chunk_source(sample_rows=0)
+    >>> chunks.map_reduce(partial(chunk_moments, n_classes=2)).mean.tolist()
+    [4.5]
+    """
+
+    def __init__(
+        self, source: FileSource, layout: BatchLayout, schema: SourceSchema, sample_rows: int
+    ) -> None:
+        self.file = source
+        self.layout = layout
+        self.n_features = schema.n_features
+        self.n_outputs = schema.n_outputs
+        self._all_rows = schema.n_rows
+        self._class_weights = np.ones(schema.classes.shape[0])
+        self._unit_weights = True
+        self._sample = (
+            RowSample(sample_positions(schema.n_rows, sample_rows)) if sample_rows > 0 else None
+        )
+        self._sample_source: ArraySource | None = None
+        self._progress = source._progress_bar(schema.n_rows)
+        self._checked = False  # whether a whole pass found every feature finite
+
+    def set_class_weights(self, class_weights: FloatArray) -> None:
+        """Loss weights become ``sample_weight * class_weights[code]``."""
+        self._class_weights = np.asarray(class_weights, dtype=np.float64)
+        self._unit_weights = bool((self._class_weights == 1.0).all())
+        self._sample_source = None
+
+    def _read(self) -> Iterator[tuple[Chunk | None, int]]:
+        """Each batch's chunk (rows of other folds dropped) and its rows read; gathers the sample."""
+        sample = self._sample if self._sample is not None and not self._sample.complete else None
+        if sample is not None:
+            sample.clear()
+        fold = self.file.fold
+        offset = 0
+        for batch in self.file.record_batches(self.layout.columns):
+            n = batch.num_rows
+            X, y, sw = self.layout.encode(batch, offset, check=not self._checked)
+            local = sample.local(offset, n) if sample is not None else None
+            if fold is not None:
+                keep = fold.mask(X)
+                X, y, sw = X[keep], y[keep], sw[keep]
+                if local is not None:
+                    local = np.flatnonzero(np.isin(np.flatnonzero(keep), local))
+            if sample is not None and local is not None:
+                sample.add(X[local], y[local], sw[local])
+            offset += n
+            w = sw if self._unit_weights else sw * self._class_weights[y]
+            chunk = Chunk(X, y, w, sw) if X.shape[0] else None
+            yield chunk, n
+        if sample is not None:
+            sample.complete = True
+        self._checked = True
+
+    def map_reduce(self, fn: Callable[[Chunk], S]) -> S:
+        """Read the file once, apply ``fn`` to each batch's chunk and add up the results.
+
+        BLAS runs on one thread meanwhile: a batch is a small problem, and the other
+        core reads and decodes the next batches.
+        """
+        total: S | None = None
+        with one_blas_thread(), pass_progress(self._progress) as advance:
+            for chunk, n in self._read():
+                if chunk is not None:
+                    part = fn(chunk)
+                    total = part if total is None else total + part
+                advance(n)
+        if total is None:
+            msg = f"No rows of {self.file.path} to pass over (all filtered out?)."
+            raise DataError(msg)
+        return total
+
+    def map_rows(self, fn: Callable[[FloatArray], FloatArray], width: int) -> FloatArray:
+        """``fn`` of every batch's features (all rows, no fold filter), stacked in file order.
+
+        ``fn`` returns ``width`` values per row.
+        """
+        parts = [np.empty((0, width))]
+        offset = 0
+        for batch in self.file.record_batches(self.layout.columns):
+            parts.append(fn(self.layout.encode(batch, offset)[0]))
+            offset += batch.num_rows
+        return np.concatenate(parts)
+
+    def hessian_sample(self, max_rows: int) -> ArraySource | None:
+        """The rows gathered on the first pass (about ``max_rows``), or None for small data."""
+        if self._sample is None or self._all_rows <= 2 * max_rows:
+            return None
+        if not self._sample.complete:
+            for _ in self._read():
+                pass
+        if self._sample_source is None:
+            self._sample_source = self._sample.source(self._class_weights, self.n_outputs)
+        return self._sample_source
