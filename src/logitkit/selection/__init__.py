@@ -17,6 +17,7 @@ scale, and :func:`cross_val_proba`).
 from __future__ import annotations
 
 from logitkit.selection._estimator import CV_RESULTS_COLUMNS, LogisticModelCV
+from logitkit.selection._hash_folds import HashKFold, cross_val_proba
 from logitkit.selection._path import SCORINGS
 
-__all__ = ["CV_RESULTS_COLUMNS", "SCORINGS", "LogisticModelCV"]
+__all__ = ["CV_RESULTS_COLUMNS", "SCORINGS", "HashKFold", "LogisticModelCV", "cross_val_proba"]
