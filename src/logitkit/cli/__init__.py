@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from logitkit.cli import evaluate, predict, report, summary, threshold, train
+from logitkit.cli import drift, evaluate, predict, report, serve, summary, threshold, train
 
 app = typer.Typer(
     name="logitkit",
@@ -18,6 +18,8 @@ app.command(name="evaluate")(evaluate.evaluate_command)
 app.command(name="predict")(predict.predict)
 app.command(name="threshold")(threshold.threshold)
 app.command(name="summary")(summary.summary)
+app.command(name="serve")(serve.serve)
+app.command(name="drift")(drift.drift)
 app.command(name="report")(report.report)
 
 

@@ -1,0 +1,1 @@
+"""One router per resource: health, model, predict, explain, drift, feedback, admin, v2."""

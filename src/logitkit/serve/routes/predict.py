@@ -1,0 +1,71 @@
+"""``POST /v1/predict``: answers only after the rows are committed to the log.
+
+:func:`handle` is the whole endpoint. The FastAPI route documents it (OpenAPI), and
+the app's guard also calls it directly, skipping per-request routing and dependency
+resolution, which cost more than the prediction itself (see ``app.py``).
+"""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from logitkit.serve.body import json_body_schema, read_json_body
+from logitkit.serve.deps import check_key
+from logitkit.serve.errors import error_responses, json_response
+from logitkit.serve.logged import predict_logged
+from logitkit.serve.routes._common import REQUEST_ID_PARAMETER, read_instances, request_id_header
+from logitkit.serve.runtime import Runtime
+from logitkit.serve.schemas import PredictResponse
+
+__all__ = ["handle", "router"]
+
+router = APIRouter(tags=["predictions"])
+
+
+async def handle(request: Request) -> Response:
+    """Label, probabilities and the decision under the threshold policy, per instance.
+
+    Every prediction is committed to the prediction log before it is answered. Send your
+    own ``X-Request-ID`` to make retries safe: a retried id is answered from the log.
+    """
+    started = time.perf_counter()
+    runtime: Runtime = request.app.state.runtime
+    check_key(runtime, request.headers.get("authorization"))
+    client_id = request_id_header(request)
+    model = runtime.predictor  # read once: a reload cannot mix two models in one answer
+    body = await read_json_body(request, runtime.settings.max_body_bytes)
+    read = time.perf_counter()
+    instances, X = read_instances(model, body)
+    logged = await predict_logged(runtime, model, X, instances, client_id)
+    request.state.request_id = logged.request_id
+    timing = (
+        f"read;dur={(read - started) * 1e3:.3f}, parse;dur={(logged.started - read) * 1e3:.3f}, "
+        f"{logged.server_timing()}, total;dur={(time.perf_counter() - started) * 1e3:.3f}"
+    )
+    return json_response(
+        {
+            "model_version": logged.model_version,
+            "request_id": logged.request_id,
+            "predictions": logged.predictions,
+        },
+        headers={"X-Request-ID": logged.request_id, "Server-Timing": timing},
+    )
+
+
+router.add_api_route(
+    "/v1/predict",
+    handle,
+    methods=["POST"],
+    response_model=PredictResponse,
+    summary="Predict one instance or a batch; answered once logged",
+    responses=error_responses(401, 409, 413, 415, 422, 503),
+    openapi_extra={
+        **json_body_schema(
+            "PredictRequest", "Instances as objects of named features (see GET /v1/model)."
+        ),
+        "parameters": [REQUEST_ID_PARAMETER],
+    },
+)

@@ -1,0 +1,190 @@
+"""Open Inference Protocol tensors to the model matrix, and label tensors back.
+
+Inputs come either as one tensor of shape ``[N, p]`` (any name, columns in the model's
+feature order, as KServe's scikit-learn server takes them) or as one tensor per feature
+named after it, of shape ``[N]`` or ``[N, 1]`` (as MLServer's pandas codec sends
+them). ``data`` may be flat or nested (row-major). Numbers are checked as strictly as
+``/v1`` checks them: finite, within the feature's bound, of the declared datatype.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from logitkit.serve.inputs import FeatureSpec, FloatArray
+from logitkit.serve.predictor import Predictor
+
+__all__ = ["Tensor", "TensorError", "datatype_of", "flat", "model_matrix"]
+
+_FLOATS = frozenset({"FP16", "FP32", "FP64"})
+_INTEGERS = frozenset({"INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64"})
+
+
+class TensorError(ValueError):
+    """The tensors do not fit the model; the message says which and what to send."""
+
+
+class Tensor(Protocol):
+    """What an input tensor has (the request model's ``RequestInput``)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def shape(self) -> list[int]: ...
+    @property
+    def datatype(self) -> str: ...
+    @property
+    def data(self) -> list[Any]: ...
+
+
+def datatype_of(values: Sequence[Any]) -> str:
+    """The protocol datatype for output values: BOOL, INT64, FP64 or BYTES.
+
+    Examples
+    --------
+    >>> datatype_of([True, False]), datatype_of([1, 2]), datatype_of(["a"])
+    ('BOOL', 'INT64', 'BYTES')
+    """
+    if all(isinstance(v, bool) for v in values):
+        return "BOOL"
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        return "INT64"
+    if all(isinstance(v, float | int) and not isinstance(v, bool) for v in values):
+        return "FP64"
+    return "BYTES"
+
+
+def flat(data: list[Any]) -> list[Any]:
+    """Row-major flattening of nested lists (a flat list is returned as it is).
+
+    Examples
+    --------
+    >>> flat([[1, 2], [3, [4]]])
+    [1, 2, 3, 4]
+    """
+    if not any(isinstance(v, list) for v in data):
+        return data
+    out: list[Any] = []
+    stack = [iter(data)]
+    while stack:
+        for v in stack[-1]:
+            if isinstance(v, list):
+                stack.append(iter(v))
+                break
+            out.append(v)
+        else:
+            stack.pop()
+    return out
+
+
+def _check_numbers(
+    name: str, values: list[Any], datatype: str, features: Sequence[FeatureSpec]
+) -> None:
+    allowed = {int} if datatype in _INTEGERS else {int, float}
+    kinds = {type(v) for v in values}
+    if not kinds <= allowed:
+        shown = ", ".join(sorted(t.__name__ for t in kinds - allowed))
+        msg = f"Input {name!r} is {datatype} but holds {shown} values; send numbers."
+        raise TensorError(msg)
+    p = len(features)
+    for k, v in enumerate(values):
+        f = features[k % p]
+        if f.type in ("category", "bool"):
+            kind = "BYTES" if f.type == "category" else "BOOL"
+            msg = f"Feature {f.name!r} is {f.type}: send it as its own input of datatype {kind}."
+            raise TensorError(msg)
+        if isinstance(v, float) and not math.isfinite(v):
+            msg = f"Input {name!r} holds a non-finite number at position {k}; send finite numbers."
+            raise TensorError(msg)
+        if abs(v) > f.bound:
+            msg = f"Feature {f.name!r} in input {name!r}: {v:g} exceeds {f.bound:g} in magnitude."
+            raise TensorError(msg)
+
+
+def _check(name: str, values: list[Any], datatype: str, features: Sequence[FeatureSpec]) -> None:
+    """Check one tensor's values against the features its columns are."""
+    if datatype in _FLOATS | _INTEGERS:
+        _check_numbers(name, values, datatype, features)
+        return
+    f = features[0]
+    kinds = {type(v) for v in values}
+    if len(features) == 1 and datatype == "BOOL" and f.type == "bool" and kinds <= {bool}:
+        return
+    if len(features) == 1 and datatype == "BYTES" and f.type == "category" and kinds <= {str}:
+        unseen = sorted({v for v in values if v not in f.levels})
+        if unseen:
+            msg = f"Feature {f.name!r} has unseen categories {unseen[:5]!r}; known: {list(f.levels)!r}."
+            raise TensorError(msg)
+        return
+    msg = f"Input {name!r} has datatype {datatype}, which feature {f.name!r} ({f.type}) does not take."
+    raise TensorError(msg)
+
+
+def _one_tensor(model: Predictor, tensor: Tensor) -> tuple[FloatArray, list[dict[str, Any]]]:
+    p = len(model.names)
+    values = flat(tensor.data)
+    shape = list(tensor.shape)
+    if len(shape) == 1:
+        shape = [1, *shape]
+    if len(shape) != 2 or shape[1] != p or shape[0] < 1 or shape[0] * p != len(values):
+        msg = (
+            f"Input {tensor.name!r} must have shape [N, {p}] (N rows of the model's {p} "
+            f"features in order) and N*{p} values; got shape {tensor.shape} with "
+            f"{len(values)} values."
+        )
+        raise TensorError(msg)
+    _check(tensor.name, values, tensor.datatype, model.features)
+    columns = {name: values[j::p] for j, name in enumerate(model.names)}
+    return model.inputs.matrix_from_columns(columns, shape[0]), _instances(model, columns, shape[0])
+
+
+def _instances(model: Predictor, columns: dict[str, list[Any]], n: int) -> list[dict[str, Any]]:
+    """The raw instances (needed for the log when the model encodes its inputs)."""
+    if model.inputs.direct:
+        return []
+    return [{name: columns[name][i] for name in model.names} for i in range(n)]
+
+
+def model_matrix(
+    model: Predictor, inputs: Sequence[Tensor]
+) -> tuple[FloatArray, list[dict[str, Any]]]:
+    """The model matrix (and, for encoded models, the raw instances) of input tensors.
+
+    Raises
+    ------
+    TensorError
+        Naming the input and the problem.
+    """
+    names = set(model.names)
+    if len(inputs) == 1 and inputs[0].name not in names:
+        return _one_tensor(model, inputs[0])
+    given = {t.name: t for t in inputs}
+    unknown = sorted(set(given) - names)
+    missing = [n for n in model.names if n not in given]
+    if unknown or missing or len(given) != len(inputs):
+        msg = (
+            "Send one tensor of shape [N, p], or one input per feature named after it. "
+            f"Unknown inputs: {unknown[:5]}; missing features: {missing[:5]}; repeated "
+            f"inputs: {len(inputs) - len(given)}."
+        )
+        raise TensorError(msg)
+    columns: dict[str, list[Any]] = {}
+    n = -1
+    for feature in model.features:
+        tensor = given[feature.name]
+        values = flat(tensor.data)
+        if not values or list(tensor.shape) not in ([len(values)], [len(values), 1]):
+            msg = (
+                f"Input {feature.name!r} must have shape [N] or [N, 1] with N > 0 values; got "
+                f"{tensor.shape} with {len(values)}."
+            )
+            raise TensorError(msg)
+        if n >= 0 and len(values) != n:
+            msg = f"Input {feature.name!r} has {len(values)} rows; the inputs before it have {n}."
+            raise TensorError(msg)
+        n = len(values)
+        _check(feature.name, values, tensor.datatype, (feature,))
+        columns[feature.name] = values
+    return model.inputs.matrix_from_columns(columns, n), _instances(model, columns, n)
