@@ -26,7 +26,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from logitkit.solver.loss import binomial_loss, sigmoid, softmax
+from logitkit.solver.loss import binomial_loss, log1pexp, sigmoid, softmax
 
 FloatArray = NDArray[np.float64]
 #: A dense float array or a scipy CSR matrix (scipy ships no type information for these).
@@ -305,6 +305,8 @@ def block_statistics(
     columns: NDArray[np.intp] | None = None,
 ) -> Stats:
     """Statistics from a standardised block ``Xa = [1, X_s]`` (see :func:`standardised_block`)."""
+    if theta.shape[0] == 1:
+        return _binary_block_statistics(Xa, y, w, theta[0], hessian=hessian, columns=columns)
     Z = Xa @ theta.T
     loss, R, P = _residuals(Z, y, w)
     grad = np.ascontiguousarray((Xa.T @ R).T)
@@ -319,6 +321,36 @@ def block_statistics(
 
         hess = _hessian(P, w, gram)
     return Stats(loss, float(w.sum()), grad, hess, Z.shape[0])
+
+
+def _binary_block_statistics(
+    Xa: FloatArray,
+    y: NDArray[np.intp],
+    w: FloatArray,
+    beta: FloatArray,
+    *,
+    hessian: bool,
+    columns: NDArray[np.intp] | None,
+) -> Stats:
+    """The binary case of :func:`block_statistics` with vectors only.
+
+    Small fits (cross-validation, bootstrap) run thousands of these passes, where each
+    avoided temporary shows.
+    """
+    z = Xa @ beta
+    prob = sigmoid(z)
+    yf = y.astype(np.float64)
+    loss = float(w @ (log1pexp(z) - yf * z))
+    r = prob - yf
+    r *= w
+    grad = (Xa.T @ r)[None, :]
+    hess = None
+    if hessian:
+        v = prob * (1.0 - prob)
+        v *= w
+        sub = Xa if columns is None else Xa[:, columns]
+        hess = _syrk(sub * np.sqrt(v)[:, None])
+    return Stats(loss, float(w.sum()), grad, hess, z.shape[0])
 
 
 def _gradient_block(X: Matrix, R: FloatArray, scaling: Scaling) -> FloatArray:
