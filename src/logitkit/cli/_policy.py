@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
+import typer
 from numpy.typing import NDArray
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
@@ -15,6 +16,26 @@ from logitkit.model import LogisticModel
 __all__ = ["PolicyRule", "choose_policy", "out_of_fold_proba"]
 
 PolicyRule = dict[str, float]
+
+# The decision-rule options, shared by the commands that choose a policy.
+MinRecallOption = Annotated[
+    float | None, typer.Option(help="Policy: the highest threshold with recall >= this.")
+]
+MinPrecisionOption = Annotated[
+    float | None, typer.Option(help="Policy: the lowest threshold with precision >= this.")
+]
+MaxFprOption = Annotated[
+    float | None,
+    typer.Option(
+        "--max-fpr", help="Policy: the lowest threshold with false-positive rate <= this."
+    ),
+]
+CostFpOption = Annotated[
+    float | None, typer.Option(help="Policy: cost of a false positive (with --cost-fn).")
+]
+CostFnOption = Annotated[
+    float | None, typer.Option(help="Policy: cost of a false negative (a missed positive).")
+]
 
 
 def policy_rule(

@@ -22,7 +22,15 @@ import typer
 from logitkit.artifact import data_fingerprint, write_content
 from logitkit.cli._common import echo, one_line_errors
 from logitkit.cli._data import positive_label, read_labelled, read_model, stored_policy
-from logitkit.cli._policy import choose_policy, policy_rule
+from logitkit.cli._policy import (
+    CostFnOption,
+    CostFpOption,
+    MaxFprOption,
+    MinPrecisionOption,
+    MinRecallOption,
+    choose_policy,
+    policy_rule,
+)
 from logitkit.exceptions import DataError
 
 __all__ = ["threshold"]
@@ -56,24 +64,11 @@ def threshold(
     positive: Annotated[
         str | None, typer.Option(help="The label that must not be missed (default: the policy's).")
     ] = None,
-    min_recall: Annotated[
-        float | None, typer.Option(help="Policy: the highest threshold with recall >= this.")
-    ] = None,
-    min_precision: Annotated[
-        float | None, typer.Option(help="Policy: the lowest threshold with precision >= this.")
-    ] = None,
-    max_fpr: Annotated[
-        float | None,
-        typer.Option(
-            "--max-fpr", help="Policy: the lowest threshold with false-positive rate <= this."
-        ),
-    ] = None,
-    cost_fp: Annotated[
-        float | None, typer.Option(help="Policy: cost of a false positive (with --cost-fn).")
-    ] = None,
-    cost_fn: Annotated[
-        float | None, typer.Option(help="Policy: cost of a false negative (a missed positive).")
-    ] = None,
+    min_recall: MinRecallOption = None,
+    min_precision: MinPrecisionOption = None,
+    max_fpr: MaxFprOption = None,
+    cost_fp: CostFpOption = None,
+    cost_fn: CostFnOption = None,
     fixed: Annotated[
         float | None, typer.Option("--threshold", help="Policy: a fixed threshold.")
     ] = None,

@@ -22,7 +22,16 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 from logitkit.artifact import data_fingerprint, save
 from logitkit.cli._common import console, echo, one_line_errors, steps
 from logitkit.cli._data import positive_label
-from logitkit.cli._policy import choose_policy, out_of_fold_proba, policy_rule
+from logitkit.cli._policy import (
+    CostFnOption,
+    CostFpOption,
+    MaxFprOption,
+    MinPrecisionOption,
+    MinRecallOption,
+    choose_policy,
+    out_of_fold_proba,
+    policy_rule,
+)
 from logitkit.cli._scale import fit_streamed, should_stream
 from logitkit.cli._train_output import held_out_report, print_summary, write_report
 from logitkit.data.arrow import read_table
@@ -147,26 +156,11 @@ def train(
     scoring: Annotated[
         str, typer.Option(help="With --cv: log_loss, roc_auc or brier.")
     ] = "log_loss",
-    min_recall: Annotated[
-        float | None,
-        typer.Option(help="Policy: the highest threshold with out-of-fold recall >= this."),
-    ] = None,
-    min_precision: Annotated[
-        float | None,
-        typer.Option(help="Policy: the lowest threshold with out-of-fold precision >= this."),
-    ] = None,
-    max_fpr: Annotated[
-        float | None,
-        typer.Option(
-            "--max-fpr", help="Policy: the lowest threshold with false-positive rate <= this."
-        ),
-    ] = None,
-    cost_fp: Annotated[
-        float | None, typer.Option(help="Policy: cost of a false positive (with --cost-fn).")
-    ] = None,
-    cost_fn: Annotated[
-        float | None, typer.Option(help="Policy: cost of a false negative (a missed positive).")
-    ] = None,
+    min_recall: MinRecallOption = None,
+    min_precision: MinPrecisionOption = None,
+    max_fpr: MaxFprOption = None,
+    cost_fp: CostFpOption = None,
+    cost_fn: CostFnOption = None,
     threshold: Annotated[float | None, typer.Option(help="Policy: a fixed threshold.")] = None,
     folds: Annotated[
         int, typer.Option(help="Folds for cross-validation and the out-of-fold probabilities.")
