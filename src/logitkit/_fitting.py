@@ -18,12 +18,12 @@ from threadpoolctl import ThreadpoolController
 
 from logitkit.data.checks import check_sample_weight, check_target
 from logitkit.data.memory import ArraySource
-from logitkit.solver import Problem, initial_theta
+from logitkit.solver import ChunkSource, Problem, initial_theta
 from logitkit.solver.moments import Moments, feature_moments
 
 FloatArray = NDArray[np.float64]
 
-__all__ = ["TrainingData", "blas_threads", "class_weight_vector", "prepare"]
+__all__ = ["TrainingData", "blas_threads", "build_problem", "class_weight_vector", "prepare"]
 
 #: Below this many values per pass, BLAS threads cost more than they give.
 _SINGLE_THREAD_VALUES = 2_000_000
@@ -68,6 +68,39 @@ def class_weight_vector(
     )
 
 
+def build_problem(
+    source: ChunkSource,
+    moments: Moments,
+    *,
+    n_outputs: int,
+    n_features: int,
+    total_weight: float,
+    n_rows: int,
+    C: float,
+    l1_ratio: float,
+    fit_intercept: bool,
+    standardize: bool,
+) -> Problem:
+    """The solver problem for one penalty, from a source and its first-pass moments.
+
+    Features are centred exactly when there is an intercept; zero-variance features are
+    then held at zero.
+    """
+    scaling = moments.scaling(center=fit_intercept, scale=standardize)
+    fixed = moments.zero_variance() if fit_intercept else np.zeros(n_features, dtype=bool)
+    return Problem(
+        source=source,
+        scaling=scaling,
+        n_outputs=n_outputs,
+        C=C,
+        l1_ratio=l1_ratio,
+        fit_intercept=fit_intercept,
+        fixed_features=fixed,
+        total_weight=total_weight,
+        n_rows=n_rows,
+    )
+
+
 @dataclass(frozen=True)
 class TrainingData:
     """Validated training rows, ready for the solver.
@@ -108,19 +141,17 @@ class TrainingData:
         self, *, C: float, l1_ratio: float, fit_intercept: bool, standardize: bool
     ) -> Problem:
         """The solver problem for one penalty (centred exactly when there is an intercept)."""
-        scaling = self.moments.scaling(center=fit_intercept, scale=standardize)
-        p = int(self.X.shape[1])
-        fixed = self.moments.zero_variance() if fit_intercept else np.zeros(p, dtype=bool)
-        return Problem(
-            source=self.source,
-            scaling=scaling,
+        return build_problem(
+            self.source,
+            self.moments,
             n_outputs=self.n_outputs,
+            n_features=int(self.X.shape[1]),
+            total_weight=float(self.weights.sum()),
+            n_rows=int(self.X.shape[0]),
             C=C,
             l1_ratio=l1_ratio,
             fit_intercept=fit_intercept,
-            fixed_features=fixed,
-            total_weight=float(self.weights.sum()),
-            n_rows=int(self.X.shape[0]),
+            standardize=standardize,
         )
 
     def null_start(self, problem: Problem) -> FloatArray:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from logitkit._fitting import class_weight_vector
+from logitkit._fitting import build_problem, class_weight_vector
 from logitkit.data.sources import OutOfCoreChunks, RowSource, SourceSchema
 from logitkit.exceptions import DataError
 from logitkit.solver import Problem, initial_theta
@@ -129,19 +129,17 @@ class SourceData:
         self, *, C: float, l1_ratio: float, fit_intercept: bool, standardize: bool
     ) -> Problem:
         """The solver problem for one penalty (as :meth:`TrainingData.problem`)."""
-        scaling = self.moments.scaling(center=fit_intercept, scale=standardize)
-        p = self.n_features
-        fixed = self.moments.zero_variance() if fit_intercept else np.zeros(p, dtype=bool)
-        return Problem(
-            source=self.source,
-            scaling=scaling,
+        return build_problem(
+            self.source,
+            self.moments,
             n_outputs=self.n_outputs,
+            n_features=self.n_features,
+            total_weight=float(self.moments.class_weight_sums.sum()),
+            n_rows=int(self.moments.n_rows),
             C=C,
             l1_ratio=l1_ratio,
             fit_intercept=fit_intercept,
-            fixed_features=fixed,
-            total_weight=float(self.moments.class_weight_sums.sum()),
-            n_rows=int(self.moments.n_rows),
+            standardize=standardize,
         )
 
     def null_start(self, problem: Problem) -> FloatArray:

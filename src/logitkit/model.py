@@ -233,9 +233,7 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         It does the bookkeeping of scikit-learn's ``validate_data`` for that case only
         (which costs more than a small fit's solve); anything else takes the full path.
         """
-        if not (
-            type(X) is np.ndarray and X.dtype == np.float64 and X.ndim == 2 and X.size > 0
-        ):
+        if not (type(X) is np.ndarray and X.dtype == np.float64 and X.ndim == 2 and X.size > 0):
             return False
         if reset:
             self.n_features_in_ = X.shape[1]

@@ -12,7 +12,6 @@ import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,7 +28,6 @@ FloatArray = NDArray[np.float64]
 __all__ = [
     "BatchLayout",
     "encoder_for",
-    "file_format",
     "first_true",
     "one_blas_thread",
     "raw_type",
@@ -40,21 +38,6 @@ _CONTROLLER: list[ThreadpoolController] = []
 _READERS: list[ThreadPoolExecutor] = []
 #: Passes that can read ahead at once (more wait for a free reader thread).
 _READER_THREADS = 4
-
-
-def file_format(path: Path) -> str:
-    if not path.exists():
-        msg = f"Data file {path} does not exist."
-        raise DataError(msg)
-    suffixes = "".join(path.suffixes).lower()
-    if path.is_dir() or suffixes.endswith((".parquet", ".pq")):
-        return "parquet"
-    if ".tsv" in suffixes:
-        return "tsv"
-    if ".csv" in suffixes:
-        return "csv"
-    msg = f"Cannot tell the format of {path}: use a .csv, .tsv or .parquet file (or directory)."
-    raise DataError(msg)
 
 
 def raw_type(name: str, kind: pa.DataType, where: str) -> str:

@@ -42,16 +42,19 @@ def arrow_types(features: Sequence[Mapping[str, Any]]) -> dict[str, pa.DataType]
     }
 
 
-def _format(p: Path) -> str:
-    if not p.exists():
-        msg = f"Data file {p} does not exist."
+def file_format(path: Path) -> str:
+    """``"parquet"`` (a file or directory), ``"csv"`` or ``"tsv"``, from the path's suffixes."""
+    if not path.exists():
+        msg = f"Data file {path} does not exist."
         raise DataError(msg)
-    suffixes = "".join(p.suffixes).lower()
-    if p.is_dir() or suffixes.endswith((".parquet", ".pq")):
+    suffixes = "".join(path.suffixes).lower()
+    if path.is_dir() or suffixes.endswith((".parquet", ".pq")):
         return "parquet"
-    if ".csv" in suffixes or ".tsv" in suffixes:
-        return "tsv" if ".tsv" in suffixes else "csv"
-    msg = f"Cannot tell the format of {p}: use a .csv, .tsv or .parquet file."
+    if ".tsv" in suffixes:
+        return "tsv"
+    if ".csv" in suffixes:
+        return "csv"
+    msg = f"Cannot tell the format of {path}: use a .csv, .tsv or .parquet file (or directory)."
     raise DataError(msg)
 
 
@@ -91,7 +94,7 @@ def read_table(
     ['02134', nan]
     """
     p = Path(path)
-    kind = _format(p)
+    kind = file_format(p)
     try:
         if kind == "parquet":
             table = pq.read_table(p)
@@ -117,7 +120,7 @@ def count_rows(path: str | Path) -> int | None:
     3
     """
     p = Path(path)
-    if _format(p) != "parquet":
+    if file_format(p) != "parquet":
         return None
     try:
         return sum(int(pq.ParquetFile(f).metadata.num_rows) for f in _parquet_files(p))
@@ -163,7 +166,7 @@ def iter_batches(
     [2, 1]
     """
     p = Path(path)
-    kind = _format(p)
+    kind = file_format(p)
     try:
         if kind == "parquet":
             for f in _parquet_files(p):

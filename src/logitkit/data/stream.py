@@ -39,12 +39,12 @@ from numpy.typing import NDArray
 from logitkit.data._batches import (
     BatchLayout,
     encoder_for,
-    file_format,
     first_true,
     one_blas_thread,
     raw_type,
     read_ahead,
 )
+from logitkit.data.arrow import file_format
 from logitkit.data.encoding import DEFAULT_MAX_LEVELS, ColumnSpec
 from logitkit.data.memory import ArraySource
 from logitkit.data.sources import (
