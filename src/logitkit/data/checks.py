@@ -150,6 +150,9 @@ def check_target(y: Any, n_rows: int) -> tuple[NDArray[Any], NDArray[np.intp]]:
             names = ", ".join(sorted(t.__name__ for t in types))
             msg = f"y mixes label types ({names}); use one type for all labels."
             raise DataError(msg, column="y")
+    two = _two_numeric_classes(arr)
+    if two is not None:
+        return two
     classes, codes = np.unique(arr, return_inverse=True)
     if classes.shape[0] < 2:
         only = (
@@ -163,6 +166,21 @@ def check_target(y: Any, n_rows: int) -> tuple[NDArray[Any], NDArray[np.intp]]:
         )
         raise DataError(msg, column="y")
     return classes, codes.astype(np.intp).ravel()
+
+
+def _two_numeric_classes(arr: NDArray[Any]) -> tuple[NDArray[Any], NDArray[np.intp]] | None:
+    """``(classes, codes)`` of a numeric target with exactly two values, without sorting.
+
+    The common binary case in a few vector operations (``numpy.unique`` sorts the rows);
+    None for anything else.
+    """
+    if arr.dtype.kind not in "biuf" or arr.size == 0:
+        return None
+    low, high = arr.min(), arr.max()
+    is_high = arr == high
+    if low == high or not (is_high | (arr == low)).all():
+        return None
+    return np.array([low, high], dtype=arr.dtype), is_high.astype(np.intp)
 
 
 def check_sample_weight(sample_weight: Any, n_rows: int) -> NDArray[np.float64]:

@@ -10,8 +10,9 @@ Each iteration:
 2. **Direction.** From the curvature and the gradient: ``d = -H^{-1} g`` (Newton) or the
    minimiser of the L1-penalised quadratic model (proximal Newton); with it the
    predicted decrease ``delta < 0``.
-3. **Line search.** Backtracking from ``t = 1`` until ``F(t) <= F(0) + sigma t delta``
-   (Armijo; Tseng and Yun for the L1 term). Near the optimum, where differences of ``F``
+3. **Line search.** Backtracking until ``F(t) <= F(0) + sigma t delta`` (Armijo; Tseng
+   and Yun for the L1 term), from ``t = 1``, or on small smooth problems from the
+   minimum of ``F`` along ``d`` (:mod:`logitkit.solver.line_search`). Near the optimum, where differences of ``F``
    drown in rounding, a step that lowers the optimality violation without raising ``F``
    beyond rounding is accepted too.
 4. **Stopping.** When the largest violation of the optimality (KKT) conditions is at
@@ -46,6 +47,8 @@ _ROUNDING = 1e-13
 _SLOW_FULL_STEP = 0.5
 #: A reused Hessian is kept while each full step cuts the violation at least this much.
 _SLOW_STALE_STEP = 0.4
+#: An exact line search that returns within this share of ``t = 1`` is not repeated.
+_FULL_STEP_NEAR = 0.05
 
 
 def _covers(point: Point, needed: NDArray[np.intp] | None, objective: Objective) -> bool:
@@ -108,6 +111,7 @@ def damped_descent(
     kkt = objective.kkt_violation(point)
     rate = 1.0
     n_iter = 0
+    search = True
     message = "converged: optimality violation below tol"
     while kkt > tol:
         if n_iter >= max_iter:
@@ -131,7 +135,12 @@ def damped_descent(
             mode = "full"
         value = point.value(l1)
         trial_columns = columns(point) if needed is None else _union(needed, d, objective)
+        # A reused Hessian keeps its refresh rule, which reads full steps. Once a search
+        # lands near the full step, Newton's local model is right: stop searching.
         t = 1.0
+        if search and mode != "stale":
+            t = objective.line_minimum(point, d)
+            search = abs(t - 1.0) > _FULL_STEP_NEAR
         accepted: Point | None = None
         while t >= _MIN_STEP:
             trial = objective.at(

@@ -99,8 +99,8 @@ def chunk_moments(chunk: Chunk, n_classes: int) -> Moments:
         Xd = np.asarray(X, dtype=np.float64)
         mean = (sw @ Xd) / weight if weight > 0 else np.zeros(X.shape[1])
         dev = Xd - mean
-        # One fused pass over the deviations (no squared copy).
-        m2 = np.einsum("ij,ij,i->j", dev, dev, sw)
+        dev *= dev
+        m2 = sw @ dev
     sums = np.bincount(chunk.y, weights=chunk.w, minlength=n_classes).astype(np.float64)
     counts = np.bincount(chunk.y, minlength=n_classes).astype(np.int64)
     return Moments(weight, mean, m2, sums, counts, X.shape[0])

@@ -69,10 +69,11 @@ def newton(
     SolverResult
     """
     free = objective.free
+    all_free = bool(free.all())
 
     def direction(point: Point) -> tuple[FloatArray, float]:
         assert point.hess is not None
-        if free.all():
+        if all_free:
             d = newton_direction(point.hess, point.grad)
         else:
             d = np.zeros_like(point.theta)

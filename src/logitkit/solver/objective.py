@@ -14,11 +14,12 @@ penalty``. Parameters are flattened row-major from ``theta`` of shape ``(M, p + 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from functools import partial
+from functools import cached_property, partial
 
 import numpy as np
 from numpy.typing import NDArray
 
+from logitkit.solver.line_search import loss_derivatives_along, minimise_along
 from logitkit.solver.statistics import (
     Chunk,
     ChunkSource,
@@ -83,22 +84,22 @@ class Problem:
     total_weight: float
     n_rows: int
 
-    @property
+    @cached_property
     def n_features(self) -> int:
         """Number of features ``p``."""
         return int(self.scaling.mean.shape[0])
 
-    @property
+    @cached_property
     def shape(self) -> tuple[int, int]:
         """Shape ``(M, p + 1)`` of ``theta``."""
         return (self.n_outputs, self.n_features + 1)
 
-    @property
+    @cached_property
     def l1(self) -> float:
         """Normalised L1 strength ``a / (C W)``."""
         return 0.0 if np.isinf(self.C) else self.l1_ratio / (self.C * self.total_weight)
 
-    @property
+    @cached_property
     def l2(self) -> float:
         """Normalised L2 strength ``(1 - a) / (C W)``."""
         return 0.0 if np.isinf(self.C) else (1.0 - self.l1_ratio) / (self.C * self.total_weight)
@@ -141,7 +142,7 @@ class Point:
     smooth : float
         Normalised loss plus the L2 part of the penalty.
     l1_norm : float
-        ``||beta||_1``.
+        ``||beta||_1`` (0 when the problem has no L1 term: it is not needed).
     grad : ndarray
         Gradient of ``smooth``.
     hess : ndarray or None
@@ -149,6 +150,12 @@ class Point:
         parameters ``hess_index`` (all of them when that is None).
     stats : Stats
         The raw statistics of the pass (unnormalised, without the penalty).
+    hess_index : ndarray of int or None
+        Flat parameter indices ``hess`` covers (None: all of them).
+    curvature : Curvature or None
+        The loss Hessian behind ``hess`` (without the penalty), for reuse.
+    linear : ndarray of shape (n, M) or None
+        The linear predictor over all rows, kept on small data held in memory.
     """
 
     theta: FloatArray
@@ -159,10 +166,20 @@ class Point:
     stats: Stats
     hess_index: NDArray[np.intp] | None = None
     curvature: Curvature | None = None
+    linear: FloatArray | None = None
 
     def value(self, l1: float) -> float:
         """Full objective ``smooth + l1 * ||beta||_1``."""
         return self.smooth + l1 * self.l1_norm
+
+
+@dataclass(frozen=True)
+class _SmallData:
+    """All rows of a small problem, standardised once: ``Xa = [1, X_s]``, target, weights."""
+
+    Xa: FloatArray
+    y: NDArray[np.float64] | NDArray[np.intp]  # floats for a binary target, else codes
+    w: FloatArray
 
 
 def _chunk_weight(chunk: Chunk) -> float:
@@ -185,6 +202,8 @@ class Objective:
     def __init__(self, problem: Problem) -> None:
         self.problem = problem
         self.free, self.penalised = problem.masks()
+        self._all_free = bool(self.free.all())
+        self._l2_diagonal = problem.l2 * self.penalised
         self.n_passes = 0
         M, q = problem.shape
         n_params = M * q
@@ -192,10 +211,13 @@ class Objective:
             max(_MIN_SAMPLE_ROWS, _SAMPLE_ROWS_PER_PARAMETER * n_params),
             int(_SAMPLE_FRACTION * problem.n_rows),
         )
-        self._small = None
+        self._small: _SmallData | None = None
         whole = getattr(problem.source, "single_chunk", lambda: None)()
         if whole is not None and whole.X.shape[0] * q <= _SMALL_VALUES:
-            self._small = (standardised_block(whole.X, problem.scaling), whole.y, whole.w)
+            Xa = standardised_block(whole.X, problem.scaling)
+            # A binary target as floats once, not in every pass.
+            y = whole.y.astype(np.float64) if M == 1 else whole.y
+            self._small = _SmallData(Xa, y, whole.w)
         self._sample: ChunkSource | None = None
         if sample_rows >= _MIN_SAMPLE_ROWS:
             self._sample = problem.source.hessian_sample(sample_rows)
@@ -244,13 +266,16 @@ class Objective:
         theta: FloatArray,
         hessian: bool,
         columns: NDArray[np.intp] | None,
+        linear: FloatArray | None = None,
     ) -> Stats:
         th = theta.reshape(self.problem.shape)
         scaling = self.problem.scaling
         self.n_passes += 1
         if self._small is not None and source is self.problem.source:
-            Xa, y, w = self._small
-            return block_statistics(Xa, y, w, th, hessian=hessian, columns=columns)
+            small = self._small
+            return block_statistics(
+                small.Xa, small.y, small.w, th, hessian=hessian, columns=columns, linear=linear
+            )
         # A partial of a module-level function pickles, so distributed sources can ship it.
         fn = partial(chunk_statistics, theta=th, scaling=scaling, hessian=hessian, columns=columns)
         return source.map_reduce(fn)
@@ -276,12 +301,19 @@ class Objective:
         pr = self.problem
         if hessian == "sample" and not self._sample_pays(columns):
             hessian = "full"
-        stats = self._pass(pr.source, theta, hessian == "full", columns)
+        linear = None
+        if self._small is not None:
+            Xa = self._small.Xa
+            # A binary model's predictor by a matrix-vector product, as an (n, 1) view.
+            linear = (Xa @ theta)[:, None] if pr.n_outputs == 1 else Xa @ theta.reshape(pr.shape).T
+        stats = self._pass(pr.source, theta, hessian == "full", columns, linear)
         W = pr.total_weight
         beta = theta * self.penalised
         smooth = stats.loss / W + 0.5 * pr.l2 * float(beta @ beta)
-        grad = stats.grad.ravel() / W + pr.l2 * beta
-        point = Point(theta, smooth, float(np.abs(beta).sum()), grad, None, stats)
+        grad = stats.grad.ravel() / W
+        grad += pr.l2 * beta
+        l1_norm = float(np.abs(beta).sum()) if pr.l1 > 0.0 else 0.0
+        point = Point(theta, smooth, l1_norm, grad, None, stats, linear=linear)
         if hessian == "full":
             assert stats.hess is not None
             self._set_hessian(point, stats.hess / W, columns)
@@ -326,17 +358,47 @@ class Objective:
         """Give ``point`` the Hessian ``curvature`` (from here or a nearby point or problem)."""
         hess = curvature.hess.copy()
         index = curvature.index
-        pen = self.penalised if index is None else self.penalised[index]
-        hess.flat[:: hess.shape[0] + 1] += self.problem.l2 * pen
+        if self.problem.l2 > 0.0:
+            pen = self._l2_diagonal if index is None else self._l2_diagonal[index]
+            hess.flat[:: hess.shape[0] + 1] += pen
         if self._sum_zero is not None:
             extra = self._sum_zero if index is None else self._sum_zero[np.ix_(index, index)]
             hess += extra * float(np.mean(np.diag(hess)))
         point.hess, point.hess_index, point.curvature = hess, index, curvature
 
+    def line_minimum(self, point: Point, d: FloatArray) -> float:
+        """A step length near the minimum of the objective from ``point`` along ``d``.
+
+        Only for small data held standardised in memory and a smooth objective (see
+        :mod:`logitkit.solver.line_search`); 1.0 (the full step) otherwise.
+        """
+        small = self._small
+        if small is None or point.linear is None or self.problem.l1 > 0.0:
+            return 1.0
+        D = (
+            (small.Xa @ d)[:, None]
+            if self.problem.n_outputs == 1
+            else (small.Xa @ d.reshape(self.problem.shape).T)
+        )
+        loss = loss_derivatives_along(point.linear, D, small.y, small.w)
+        W, l2 = self.problem.total_weight, self.problem.l2
+        beta, step = point.theta * self.penalised, d * self.penalised
+        penalty_slope, penalty_curvature = l2 * float(beta @ step), l2 * float(step @ step)
+
+        def derivatives(t: float) -> tuple[float, float]:
+            first, second = loss(t)
+            return first / W + penalty_slope + t * penalty_curvature, (
+                second / W + penalty_curvature
+            )
+
+        return minimise_along(derivatives, float(point.grad @ d))
+
     def kkt_violation(self, point: Point) -> float:
         """Largest violation of the optimality conditions over the free parameters."""
         l1 = self.problem.l1
         g = point.grad
+        if l1 == 0.0 and self._all_free:
+            return float(np.abs(g).max()) if g.size else 0.0
         viol = np.abs(g)
         if l1 > 0.0:
             pen = self.penalised

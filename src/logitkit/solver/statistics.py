@@ -159,14 +159,18 @@ def linear_predictor(X: Matrix, theta: FloatArray, scaling: Scaling) -> FloatArr
 
 
 def standardised_block(X: Matrix, scaling: Scaling) -> FloatArray:
-    """``Xa = [1, (X - mean) / scale]`` for one chunk (a chunk-sized dense copy)."""
+    """``Xa = [1, (X - mean) / scale]`` for one chunk (a chunk-sized dense copy).
+
+    Column-major: weighting the rows for a Hessian then runs down contiguous columns.
+    """
     n, p = X.shape
-    out = np.empty((n, p + 1))
-    out[:, 0] = 1.0
-    Xd = X.toarray() if sp.issparse(X) else X
-    np.subtract(Xd, scaling.mean, out=out[:, 1:])
-    out[:, 1:] *= 1.0 / scaling.scale
-    return out
+    out = np.empty((p + 1, n))
+    out[0] = 1.0
+    body = out[1:]
+    body[...] = (X.toarray() if sp.issparse(X) else X).T
+    body -= scaling.mean[:, None]
+    body *= (1.0 / scaling.scale)[:, None]
+    return out.T
 
 
 def _syrk(A: FloatArray) -> FloatArray:
@@ -297,17 +301,23 @@ def _hessian(P: FloatArray, w: FloatArray, gram: Gram, last: Gram | None = None)
 
 def block_statistics(
     Xa: FloatArray,
-    y: NDArray[np.intp],
+    y: NDArray[Any],
     w: FloatArray,
     theta: FloatArray,
     *,
     hessian: bool,
     columns: NDArray[np.intp] | None = None,
+    linear: FloatArray | None = None,
 ) -> Stats:
-    """Statistics from a standardised block ``Xa = [1, X_s]`` (see :func:`standardised_block`)."""
+    """Statistics from a standardised block ``Xa = [1, X_s]`` (see :func:`standardised_block`).
+
+    ``linear``, the ``(n, M)`` linear predictor ``Xa theta^T`` when the caller has it,
+    saves its product. For a binary model ``y`` may be given as floats (0.0 and 1.0).
+    """
     if theta.shape[0] == 1:
-        return _binary_block_statistics(Xa, y, w, theta[0], hessian=hessian, columns=columns)
-    Z = Xa @ theta.T
+        z = Xa @ theta[0] if linear is None else linear[:, 0]
+        return _binary_block_statistics(Xa, y, w, z, hessian=hessian, columns=columns)
+    Z = Xa @ theta.T if linear is None else linear
     loss, R, P = _residuals(Z, y, w)
     grad = np.ascontiguousarray((Xa.T @ R).T)
     hess = None
@@ -325,31 +335,33 @@ def block_statistics(
 
 def _binary_block_statistics(
     Xa: FloatArray,
-    y: NDArray[np.intp],
+    y: NDArray[Any],
     w: FloatArray,
-    beta: FloatArray,
+    z: FloatArray,
     *,
     hessian: bool,
     columns: NDArray[np.intp] | None,
 ) -> Stats:
-    """The binary case of :func:`block_statistics` with vectors only.
+    """The binary case of :func:`block_statistics` with vectors only, at linear predictor ``z``.
 
     Small fits (cross-validation, bootstrap) run thousands of these passes, where each
     avoided temporary shows.
     """
-    z = Xa @ beta
     prob = sigmoid(z)
-    yf = y.astype(np.float64)
-    loss = float(w @ (log1pexp(z) - yf * z))
+    yf = y if y.dtype == np.float64 else y.astype(np.float64)
+    terms = log1pexp(z)
+    terms -= yf * z
+    loss = float(w @ terms)
     r = prob - yf
     r *= w
     grad = (Xa.T @ r)[None, :]
     hess = None
     if hessian:
-        v = prob * (1.0 - prob)
-        v *= w
+        prob *= 1.0 - prob  # the curvature weights, in place
+        prob *= w
+        np.sqrt(prob, out=prob)
         sub = Xa if columns is None else Xa[:, columns]
-        hess = _syrk(sub * np.sqrt(v)[:, None])
+        hess = _syrk(sub * prob[:, None])
     return Stats(loss, float(w.sum()), grad, hess, z.shape[0])
 
 
