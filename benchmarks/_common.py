@@ -39,6 +39,7 @@ class Timing:
     seconds: float
     repeats: int
     statistic: str  # "best" or "median"
+    batch: int = 1  # calls per timed sample (see time_calls)
 
 
 def time_calls(
@@ -47,27 +48,39 @@ def time_calls(
     *,
     statistic: str = "best",
     budget_s: float | None = None,
+    batch: int = 1,
 ) -> tuple[Timing, T]:
-    """Call ``fn`` up to ``repeats`` times; return its timing and its last result.
+    """Time ``repeats`` samples of ``fn``; return the per-call timing and the last result.
 
-    Garbage is collected before each call, outside the timed region. When ``budget_s`` is
-    given, repeating stops once the calls so far took that long (slow contenders on big
-    cases then run once).
+    Garbage is collected before each sample, outside the timed region. With ``batch == 1``
+    a sample is one call (made after that collection: a cold call). With ``batch > 1`` a
+    sample is that many calls back to back with the collector paused, as ``timeit`` does,
+    and counts as its mean: the steady state of a loop of fits. When ``budget_s`` is given,
+    sampling stops once the samples so far took that long (slow contenders on big cases
+    then run once).
     """
-    if repeats < 1:
-        msg = f"repeats must be at least 1. Got {repeats} instead."
+    if repeats < 1 or batch < 1:
+        msg = f"repeats and batch must be at least 1. Got {repeats} and {batch} instead."
         raise ValueError(msg)
     times: list[float] = []
     result: T
     for _ in range(repeats):
         gc.collect()
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-        if budget_s is not None and sum(times) >= budget_s:
+        paused = batch > 1 and gc.isenabled()
+        if paused:
+            gc.disable()
+        try:
+            start = time.perf_counter()
+            for _ in range(batch):
+                result = fn()
+            times.append((time.perf_counter() - start) / batch)
+        finally:
+            if paused:
+                gc.enable()
+        if budget_s is not None and sum(times) * batch >= budget_s:
             break
     value = min(times) if statistic == "best" else statistics.median(times)
-    return Timing(value, len(times), statistic), result
+    return Timing(value, len(times), statistic, batch), result
 
 
 # --- memory -------------------------------------------------------------------------------

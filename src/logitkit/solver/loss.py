@@ -23,8 +23,17 @@ __all__ = [
 
 
 def log1pexp(z: FloatArray) -> FloatArray:
-    """Return ``log(1 + exp(z))`` without overflow for any finite ``z``."""
-    return np.logaddexp(0.0, z)
+    """Return ``log(1 + exp(z))`` without overflow for any finite ``z``.
+
+    As ``max(z, 0) + log1p(exp(-|z|))``, in place on one temporary (faster than
+    ``numpy.logaddexp(0, z)`` and as accurate).
+    """
+    out = np.abs(z)
+    np.negative(out, out=out)
+    np.exp(out, out=out)
+    np.log1p(out, out=out)
+    out += np.maximum(z, 0.0)
+    return out
 
 
 def sigmoid(z: FloatArray) -> FloatArray:
