@@ -98,3 +98,16 @@ def test_the_exact_search_saves_newton_steps_on_the_breast_cancer_data(monkeypat
     monkeypatch.setattr(objective_module.Objective, "line_minimum", lambda *_: 1.0)
     full_steps = LogisticModel(C=1.0).fit(X, y).solver_result_
     assert searched.n_iter <= full_steps.n_iter - 2, (searched.n_iter, full_steps.n_iter)
+
+
+@pytest.mark.parametrize("C", [0.1, 1.0, 100.0])
+def test_small_fits_end_with_the_exact_hessian_at_the_solution(C):
+    # The quadratic phase reuses one Hessian for a step; the solution still carries its own.
+    X, y = load_breast_cancer(return_X_y=True)
+    model = LogisticModel(C=C).fit(X, y)
+    result = model.solver_result_
+    Xa = np.column_stack([np.ones(len(X)), (X - model.feature_mean_) / model.feature_scale_])
+    prob = 1.0 / (1.0 + np.exp(-(Xa @ result.theta[0])))
+    exact = Xa.T @ (Xa * (prob * (1.0 - prob))[:, None])
+    np.testing.assert_allclose(result.stats.hess, exact, rtol=1e-9, atol=1e-9)
+    assert result.kkt <= 1e-8

@@ -49,6 +49,9 @@ _SLOW_FULL_STEP = 0.5
 _SLOW_STALE_STEP = 0.4
 #: An exact line search that returns within this share of ``t = 1`` is not repeated.
 _FULL_STEP_NEAR = 0.05
+#: A full Newton step that cuts the violation at least this much marks the quadratic
+#: phase, where one step may reuse the previous Hessian.
+_QUADRATIC_RATE = 0.05
 
 
 def _covers(point: Point, needed: NDArray[np.intp] | None, objective: Objective) -> bool:
@@ -112,6 +115,7 @@ def damped_descent(
     rate = 1.0
     n_iter = 0
     search = True
+    chord = False  # evaluate the next trial without a Hessian and step on with this one
     message = "converged: optimality violation below tol"
     while kkt > tol:
         if n_iter >= max_iter:
@@ -145,7 +149,7 @@ def damped_descent(
         while t >= _MIN_STEP:
             trial = objective.at(
                 point.theta + t * d,
-                hessian=None if mode == "stale" else mode,
+                hessian=None if mode == "stale" or chord else mode,
                 columns=trial_columns,
             )
             new_kkt = objective.kkt_violation(trial)
@@ -160,7 +164,15 @@ def damped_descent(
             message = "stopped: no further decrease at rounding level"
             break
         rate = new_kkt / kkt
-        if mode == "stale":
+        if chord:
+            assert point.curvature is not None
+            objective.reuse(accepted, point.curvature)
+            chord = False
+        elif mode == "full" and l1 == 0.0:
+            # In Newton's quadratic phase the Hessian hardly changes from one step to the
+            # next: the step after next reuses this one (a chord step), saving one Hessian.
+            chord = not search and rate <= _QUADRATIC_RATE
+        elif mode == "stale":
             if t == 1.0 and rate <= _SLOW_STALE_STEP:
                 assert point.curvature is not None
                 objective.reuse(accepted, point.curvature)
@@ -172,6 +184,9 @@ def damped_descent(
         point, kkt = accepted, new_kkt
     if kkt <= tol:
         message = "converged: optimality violation below tol"
+    if mode == "full" and point.stats.hess is None:
+        # A chord trial met tol: the solution still carries its exact Hessian.
+        point = objective.at(point.theta, hessian="full")
     return SolverResult(
         theta=point.theta.reshape(objective.problem.shape),
         objective=point.value(l1),
