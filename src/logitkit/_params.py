@@ -76,7 +76,15 @@ Constraint = Interval | OneOf | InstanceOf
 def validate_params(
     owner: str, params: Mapping[str, Any], constraints: Mapping[str, Sequence[Constraint]]
 ) -> None:
-    """Raise ``ValueError`` for the first parameter that meets none of its constraints."""
+    """Raise ``ValueError`` for the first parameter that meets none of its constraints.
+
+    The values last found valid for ``constraints`` are remembered: loops of small fits
+    (cross-validation, bootstrap) check the same values thousands of times.
+    """
+    values = tuple(params[name] for name in constraints)
+    last = _LAST_VALID.get(id(constraints))
+    if last is not None and last[0] is constraints and _same(last[1], values):
+        return
     for name, options in constraints.items():
         value = params[name]
         if any(c.accepts(value) for c in options):
@@ -84,3 +92,20 @@ def validate_params(
         wanted = " or ".join(c.describe() for c in options)
         msg = f"The '{name}' parameter of {owner} must be {wanted}. Got {value!r} instead."
         raise ValueError(msg)
+    _LAST_VALID[id(constraints)] = (constraints, values)
+
+
+#: ``id(constraints) -> (constraints, values last found valid)``.
+_LAST_VALID: dict[int, tuple[Mapping[str, Sequence[Constraint]], tuple[Any, ...]]] = {}
+
+
+def _same(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
+    """Equal values of equal types (``True == 1`` and ``1.0 == 1``, but they validate apart)."""
+    return all(type(x) is type(y) and (x is y or _equal(x, y)) for x, y in zip(a, b, strict=True))
+
+
+def _equal(x: Any, y: Any) -> bool:
+    try:
+        return bool(x == y)
+    except Exception:  # noqa: BLE001 - values whose comparison fails are simply re-checked
+        return False
