@@ -54,8 +54,9 @@ def time_calls(
 
     Garbage is collected before each sample, outside the timed region. With ``batch == 1``
     a sample is one call (made after that collection: a cold call). With ``batch > 1`` a
-    sample is that many calls back to back with the collector paused, as ``timeit`` does,
-    and counts as its mean: the steady state of a loop of fits. When ``budget_s`` is given,
+    sample is one untimed call (the collection leaves caches cold) and then ``batch``
+    calls back to back with the collector paused, as ``timeit`` does, counted as their
+    mean: the steady state of a loop of fits. When ``budget_s`` is given,
     sampling stops once the samples so far took that long (slow contenders on big cases
     then run once).
     """
@@ -70,6 +71,8 @@ def time_calls(
         if paused:
             gc.disable()
         try:
+            if batch > 1:
+                fn()
             start = time.perf_counter()
             for _ in range(batch):
                 result = fn()

@@ -739,7 +739,8 @@ def _case_method(case: Case, smoke: bool) -> str:
         return f"({case.key}) {case.statistic} of {repeats} calls"
     return (
         f"({case.key}) {case.statistic} of {repeats} samples, each the mean of {case.batch}"
-        " back-to-back calls with the garbage collector paused (as timeit does)"
+        " back-to-back calls with the garbage collector paused (as timeit does), after one"
+        " untimed call"
     )
 
 
