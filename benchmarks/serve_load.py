@@ -105,16 +105,21 @@ def http_request(
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
-async def _read_answer(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+async def _read_answer(reader: asyncio.StreamReader) -> tuple[int, bytes, bool]:
+    """Status, body, and whether the server closes the connection after this answer."""
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head[9:12])
     length = 0
+    close = False
     for line in head.split(b"\r\n")[1:]:
         name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
+        name = name.strip().lower()
+        if name == b"content-length":
             length = int(value)
+        elif name == b"connection":
+            close = value.strip().lower() == b"close"
     body = await reader.readexactly(length) if length else b""
-    return status, body
+    return status, body, close
 
 
 async def drive(
@@ -157,9 +162,10 @@ async def drive(
                     continue
             assert reader is not None
             got_bytes = False
+            close = False
             try:
                 writer.write(data)
-                status, body = await asyncio.wait_for(_read_answer(reader), timeout_s)
+                status, body, close = await asyncio.wait_for(_read_answer(reader), timeout_s)
                 got_bytes = True
                 report.outcomes.append(
                     Outcome(
@@ -178,7 +184,7 @@ async def drive(
             except (OSError, asyncio.LimitOverrunError):
                 kind = CUT if got_bytes else CLOSED
                 report.outcomes.append(Outcome(request_id, 0, time.perf_counter() - start, kind))
-            if not got_bytes:
+            if not got_bytes or close:  # as HTTP/1.1 clients do on Connection: close
                 writer.close()
                 with contextlib.suppress(OSError):
                     await writer.wait_closed()

@@ -1,7 +1,8 @@
 """One pure-ASGI guard around every request: overload, timeout, shutdown, metrics.
 
 It refuses early (503 with ``Retry-After``) when too many requests are in flight or a
-second SIGTERM asked to hurry, answers 503 when a request outlives its timeout, and
+second SIGTERM asked to hurry, answers 503 when a request outlives its timeout, closes
+each keep-alive connection after its next answer once SIGTERM started the drain, and
 counts every answer by route. Health and metrics endpoints are never refused, so a
 load balancer keeps seeing the truth under overload.
 
@@ -61,6 +62,8 @@ class Guard:
         runtime = self.runtime
         start = time.perf_counter()
         exempt = scope["path"] in EXEMPT_PATHS
+        if runtime.draining:
+            send = _closing(send)
         if not exempt:
             refusal = self._refusal()
             if refusal is not None:
@@ -120,6 +123,20 @@ class Guard:
         self.runtime.metrics.observe_request(
             label, scope["method"], status, time.perf_counter() - start
         )
+
+
+def _closing(send: Send) -> Send:
+    """``send`` with ``Connection: close`` on the answer: after SIGTERM every keep-alive
+    connection ends with its next answer, so no client sends on a connection the server
+    is about to close (HTTP/1.1 clients open a new one, which is refused, and move on)."""
+
+    async def send_closing(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"connection"]
+            message = {**message, "headers": [*headers, (b"connection", b"close")]}
+        await send(message)
+
+    return send_closing
 
 
 def _direct(handler: Handler, path: str) -> ASGIApp:

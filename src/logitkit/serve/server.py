@@ -3,6 +3,9 @@
 * **SIGTERM** (or Ctrl-C): stop accepting connections, report not ready, let in-flight
   requests finish (their rows commit before they are answered), flush the log and exit
   0 -- all within ``grace_period_s``; past it, what is left is cancelled unanswered.
+  Open keep-alive connections are not cut under a client that may be sending on them:
+  each is answered once more, with ``Connection: close``, and the server waits (a
+  short window) for the clients to close them before it closes what is left.
 * **A second SIGTERM**: hurry -- requests whose rows are not yet committing are answered
   503 at once (nothing unlogged is ever acknowledged), then exit.
 * **SIGHUP**: reload the model file and policy (see :meth:`Runtime.reload`).
@@ -11,11 +14,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import logging
 import signal
 import socket
 import sys
+import time
 from types import FrameType
 
 import uvicorn
@@ -29,6 +34,8 @@ __all__ = ["run"]
 logger = logging.getLogger("logitkit.serve")
 
 _SWITCH_INTERVAL_S = 0.0005
+#: After SIGTERM, how long open keep-alive connections get to close from the client side.
+_CLOSE_WINDOW_S = 1.0
 
 
 class _Server(uvicorn.Server):
@@ -44,6 +51,27 @@ class _Server(uvicorn.Server):
         if self.early:
             self.handle_exit(signal.SIGTERM, None)
 
+    def _stop_listening(self) -> None:
+        # A client told Connection: close reconnects at once; were the socket still
+        # listening, the kernel would queue that connection and reset it at close.
+        for server in self.servers:
+            server.close()
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # Stop accepting at once; then let open connections end on their own terms (their
+        # next answer carries Connection: close) before uvicorn closes the idle rest.
+        self._stop_listening()
+        window = min(_CLOSE_WINDOW_S, 0.25 * self.runtime.settings.grace_period_s)
+        deadline = time.monotonic() + window
+        while (
+            self.server_state.connections
+            and not self.runtime.hurry
+            and not self.force_exit
+            and time.monotonic() < deadline
+        ):
+            await asyncio.sleep(0.01)
+        await super().shutdown(sockets)
+
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         if sig == signal.SIGTERM:
             if self.should_exit:
@@ -53,6 +81,9 @@ class _Server(uvicorn.Server):
             else:
                 self.runtime.start_draining()
                 self.should_exit = True
+                loop = self.runtime.loop
+                if loop is not None:  # stop listening now, not at uvicorn's next tick
+                    loop.call_soon_threadsafe(self._stop_listening)
             return  # not recorded: a clean drain exits 0, not by re-raising SIGTERM
         if sig == signal.SIGINT and not self.should_exit:
             self.runtime.start_draining()
