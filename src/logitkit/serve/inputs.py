@@ -182,7 +182,6 @@ class InputSchema:
         self._get: Callable[[Any], tuple[Any, ...]] = (
             itemgetter(*self.names) if len(self.names) > 1 else _single(self.names[0])
         )
-        self._keys = frozenset(self.names)
         self._bounds = np.array([f.bound for f in self.features])
         self._fast = self.direct and all(f.type == "float" for f in self.features)
         self._max_batch = max_batch
@@ -237,15 +236,20 @@ class InputSchema:
         items = data.get("instances")
         if type(items) is not list or not 1 <= len(items) <= self._max_batch:
             return None
-        keys = self._keys
-        if not all(type(x) is dict and x.keys() == keys for x in items):
+        n, p = len(items), len(self.names)
+        # Every item a dict holding every feature (a missing key, or an item that is not an
+        # object, stops the read below) and nothing more (its size is then p).
+        if not all(type(x) is dict for x in items) or sum(map(len, items)) != n * p:
             return None
-        values = list(map(self._get, items))
-        if not set(map(type, itertools.chain.from_iterable(values))) <= {float, int}:
+        try:
+            values = list(itertools.chain.from_iterable(map(self._get, items)))
+        except (KeyError, TypeError):
+            return None  # a missing feature, or an item that is not an object
+        if not set(map(type, values)) <= {float, int}:
             return None  # bool, str, None, lists and objects are the validator's to name
         try:
-            X = np.array(values, dtype=np.float64).reshape(len(items), len(self.names))
-        except (OverflowError, TypeError, ValueError):
+            X = np.fromiter(values, dtype=np.float64, count=n * p).reshape(n, p)
+        except OverflowError:
             return None
         if not (np.abs(X) <= self._bounds).all():
             return None
