@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -41,13 +43,54 @@ def blas_threads(n_values: int) -> Any:
     threads = 1
     if n_values > _SINGLE_THREAD_VALUES:
         cores = os.cpu_count() or 1
-        idle = cores - os.getloadavg()[0]
+        idle = cores - _others_load(cores)
         threads = max(1, min(cores, int(idle + 0.5)))
         if threads >= cores:
             return contextlib.nullcontext()
     if not _THREADPOOLS:  # inspecting the loaded libraries takes milliseconds: once only
         _THREADPOOLS.append(ThreadpoolController())
     return _blas_limited(_THREADPOOLS[0], threads)
+
+
+def _system_busy_s() -> float | None:
+    """CPU seconds all processes have used since boot (Linux ``/proc/stat``), or None."""
+    try:
+        with Path("/proc/stat").open(encoding="ascii") as f:
+            ticks = [int(v) for v in f.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    idle = ticks[3] + ticks[4]  # idle and iowait
+    return (sum(ticks) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+#: (wall clock, system CPU seconds, this process's CPU seconds) at the last reading.
+_MARK: list[tuple[float, float | None, float]] = [
+    (time.monotonic(), _system_busy_s(), time.process_time())
+]
+_LAST_OTHERS: list[float] = []
+#: Readings closer together than this reuse the last estimate (too short to measure).
+_MIN_WINDOW_S = 0.5
+
+
+def _others_load(cores: int) -> float:
+    """Cores that other processes keep busy now.
+
+    What the whole machine used since the last reading (or since import) less what this
+    process used: the load average alone counts this process too, so a busy fit loop (a
+    benchmark, a grid search) would see its own load and run every later fit on one
+    thread. Without ``/proc/stat``: the 1-minute load average.
+    """
+    now, busy, own = time.monotonic(), _system_busy_s(), time.process_time()
+    then, busy_then, own_then = _MARK[0]
+    if busy is None or busy_then is None:
+        return os.getloadavg()[0]
+    if now - then < _MIN_WINDOW_S and _LAST_OTHERS:
+        return _LAST_OTHERS[0]
+    others = ((busy - busy_then) - (own - own_then)) / max(now - then, 1e-9)
+    others = min(float(cores), max(0.0, others))
+    _MARK[0] = (now, busy, own)
+    _LAST_OTHERS[:] = [others]
+    return others
 
 
 @contextlib.contextmanager
