@@ -12,9 +12,10 @@ Each iteration:
    predicted decrease ``delta < 0``.
 3. **Line search.** Backtracking until ``F(t) <= F(0) + sigma t delta`` (Armijo; Tseng
    and Yun for the L1 term), from ``t = 1``, or on small smooth problems from the
-   minimum of ``F`` along ``d`` (:mod:`logitkit.solver.line_search`). Near the optimum, where differences of ``F``
-   drown in rounding, a step that lowers the optimality violation without raising ``F``
-   beyond rounding is accepted too.
+   minimum of ``F`` along ``d`` (:mod:`logitkit.solver.line_search`). Near the optimum,
+   where differences of ``F`` drown in rounding, a step that lowers the optimality
+   violation without raising ``F`` beyond rounding is accepted too. In Newton's
+   quadratic phase one step may reuse the previous Hessian (a chord step).
 4. **Stopping.** When the largest violation of the optimality (KKT) conditions is at
    most ``tol``, when no decrease is possible at rounding level, or at ``max_iter``.
 
@@ -170,8 +171,9 @@ def damped_descent(
             chord = False
         elif mode == "full" and l1 == 0.0:
             # In Newton's quadratic phase the Hessian hardly changes from one step to the
-            # next: the step after next reuses this one (a chord step), saving one Hessian.
-            chord = not search and rate <= _QUADRATIC_RATE
+            # next: the step after next reuses this one (a chord step), saving one Hessian
+            # -- unless the next step is expected to finish, whose point needs its own.
+            chord = not search and rate <= _QUADRATIC_RATE and new_kkt * rate > tol
         elif mode == "stale":
             if t == 1.0 and rate <= _SLOW_STALE_STEP:
                 assert point.curvature is not None
