@@ -23,9 +23,11 @@ def _spin(seconds: float) -> None:
 
 def test_our_own_busy_loop_is_not_counted_as_other_load():
     fitting._others_load(2)  # start a window
+    time.sleep(0.6)
+    idle_window = fitting._others_load(2)  # what others use while we sleep
     _spin(1.0)
     # This process kept a core busy the whole window; none of it is "others".
-    assert fitting._others_load(2) < 0.75
+    assert fitting._others_load(2) < idle_window + 0.5
 
 
 def test_a_busy_process_beside_us_is_counted():
