@@ -7,8 +7,8 @@ falls by a factor of about 0.4 per step for five steps). On data small enough to
 standardised in memory, the linear predictor along a direction, ``Z + t D``, costs one
 matrix-vector product; after that the one-dimensional function ``phi(t) = F(theta + t d)``
 and its first two derivatives cost ``O(n M)`` each and no pass over the columns. Going to
-the minimum of ``phi`` instead of trying ``t = 1`` roughly halves the number of Hessians a
-fit forms (9 to 5 on the breast-cancer data), and near the optimum, where the full step is
+the minimum of ``phi`` instead of trying ``t = 1`` cuts the number of Newton steps a fit
+takes (9 to 6 on the breast-cancer data), and near the optimum, where the full step is
 already right, it costs one evaluation.
 """
 

@@ -181,6 +181,15 @@ class _SmallData:
     y: NDArray[np.float64] | NDArray[np.intp]  # floats for a binary target, else codes
     w: FloatArray
 
+    def linear(self, theta: FloatArray, shape: tuple[int, int]) -> FloatArray:
+        """The ``(n, M)`` linear predictor of flat ``theta`` (or of a step along it).
+
+        A binary model's by a matrix-vector product, as an ``(n, 1)`` view.
+        """
+        if shape[0] == 1:
+            return (self.Xa @ theta)[:, None]
+        return self.Xa @ theta.reshape(shape).T
+
 
 def _chunk_weight(chunk: Chunk) -> float:
     return float(chunk.w.sum())
@@ -301,11 +310,7 @@ class Objective:
         pr = self.problem
         if hessian == "sample" and not self._sample_pays(columns):
             hessian = "full"
-        linear = None
-        if self._small is not None:
-            Xa = self._small.Xa
-            # A binary model's predictor by a matrix-vector product, as an (n, 1) view.
-            linear = (Xa @ theta)[:, None] if pr.n_outputs == 1 else Xa @ theta.reshape(pr.shape).T
+        linear = None if self._small is None else self._small.linear(theta, pr.shape)
         stats = self._pass(pr.source, theta, hessian == "full", columns, linear)
         W = pr.total_weight
         beta = theta * self.penalised
@@ -375,11 +380,7 @@ class Objective:
         small = self._small
         if small is None or point.linear is None or self.problem.l1 > 0.0:
             return 1.0
-        D = (
-            (small.Xa @ d)[:, None]
-            if self.problem.n_outputs == 1
-            else (small.Xa @ d.reshape(self.problem.shape).T)
-        )
+        D = small.linear(d, self.problem.shape)
         loss = loss_derivatives_along(point.linear, D, small.y, small.w)
         W, l2 = self.problem.total_weight, self.problem.l2
         beta, step = point.theta * self.penalised, d * self.penalised
