@@ -65,9 +65,9 @@ def predict_maker(
 
 
 def logged_ids(db_url: str, prefix: str = "logitkit_") -> list[str]:
-    """Request ids in the prediction log (one per row)."""
+    """Request ids in the prediction log (one per request row)."""
     engine = create_engine(db_url)
-    table = make_tables(prefix).predictions
+    table = make_tables(prefix).requests
     try:
         with engine.connect() as conn:
             return [r[0] for r in conn.execute(select(table.c.request_id))]
@@ -83,10 +83,10 @@ def integrity(db_url: str, prefix: str = "logitkit_") -> str:
     engine = create_engine(db_url)
     try:
         with engine.connect() as conn:
-            table = f"{prefix}predictions"
+            table = make_tables(prefix).requests.name
             total = conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
             unique = conn.execute(
-                text(f"SELECT count(DISTINCT (request_id, instance)) FROM {table}")
+                text(f"SELECT count(DISTINCT request_id) FROM {table}")
             ).scalar_one()
             return "ok" if total == unique else f"{total} rows but {unique} distinct keys"
     finally:

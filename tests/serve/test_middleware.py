@@ -96,8 +96,8 @@ def test_a_failing_log_answers_nothing_and_readiness_says_so(demo_model: Path, d
         assert client.post("/v1/predict", json=instances(names, rows[:1])).status_code == 200
         engine = create_engine(url)
         with engine.begin() as conn:
-            conn.execute(text("ALTER TABLE logitkit_predictions RENAME TO moved_away"))
-            conn.execute(text("DROP INDEX logitkit_predictions_version"))
+            conn.execute(text("ALTER TABLE logitkit_requests RENAME TO moved_away"))
+            conn.execute(text("DROP INDEX logitkit_requests_version"))
         refused = client.post("/v1/predict", json=instances(names, rows[:1]))
         assert refused.status_code == 503
         assert refused.json()["code"] == "log_unavailable"

@@ -99,10 +99,13 @@ def run(settings: Settings, *, log_level: str = "info", access_log: bool = False
         Serving a non-loopback host without keys (see :meth:`Settings.check_exposure`).
     ArtifactError
         The model cannot be loaded.
+    ValueError
+        The prediction log's database cannot be reached or holds another layout.
     """
     settings.check_exposure()
     app = create_app(settings)
     runtime: Runtime = app.state.runtime
+    runtime.log.prepare()  # a database that cannot hold the log stops us here, in one line
     config = uvicorn.Config(
         app,
         host=settings.host,

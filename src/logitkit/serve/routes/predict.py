@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import time
 
+import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from logitkit.serve.answers import Answers
 from logitkit.serve.body import json_body_schema, read_json_body
 from logitkit.serve.deps import check_key
-from logitkit.serve.errors import error_responses, json_response
+from logitkit.serve.errors import error_responses
 from logitkit.serve.logged import predict_logged
 from logitkit.serve.routes._common import REQUEST_ID_PARAMETER, read_instances, request_id_header
 from logitkit.serve.runtime import Runtime
@@ -39,18 +41,20 @@ async def handle(request: Request) -> Response:
     body = await read_json_body(request, runtime.settings.max_body_bytes)
     read = time.perf_counter()
     instances, X = read_instances(model, body)
-    logged = await predict_logged(runtime, model, X, instances, client_id)
+
+    def render(request_id: str, version: str, answers: Answers) -> bytes:
+        head = {"model_version": version, "request_id": request_id, "predictions": None}
+        return orjson.dumps(head)[:-5] + answers.predictions_json() + b"}"
+
+    logged = await predict_logged(runtime, model, X, instances, client_id, render)
     request.state.request_id = logged.request_id
     timing = (
         f"read;dur={(read - started) * 1e3:.3f}, parse;dur={(logged.started - read) * 1e3:.3f}, "
         f"{logged.server_timing()}, total;dur={(time.perf_counter() - started) * 1e3:.3f}"
     )
-    return json_response(
-        {
-            "model_version": logged.model_version,
-            "request_id": logged.request_id,
-            "predictions": logged.predictions,
-        },
+    return Response(
+        logged.body,
+        media_type="application/json",
         headers={"X-Request-ID": logged.request_id, "Server-Timing": timing},
     )
 

@@ -10,13 +10,17 @@ before it is answered, as under ``/v1``.
 from __future__ import annotations
 
 import re
+import time
 from typing import Annotated, Any, Literal
 
+import numpy as np
+import orjson
 from fastapi import APIRouter, Header, Request
 from pydantic import BaseModel, Field, ValidationError
 from starlette.responses import Response
 
 from logitkit import __version__
+from logitkit.serve.answers import Answers
 from logitkit.serve.body import json_body_schema, read_json_body
 from logitkit.serve.deps import CurrentModel, RuntimeDep
 from logitkit.serve.errors import ApiError, error_responses, json_response, validation_error
@@ -240,7 +244,9 @@ async def v2_model_version_ready(
 async def _infer(
     request: Request, runtime: Runtime, model: Predictor, header_id: str | None
 ) -> Response:
+    started = time.perf_counter()
     body = await read_json_body(request, runtime.settings.max_body_bytes)
+    read = time.perf_counter()
     try:
         parsed = InferenceRequest.model_validate_json(body)
     except ValidationError as exc:
@@ -259,37 +265,38 @@ async def _infer(
     except TensorError as exc:
         raise ApiError(400, "bad_request", str(exc)) from None
     client_id = header_id or (parsed.id if parsed.id and _ID.match(parsed.id) else None)
-    logged = await predict_logged(runtime, model, X, instances, client_id)
-    request.state.request_id = logged.request_id
     n, k = X.shape[0], len(model.classes)
-    preds = logged.predictions
-    tensors = {
-        "label": ([n], datatype_of([p["label"] for p in preds]), [p["label"] for p in preds]),
-        "probability": ([n], "FP64", [p["probability"] for p in preds]),
-        "probabilities": (
-            [n, k],
-            "FP64",
-            [p["probabilities"][c] for p in preds for c in model.class_keys],
-        ),
-        "decision": (
-            [n],
-            datatype_of([p["decision"] for p in preds]),
-            [p["decision"] for p in preds],
-        ),
-    }
-    outputs = [
-        {"name": w, "shape": tensors[w][0], "datatype": tensors[w][1], "data": tensors[w][2]}
-        for w in wanted
-    ]
-    return json_response(
-        {
+
+    def render(request_id: str, version: str, answers: Answers) -> bytes:
+        tensors = {
+            "label": ([n], datatype_of(answers.labels), answers.labels),
+            "probability": ([n], "FP64", np.ascontiguousarray(answers.probability)),
+            "probabilities": ([n, k], "FP64", answers.proba.ravel()),
+            "decision": ([n], datatype_of(answers.decisions), answers.decisions),
+        }
+        outputs = [
+            {"name": w, "shape": tensors[w][0], "datatype": tensors[w][1], "data": tensors[w][2]}
+            for w in wanted
+        ]
+        answer = {
             "model_name": model.name,
-            "model_version": logged.model_version,
-            "id": parsed.id or logged.request_id,
-            "parameters": {"threshold": model.rule.threshold, "request_id": logged.request_id},
+            "model_version": version,
+            "id": parsed.id or request_id,
+            "parameters": {"threshold": model.rule.threshold, "request_id": request_id},
             "outputs": outputs,
-        },
-        headers={"X-Request-ID": logged.request_id, "Server-Timing": logged.server_timing()},
+        }
+        return orjson.dumps(answer, option=orjson.OPT_SERIALIZE_NUMPY)
+
+    logged = await predict_logged(runtime, model, X, instances, client_id, render)
+    request.state.request_id = logged.request_id
+    timing = (
+        f"read;dur={(read - started) * 1e3:.3f}, parse;dur={(logged.started - read) * 1e3:.3f}, "
+        f"{logged.server_timing()}, total;dur={(time.perf_counter() - started) * 1e3:.3f}"
+    )
+    return Response(
+        logged.body,
+        media_type="application/json",
+        headers={"X-Request-ID": logged.request_id, "Server-Timing": timing},
     )
 
 
