@@ -6,6 +6,8 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from logitkit.serve.predictor import load_predictor
@@ -99,3 +101,40 @@ def test_missing_features_and_oversized_batches(schema, demo_rows):
     assert schema.fast_matrix(too_many) is None
     with pytest.raises(ValidationError):
         schema.read(too_many)
+
+
+_ODD_VALUES = st.one_of(
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.integers(-(10**20), 10**20),
+    st.sampled_from([True, False, None, "1.5", [1.0], {"x": 1.0}, 1e301, -1e301]),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_fast_path_and_validator_agree_on_any_batch(schema, demo_rows, data):
+    """The fast path accepts only what the validator accepts, with the same matrix."""
+    names, rows = demo_rows
+    n = data.draw(st.integers(1, 40))
+    items = [dict(zip(names, rows[k], strict=True)) for k in range(n)]
+    for _ in range(data.draw(st.integers(0, 3))):
+        item = items[data.draw(st.integers(0, n - 1))]
+        change = data.draw(st.sampled_from(["value", "drop", "extra"]))
+        name = data.draw(st.sampled_from(names))
+        if change == "value":
+            item[name] = data.draw(_ODD_VALUES)
+        elif change == "drop":
+            item.pop(name, None)
+        else:
+            item[data.draw(st.text(min_size=1, max_size=8))] = 1.0
+    body = json.dumps({"instances": items}).encode()
+    fast = schema.fast_matrix(body)
+    try:
+        slow = schema.matrix(schema.parse(body))
+    except ValidationError:
+        assert fast is None
+        return
+    if fast is not None:
+        np.testing.assert_array_equal(fast, slow)
+    elif all(type(v) is float for item in items for v in item.values()):
+        pytest.fail("the fast path refused a valid batch of floats")

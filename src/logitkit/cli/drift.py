@@ -33,7 +33,7 @@ def _rows(url: str, prefix: str, version: str | None, window: int) -> list[dict[
         return log.window(version, window)
     except SQLAlchemyError as exc:
         msg = (
-            f"Cannot read the prediction log {prefix}predictions at {parsed!r}: "
+            f"Cannot read the prediction log {prefix}requests at {parsed!r}: "
             f"{str(exc).splitlines()[0]}. Is --db (and --table-prefix) the one logitkit serve used?"
         )
         raise ValueError(msg) from None

@@ -9,9 +9,12 @@ them). ``data`` may be flat or nested (row-major). Numbers are checked as strict
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from typing import Any, Protocol
+
+import numpy as np
 
 from logitkit.serve.inputs import FeatureSpec, FloatArray
 from logitkit.serve.predictor import Predictor
@@ -66,6 +69,10 @@ def flat(data: list[Any]) -> list[Any]:
     """
     if not any(isinstance(v, list) for v in data):
         return data
+    if all(type(row) is list for row in data):  # a matrix, the usual nesting: one pass in C
+        rows = list(itertools.chain.from_iterable(data))
+        if list not in set(map(type, rows)):
+            return rows
     out: list[Any] = []
     stack = [iter(data)]
     while stack:
@@ -79,34 +86,46 @@ def flat(data: list[Any]) -> list[Any]:
     return out
 
 
-def _check_numbers(
+def _numbers(
     name: str, values: list[Any], datatype: str, features: Sequence[FeatureSpec]
-) -> None:
+) -> FloatArray:
+    """One tensor's numbers as floats, checked: their type, finite, within each feature's bound.
+
+    ``features`` are the columns the values cycle through (row-major).
+    """
     allowed = {int} if datatype in _INTEGERS else {int, float}
-    kinds = {type(v) for v in values}
+    kinds = set(map(type, values))
     if not kinds <= allowed:
         shown = ", ".join(sorted(t.__name__ for t in kinds - allowed))
         msg = f"Input {name!r} is {datatype} but holds {shown} values; send numbers."
         raise TensorError(msg)
-    p = len(features)
-    for k, v in enumerate(values):
-        f = features[k % p]
+    for f in features[: len(values)]:
         if f.type in ("category", "bool"):
             kind = "BYTES" if f.type == "category" else "BOOL"
             msg = f"Feature {f.name!r} is {f.type}: send it as its own input of datatype {kind}."
             raise TensorError(msg)
+    p = len(features)
+    bounds = np.array([f.bound for f in features])
+    try:
+        X = np.fromiter(values, dtype=np.float64, count=len(values))
+    except OverflowError:  # an integer beyond any double: the loop below names it
+        X = np.full(len(values), np.inf)
+    fits = np.abs(X.reshape(-1, p)) <= bounds  # False for NaN too
+    if not fits.all():
+        k = int(np.argmin(fits.ravel()))
+        v, f = values[k], features[k % p]
         if isinstance(v, float) and not math.isfinite(v):
             msg = f"Input {name!r} holds a non-finite number at position {k}; send finite numbers."
-            raise TensorError(msg)
-        if abs(v) > f.bound:
+        else:
             msg = f"Feature {f.name!r} in input {name!r}: {v:g} exceeds {f.bound:g} in magnitude."
-            raise TensorError(msg)
+        raise TensorError(msg)
+    return X
 
 
 def _check(name: str, values: list[Any], datatype: str, features: Sequence[FeatureSpec]) -> None:
     """Check one tensor's values against the features its columns are."""
     if datatype in _FLOATS | _INTEGERS:
-        _check_numbers(name, values, datatype, features)
+        _numbers(name, values, datatype, features)
         return
     f = features[0]
     kinds = {type(v) for v in values}
@@ -135,6 +154,9 @@ def _one_tensor(model: Predictor, tensor: Tensor) -> tuple[FloatArray, list[dict
             f"{len(values)} values."
         )
         raise TensorError(msg)
+    if model.inputs.direct and tensor.datatype in _FLOATS | _INTEGERS:
+        # Numbers in the model's columns: the checked values are the matrix.
+        return _numbers(tensor.name, values, tensor.datatype, model.features).reshape(-1, p), []
     _check(tensor.name, values, tensor.datatype, model.features)
     columns = {name: values[j::p] for j, name in enumerate(model.names)}
     return model.inputs.matrix_from_columns(columns, shape[0]), _instances(model, columns, shape[0])
