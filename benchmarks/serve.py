@@ -578,8 +578,8 @@ def report(
             f"Server time from the request's first byte to its answer encoded (Server-Timing "
             f"`total`), which includes waiting for the commit of the request's log row "
             f"(`log`): median (p99) ms over {len(batch[0].client_ms)} sequential requests. "
-            "`compute`: predict and print the log row (inputs, probabilities, decisions); "
-            "`answer`: build and encode the answer; the client's latency adds sending the "
+            "`compute`: print the log row (inputs, probabilities, decisions); "
+            "`answer`: predict, then build and encode the answer; the client's latency adds sending the "
             "body and reading the answer."
         ),
         "",

@@ -18,10 +18,11 @@ import orjson
 
 from logitkit.serve.predictor import FloatArray, Outputs, Predictor
 
-__all__ = ["Answers"]
+__all__ = ["Answers", "json_bytes"]
 
 
-def _dumps(value: Any) -> bytes:
+def json_bytes(value: Any) -> bytes:
+    """``value`` as JSON (numpy arrays allowed, contiguous or not)."""
     if isinstance(value, np.ndarray):
         value = np.ascontiguousarray(value)  # orjson prints only contiguous arrays
     return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY)
@@ -109,7 +110,7 @@ class Answers:
         if not n:
             return b"[]"
         # orjson prints each number once; a template per instance puts them in place.
-        numbers = _dumps(self.proba.ravel())[1:-1].split(b",")
+        numbers = json_bytes(self.proba.ravel())[1:-1].split(b",")
         columns = [numbers[j::k] for j in range(k)]
         keys = b",".join(orjson.dumps(key).replace(b"%", b"%%") + b":%s" for key in self.class_keys)
         item = (
@@ -121,7 +122,7 @@ class Answers:
         )
         rows = zip(
             _json_values(self.labels),
-            _dumps(self.probability)[1:-1].split(b","),
+            json_bytes(self.probability)[1:-1].split(b","),
             *columns,
             _json_values(self.decisions),
             strict=True,

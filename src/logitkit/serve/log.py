@@ -404,18 +404,6 @@ class PredictionLog:
         return moment
 
     # -------------------------------------------------------------- writing
-    def submit(self, row: tuple[Any, ...], *, check: bool = False) -> asyncio.Future[Any]:
-        """Queue a request's row; the future resolves as :meth:`record` returns.
-
-        Raises
-        ------
-        OverloadedError
-            Too many instances are waiting already.
-        LogUnavailableError
-            The server is shutting down.
-        """
-        return self._queue_job("predict", [row], check, row[_INSTANCES])
-
     async def record(self, row: tuple[Any, ...], *, check: bool = False) -> Any:
         """Queue a request's row (a tuple in :data:`COLUMNS` order); return once committed.
 
@@ -431,7 +419,7 @@ class PredictionLog:
         LogUnavailableError
             The commit failed or the server is shutting down.
         """
-        return await self.submit(row, check=check)
+        return await self._queue_job("predict", [row], check, row[_INSTANCES])
 
     async def feedback(self, rows: list[dict[str, Any]]) -> list[tuple[str, int]]:
         """Store true labels (all or none); return the ``(request_id, instance)`` not logged.

@@ -17,10 +17,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-import orjson
+from starlette.responses import Response
 
-from logitkit.serve.answers import Answers
+from logitkit.serve.answers import Answers, json_bytes
 from logitkit.serve.errors import ApiError
 from logitkit.serve.log import COLUMNS, LogUnavailableError, OverloadedError
 from logitkit.serve.predictor import FloatArray, Outputs, Predictor
@@ -41,15 +40,26 @@ class Logged:
     model_version: str
     body: bytes
     started: float  # perf_counter() when prediction began
-    compute_s: float  # predict and build the log row
+    compute_s: float  # print the log row (inputs, probabilities, decisions)
     log_s: float  # from queueing the row to its commit
-    answer_s: float  # build and encode the answer
+    answer_s: float  # predict, then build and encode the answer
 
-    def server_timing(self) -> str:
-        """``Server-Timing`` entries (milliseconds): compute, log, answer."""
-        return (
+    def response(self, started: float, read: float) -> Response:
+        """The JSON answer, with ``X-Request-ID`` and ``Server-Timing`` (milliseconds).
+
+        ``started`` and ``read`` are ``perf_counter()`` when the request began and when its
+        body was read; parsing lasted until prediction began.
+        """
+        timing = (
+            f"read;dur={(read - started) * 1e3:.3f}, parse;dur={(self.started - read) * 1e3:.3f}, "
             f"compute;dur={self.compute_s * 1e3:.3f}, log;dur={self.log_s * 1e3:.3f}, "
-            f"answer;dur={self.answer_s * 1e3:.3f}"
+            f"answer;dur={self.answer_s * 1e3:.3f}, "
+            f"total;dur={(time.perf_counter() - started) * 1e3:.3f}"
+        )
+        return Response(
+            self.body,
+            media_type="application/json",
+            headers={"X-Request-ID": self.request_id, "Server-Timing": timing},
         )
 
 
@@ -65,9 +75,7 @@ def new_request_id() -> str:
 
 
 def _json(value: Any) -> str:
-    if isinstance(value, np.ndarray):
-        value = np.ascontiguousarray(value)  # orjson prints only contiguous arrays
-    return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+    return json_bytes(value).decode()
 
 
 def _log_row(

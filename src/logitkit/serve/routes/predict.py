@@ -48,15 +48,7 @@ async def handle(request: Request) -> Response:
 
     logged = await predict_logged(runtime, model, X, instances, client_id, render)
     request.state.request_id = logged.request_id
-    timing = (
-        f"read;dur={(read - started) * 1e3:.3f}, parse;dur={(logged.started - read) * 1e3:.3f}, "
-        f"{logged.server_timing()}, total;dur={(time.perf_counter() - started) * 1e3:.3f}"
-    )
-    return Response(
-        logged.body,
-        media_type="application/json",
-        headers={"X-Request-ID": logged.request_id, "Server-Timing": timing},
-    )
+    return logged.response(started, read)
 
 
 router.add_api_route(

@@ -289,15 +289,7 @@ async def _infer(
 
     logged = await predict_logged(runtime, model, X, instances, client_id, render)
     request.state.request_id = logged.request_id
-    timing = (
-        f"read;dur={(read - started) * 1e3:.3f}, parse;dur={(logged.started - read) * 1e3:.3f}, "
-        f"{logged.server_timing()}, total;dur={(time.perf_counter() - started) * 1e3:.3f}"
-    )
-    return Response(
-        logged.body,
-        media_type="application/json",
-        headers={"X-Request-ID": logged.request_id, "Server-Timing": timing},
-    )
+    return logged.response(started, read)
 
 
 _INFER_RESPONSES = error_responses(400, 401, 404, 409, 413, 415, 503)
