@@ -156,6 +156,30 @@ def test_two_writers_on_one_sqlite_file_never_see_database_is_locked(tmp_path):
             log.close()
 
 
+def test_sqlite_checkpoints_in_the_background(tmp_path):
+    """Rows reach the database file within moments, not when a commit checkpoints (64 MB)."""
+    path = tmp_path / "log.db"
+    log = PredictionLog(f"sqlite:///{path}")
+    log.open()
+    try:
+        empty = path.stat().st_size
+        inputs = "[" + ",".join(["[1.0]"] * 20_000) + "]"
+
+        async def main():
+            for k in range(5):  # about 0.5 MB of WAL
+                await log.record(_row(log, f"big-{k}", 20_000, inputs))
+
+        asyncio.run(main())
+        for _ in range(100):
+            if path.stat().st_size > empty + 400_000:
+                break
+            threading.Event().wait(0.05)
+        assert path.stat().st_size > empty + 400_000
+    finally:
+        log.close()
+    assert log._checkpointer is None  # stopped with the log
+
+
 def test_memory_sqlite_and_other_databases_are_refused():
     with pytest.raises(ValueError, match="SQLite file"):
         PredictionLog("sqlite://")

@@ -203,7 +203,8 @@ class InputSchema:
         self._get: Callable[[Any], tuple[Any, ...]] = (
             itemgetter(*self.names) if len(self.names) > 1 else _single(self.names[0])
         )
-        self._bounds = np.array([f.bound for f in self.features])
+        #: Largest magnitude accepted per feature, in feature order.
+        self.bounds = np.array([f.bound for f in self.features])
         self._fast = self.direct and all(f.type == "float" for f in self.features)
         self._fast_decoder = _batch_decoder(self.names) if self._fast else None
         self._max_batch = max_batch
@@ -264,7 +265,7 @@ class InputSchema:
             dtype=np.float64,
             count=n * p,
         ).reshape(n, p)
-        if not (np.abs(X) <= self._bounds).all():
+        if not (np.abs(X) <= self.bounds).all():
             return None
         return X
 

@@ -16,7 +16,9 @@ id, instance, time, model version, inputs, probability, decision, ...) for SQL.
 One writer also means SQLite never sees two writers: its transactions are ``BEGIN
 IMMEDIATE`` (the write lock is taken up front, so no transaction fails half-way with
 "database is locked"); readers (drift, readiness) use their own connections, which WAL
-lets run beside the writer. On PostgreSQL the same code runs on psycopg.
+lets run beside the writer. SQLite copies the WAL back into the database file
+(a checkpoint) in a thread of its own, a few times a second, so no commit waits for one.
+On PostgreSQL the same code runs on psycopg.
 
 A retried request id stays one row: rows are keyed by ``request_id`` and inserted with
 ``ON CONFLICT DO NOTHING``; when a client-chosen id was already logged, the request gets
@@ -91,6 +93,12 @@ COLUMNS = (
     "threshold",
 )
 _INSTANCES = COLUMNS.index("instances")
+
+#: SQLite: seconds between checkpoints while predictions are written (each syncs the
+#: database file), and the WAL pages at which a commit checkpoints itself (when the
+#: checkpoint thread has not kept up: a reader held it back, say).
+_CHECKPOINT_EVERY_S = 0.2
+_WAL_PAGES_MAX = 16_384
 
 logger = logging.getLogger("logitkit.serve")
 
@@ -278,6 +286,9 @@ class PredictionLog:
         self._cond = threading.Condition()
         self._stopping = False
         self._thread: threading.Thread | None = None
+        self._checkpointer: threading.Thread | None = None
+        self._written = threading.Event()  # rows were committed since the last checkpoint
+        self._closing = threading.Event()
         self._conn: Connection | None = None
         self._write_engine = self._engine(immediate=True, pool_size=1)
         self._read_engine = self._engine(immediate=False, pool_size=4)
@@ -318,6 +329,7 @@ class PredictionLog:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute(f"PRAGMA synchronous={sync}")
             cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA wal_autocheckpoint={_WAL_PAGES_MAX}")
             cursor.close()
 
         @event.listens_for(engine, "begin")
@@ -362,8 +374,14 @@ class PredictionLog:
         self.prepare()
         self.healthy = True
         self._stopping = False
+        self._closing.clear()
         self._thread = threading.Thread(target=self._run, name="logitkit-log-writer", daemon=True)
         self._thread.start()
+        if self.dialect == "sqlite":
+            self._checkpointer = threading.Thread(
+                target=self._checkpoints, name="logitkit-log-checkpoint", daemon=True
+            )
+            self._checkpointer.start()
 
     def close(self, timeout: float = 10.0) -> None:
         """Commit what is queued, stop the writer and close the connections."""
@@ -372,6 +390,11 @@ class PredictionLog:
             self._cond.notify_all()
         if self._thread is not None:
             self._thread.join(timeout)
+        self._closing.set()
+        self._written.set()  # wakes the checkpoint thread
+        if self._checkpointer is not None:
+            self._checkpointer.join(timeout)
+            self._checkpointer = None
         if self._conn is not None:
             self._conn.close()
             self._conn = None
@@ -469,9 +492,13 @@ class PredictionLog:
         error: Exception | None = None
         try:
             conn = self._connection()
-            with conn.begin():
-                self._write(conn, jobs)
+            if self.dialect == "sqlite" and all(j.kind == "predict" and not j.check for j in jobs):
+                self._insert_sqlite(conn, [j.rows[0] for j in jobs])
+            else:
+                with conn.begin():
+                    self._write(conn, jobs)
             self.healthy = True
+            self._written.set()
         except Exception as exc:  # noqa: BLE001 - the writer outlives any failure; the batch fails
             logger.error("Prediction log commit of %d rows failed: %r", n_rows, exc)
             self.healthy = False
@@ -485,6 +512,44 @@ class PredictionLog:
         if self.metrics is not None:
             self.metrics.observe_commit(time.perf_counter() - start, n_rows, error is None)
         self._settle(jobs, error)
+
+    def _insert_sqlite(self, conn: Connection, rows: list[tuple[Any, ...]]) -> None:
+        """Insert prediction rows in one transaction, through the driver alone.
+
+        The usual case, new rows only: SQLAlchemy's transaction handling costs more than
+        SQLite's own work for one row. A single statement is its own transaction (the
+        connection is in autocommit mode); several share an immediate one.
+        """
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            if len(rows) == 1:
+                cursor.execute(self._insert_sql, rows[0])
+            else:
+                cursor.execute("BEGIN IMMEDIATE")
+                cursor.executemany(self._insert_sql, rows)
+                cursor.execute("COMMIT")
+        finally:
+            cursor.close()
+
+    def _checkpoints(self) -> None:
+        """Checkpoint SQLite's WAL while rows are being written, at most every few moments.
+
+        A passive checkpoint neither waits for nor blocks the writer, and it runs in
+        SQLite's C code without the GIL, on the other core if there is one.
+        """
+        while True:
+            self._written.wait()
+            if self._closing.is_set():
+                return
+            self._written.clear()
+            try:
+                with self._read_engine.connect() as conn:
+                    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+                    cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                    cursor.close()
+            except Exception as exc:  # noqa: BLE001 - commits checkpoint by themselves then
+                logger.warning("Checkpoint of the prediction log failed: %r", exc)
+            self._closing.wait(_CHECKPOINT_EVERY_S)
 
     def _write(self, conn: Connection, jobs: list[_Job]) -> None:
         predict = [j for j in jobs if j.kind == "predict"]

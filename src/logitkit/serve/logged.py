@@ -1,8 +1,9 @@
 """Predict, log, then answer: the one path every prediction endpoint takes.
 
-The answer is built only after the request's row is committed. (Building it while the
-writer commits was tried: the writer then waits for the GIL at each step of its commit,
-and a 1,000-instance batch took longer, not less.) If the client chose the request id and it was logged before (a retry), the
+The answer is encoded before the request's row is queued and sent only once the row
+is committed. (Encoding it while the writer commits was tried: the writer then waits
+for the GIL at each step of its commit, and a 1,000-instance batch took longer, not
+less.) If the client chose the request id and it was logged before (a retry), the
 logged answer is returned instead, so a retried request stays one row and gets the same
 answer; reusing an id for different inputs is a conflict.
 """

@@ -12,14 +12,15 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Annotated, Any, Literal, Protocol
 
+import msgspec
 import numpy as np
 
 from logitkit.serve.inputs import FeatureSpec, FloatArray
 from logitkit.serve.predictor import Predictor
 
-__all__ = ["Tensor", "TensorError", "datatype_of", "flat", "model_matrix"]
+__all__ = ["Tensor", "TensorError", "datatype_of", "flat", "float_tensor_matrix", "model_matrix"]
 
 _FLOATS = frozenset({"FP16", "FP32", "FP64"})
 _INTEGERS = frozenset({"INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64"})
@@ -210,3 +211,88 @@ def model_matrix(
         _check(feature.name, values, tensor.datatype, (feature,))
         columns[feature.name] = values
     return model.inputs.matrix_from_columns(columns, n), _instances(model, columns, n)
+
+
+# One [N, p] tensor of floats, the usual big request, decoded by msgspec into typed
+# structs: about half the time of the request model and the checks above. The structs
+# mirror the request model, with data typed as floats, flat or as rows.
+_Name = Annotated[str, msgspec.Meta(min_length=1)]
+_Size = Annotated[int, msgspec.Meta(ge=0)]
+
+
+class _Output(msgspec.Struct, gc=False):
+    name: str
+    parameters: dict[str, Any] | None = None
+
+
+class _FlatInput(msgspec.Struct, gc=False):
+    name: _Name
+    shape: list[_Size]
+    datatype: Literal["FP16", "FP32", "FP64"]
+    data: list[float]
+    parameters: dict[str, Any] | None = None
+
+
+class _RowsInput(msgspec.Struct, gc=False):
+    name: _Name
+    shape: list[_Size]
+    datatype: Literal["FP16", "FP32", "FP64"]
+    data: list[list[float]]
+    parameters: dict[str, Any] | None = None
+
+
+class _FlatRequest(msgspec.Struct, gc=False):
+    inputs: Annotated[list[_FlatInput], msgspec.Meta(min_length=1)]
+    id: str | None = None
+    parameters: dict[str, Any] | None = None
+    outputs: list[_Output] | None = None
+
+
+class _RowsRequest(msgspec.Struct, gc=False):
+    inputs: Annotated[list[_RowsInput], msgspec.Meta(min_length=1)]
+    id: str | None = None
+    parameters: dict[str, Any] | None = None
+    outputs: list[_Output] | None = None
+
+
+_DECODERS = (msgspec.json.Decoder(_FlatRequest), msgspec.json.Decoder(_RowsRequest))
+
+
+def float_tensor_matrix(
+    model: Predictor, body: bytes, max_rows: int
+) -> tuple[_FlatRequest | _RowsRequest, FloatArray] | None:
+    """The request and model matrix of a body holding one valid ``[N, p]`` tensor of floats.
+
+    None for any other body, valid or not: it then goes through the request model and
+    :func:`model_matrix`, which accept every body this accepts, with the same matrix,
+    and name what is wrong.
+    """
+    if not model.inputs.direct:
+        return None
+    for decoder in _DECODERS:
+        try:
+            request = decoder.decode(body)
+            break
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            continue
+    else:
+        return None
+    if len(request.inputs) != 1 or request.inputs[0].name in model.names:
+        return None
+    tensor = request.inputs[0]
+    p = len(model.names)
+    shape = [1, *tensor.shape] if len(tensor.shape) == 1 else tensor.shape
+    if len(shape) != 2 or shape[1] != p or not 1 <= shape[0] <= max_rows:
+        return None
+    n = shape[0]
+    if isinstance(tensor, _RowsInput):
+        count = sum(map(len, tensor.data))
+        values: Any = itertools.chain.from_iterable(tensor.data)
+    else:
+        count, values = len(tensor.data), tensor.data
+    if count != n * p:
+        return None
+    X = np.fromiter(values, dtype=np.float64, count=count).reshape(n, p)
+    if not (np.abs(X) <= model.inputs.bounds).all():
+        return None
+    return request, X

@@ -25,11 +25,11 @@ from logitkit.serve.body import json_body_schema, read_json_body
 from logitkit.serve.deps import CurrentModel, RuntimeDep
 from logitkit.serve.errors import ApiError, error_responses, json_response, validation_error
 from logitkit.serve.logged import predict_logged
-from logitkit.serve.predictor import Predictor
+from logitkit.serve.predictor import FloatArray, Predictor
 from logitkit.serve.routes.health import readiness
 from logitkit.serve.runtime import Runtime
 from logitkit.serve.schemas import REQUEST_ID_PATTERN
-from logitkit.serve.tensors import TensorError, datatype_of, model_matrix
+from logitkit.serve.tensors import TensorError, datatype_of, float_tensor_matrix, model_matrix
 
 __all__ = ["InferenceRequest", "health_router", "router"]
 
@@ -241,29 +241,50 @@ async def v2_model_version_ready(
     return {"name": _model(model, model_name, model_version).name, "ready": True}
 
 
+def _read(
+    model: Predictor, body: bytes, max_batch: int
+) -> tuple[Any, FloatArray, list[dict[str, Any]]]:
+    """The request (id, outputs), its model matrix and, for encoded models, its instances.
+
+    Raises
+    ------
+    ApiError
+        400 naming what is wrong.
+    """
+    fast = float_tensor_matrix(model, body, max_batch)
+    request: Any
+    if fast is not None:
+        request, X = fast
+        instances: list[dict[str, Any]] = []
+    else:
+        try:
+            request = InferenceRequest.model_validate_json(body)
+        except ValidationError as exc:
+            error = validation_error(exc)
+            raise ApiError(400, "bad_request", error.message, errors=error.errors) from None
+    unknown = [o.name for o in request.outputs or () if o.name not in _OUTPUTS]
+    try:
+        if unknown:
+            msg = f"Unknown outputs {unknown}; this model gives {list(_OUTPUTS)}."
+            raise TensorError(msg)
+        if fast is None:
+            X, instances = model_matrix(model, request.inputs)
+        if X.shape[0] > max_batch:
+            msg = f"{X.shape[0]} rows exceed the limit of {max_batch} per request."
+            raise TensorError(msg)
+    except TensorError as exc:
+        raise ApiError(400, "bad_request", str(exc)) from None
+    return request, X, instances
+
+
 async def _infer(
     request: Request, runtime: Runtime, model: Predictor, header_id: str | None
 ) -> Response:
     started = time.perf_counter()
     body = await read_json_body(request, runtime.settings.max_body_bytes)
     read = time.perf_counter()
-    try:
-        parsed = InferenceRequest.model_validate_json(body)
-    except ValidationError as exc:
-        error = validation_error(exc)
-        raise ApiError(400, "bad_request", error.message, errors=error.errors) from None
+    parsed, X, instances = _read(model, body, runtime.settings.max_batch)
     wanted = [o.name for o in parsed.outputs] if parsed.outputs else list(_OUTPUTS)
-    unknown = [w for w in wanted if w not in _OUTPUTS]
-    try:
-        if unknown:
-            msg = f"Unknown outputs {unknown}; this model gives {list(_OUTPUTS)}."
-            raise TensorError(msg)
-        X, instances = model_matrix(model, parsed.inputs)
-        if X.shape[0] > runtime.settings.max_batch:
-            msg = f"{X.shape[0]} rows exceed the limit of {runtime.settings.max_batch} per request."
-            raise TensorError(msg)
-    except TensorError as exc:
-        raise ApiError(400, "bad_request", str(exc)) from None
     client_id = header_id or (parsed.id if parsed.id and _ID.match(parsed.id) else None)
     n, k = X.shape[0], len(model.classes)
 
