@@ -109,9 +109,8 @@ class Answers:
         n, k = self.proba.shape
         if not n:
             return b"[]"
-        # orjson prints each number once; a template per instance puts them in place.
-        numbers = json_bytes(self.proba.ravel())[1:-1].split(b",")
-        columns = [numbers[j::k] for j in range(k)]
+        # orjson prints each number once; one template per instance, all filled by a
+        # single formatting operation, puts them in place.
         keys = b",".join(orjson.dumps(key).replace(b"%", b"%%") + b":%s" for key in self.class_keys)
         item = (
             b'{"label":%s,"probability":%s,"probabilities":{'
@@ -120,14 +119,15 @@ class Answers:
             + orjson.dumps(self.threshold)
             + b"}"
         )
-        rows = zip(
-            _json_values(self.labels),
-            json_bytes(self.probability)[1:-1].split(b","),
-            *columns,
-            _json_values(self.decisions),
-            strict=True,
-        )
-        return b"[" + b",".join([item % row for row in rows]) + b"]"
+        width = k + 3  # the values in one template: label, probability, k classes, decision
+        values: list[bytes] = [b""] * (n * width)
+        values[0::width] = _json_values(self.labels)
+        values[1::width] = json_bytes(self.probability)[1:-1].split(b",")
+        numbers = json_bytes(self.proba.ravel())[1:-1].split(b",")
+        for j in range(k):
+            values[2 + j :: width] = numbers[j::k]
+        values[k + 2 :: width] = _json_values(self.decisions)
+        return b"[" + b",".join([item] * n) % tuple(values) + b"]"
 
 
 def _json_values(values: Sequence[Any]) -> list[bytes]:
