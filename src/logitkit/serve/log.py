@@ -492,8 +492,8 @@ class PredictionLog:
         error: Exception | None = None
         try:
             conn = self._connection()
-            if self.dialect == "sqlite" and all(j.kind == "predict" and not j.check for j in jobs):
-                self._insert_sqlite(conn, [j.rows[0] for j in jobs])
+            if self.dialect == "sqlite" and all(j.kind == "predict" for j in jobs):
+                self._insert_sqlite(conn, jobs)
             else:
                 with conn.begin():
                     self._write(conn, jobs)
@@ -513,23 +513,30 @@ class PredictionLog:
             self.metrics.observe_commit(time.perf_counter() - start, n_rows, error is None)
         self._settle(jobs, error)
 
-    def _insert_sqlite(self, conn: Connection, rows: list[tuple[Any, ...]]) -> None:
-        """Insert prediction rows in one transaction, through the driver alone.
+    def _insert_sqlite(self, conn: Connection, jobs: list[_Job]) -> None:
+        """Insert the rows of prediction jobs in one transaction, through the driver alone.
 
-        The usual case, new rows only: SQLAlchemy's transaction handling costs more than
-        SQLite's own work for one row. A single statement is its own transaction (the
-        connection is in autocommit mode); several share an immediate one.
+        SQLAlchemy's transaction handling costs more than SQLite's own work for one row.
+        A single statement is its own transaction (the connection is in autocommit
+        mode); several share an immediate one. Rows already logged under a client-chosen
+        id (retries) are read after the commit: a logged row never changes.
         """
+        rows = [j.rows[0] for j in jobs]
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
             if len(rows) == 1:
                 cursor.execute(self._insert_sql, rows[0])
+                inserted = cursor.rowcount
             else:
                 cursor.execute("BEGIN IMMEDIATE")
                 cursor.executemany(self._insert_sql, rows)
+                inserted = cursor.rowcount
                 cursor.execute("COMMIT")
         finally:
             cursor.close()
+        if inserted != len(rows) and any(j.check for j in jobs):
+            with conn.begin():
+                self._answer_retries(conn, jobs)
 
     def _checkpoints(self) -> None:
         """Checkpoint SQLite's WAL while rows are being written, at most every few moments.
@@ -562,10 +569,7 @@ class PredictionLog:
             finally:
                 cursor.close()
             if inserted != len(rows) and any(j.check for j in predict):
-                stored = self._stored(conn, {j.rows[0][0] for j in predict if j.check})
-                for j in predict:
-                    if j.check:
-                        j.result = stored.get(j.rows[0][0])
+                self._answer_retries(conn, predict)
         r = self.tables.requests
         for job in (j for j in jobs if j.kind == "feedback"):
             keys = {(f["request_id"], f["instance"]) for f in job.rows}
@@ -577,10 +581,15 @@ class PredictionLog:
             if not job.result:
                 conn.execute(self._upsert, job.rows)
 
-    def _stored(self, conn: Connection, ids: set[str]) -> dict[str, dict[str, Any]]:
+    def _answer_retries(self, conn: Connection, jobs: list[_Job]) -> None:
+        """Give each job with a client-chosen id the row logged under it, as its result."""
         r = self.tables.requests
-        query = select(r).where(r.c.request_id.in_(sorted(ids)))
-        return {row["request_id"]: dict(row) for row in conn.execute(query).mappings()}
+        ids = sorted({j.rows[0][0] for j in jobs if j.check})
+        query = select(r).where(r.c.request_id.in_(ids))
+        stored = {row["request_id"]: dict(row) for row in conn.execute(query).mappings()}
+        for j in jobs:
+            if j.check:
+                j.result = stored.get(j.rows[0][0])
 
     def _settle(self, jobs: Sequence[_Job], error: Exception | None) -> None:
         by_loop: dict[asyncio.AbstractEventLoop, list[_Job]] = {}

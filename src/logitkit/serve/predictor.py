@@ -50,11 +50,18 @@ class Outputs:
     decision: list[Any]
 
 
-def _sigmoid(z: FloatArray) -> FloatArray:
-    """``1 / (1 + exp(-z))`` without overflow: exact 0 and 1 far out."""
+def _binary_proba(z: FloatArray) -> FloatArray:
+    """Columns ``1 - p`` and ``p`` of ``p = 1 / (1 + exp(-z))``, each without overflow or
+    cancellation: the smaller probability is ``e / (1 + e)`` with ``e = exp(-|z|)``, so far
+    out it is tiny rather than 0, and the larger one is exactly 1."""
     e = np.exp(-np.abs(z))
-    out: FloatArray = np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
-    return out
+    small = e / (1.0 + e)
+    large = 1.0 / (1.0 + e)
+    positive = z >= 0
+    proba: FloatArray = np.empty((len(z), 2))
+    proba[:, 0] = np.where(positive, small, large)
+    proba[:, 1] = np.where(positive, large, small)
+    return proba
 
 
 def _softmax(Z: FloatArray) -> FloatArray:
@@ -147,7 +154,7 @@ class Predictor:
         Z = self.linear(X)
         if self.binary:
             z = Z[:, 0]
-            proba = np.column_stack([_sigmoid(-z), _sigmoid(z)])
+            proba = _binary_proba(z)
             label_index = (z > 0).astype(np.intp)
         else:
             proba = _softmax(Z)
