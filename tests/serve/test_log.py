@@ -157,7 +157,7 @@ def test_two_writers_on_one_sqlite_file_never_see_database_is_locked(tmp_path):
 
 
 def test_sqlite_checkpoints_in_the_background(tmp_path):
-    """Rows reach the database file within moments, not when a commit checkpoints (64 MB)."""
+    """Rows reach the database file within a second, not when a commit checkpoints (16 MB)."""
     path = tmp_path / "log.db"
     log = PredictionLog(f"sqlite:///{path}")
     log.open()

@@ -94,11 +94,12 @@ COLUMNS = (
 )
 _INSTANCES = COLUMNS.index("instances")
 
-#: SQLite: seconds between checkpoints while predictions are written (each syncs the
-#: database file), and the WAL pages at which a commit checkpoints itself (when the
-#: checkpoint thread has not kept up: a reader held it back, say).
-_CHECKPOINT_EVERY_S = 0.2
-_WAL_PAGES_MAX = 16_384
+#: SQLite: the checkpoint thread runs once this many bytes were committed since its last
+#: run, or this many seconds after a commit; a commit checkpoints by itself past the WAL
+#: pages (when the thread has not kept up: a long read held it back, say).
+_CHECKPOINT_BYTES = 1_000_000
+_CHECKPOINT_AFTER_S = 1.0
+_WAL_PAGES_MAX = 4_096
 
 logger = logging.getLogger("logitkit.serve")
 
@@ -287,7 +288,8 @@ class PredictionLog:
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._checkpointer: threading.Thread | None = None
-        self._written = threading.Event()  # rows were committed since the last checkpoint
+        self._unchecked_bytes = 0  # committed since the last checkpoint (about)
+        self._checkpoint_due = threading.Event()
         self._closing = threading.Event()
         self._conn: Connection | None = None
         self._write_engine = self._engine(immediate=True, pool_size=1)
@@ -391,7 +393,7 @@ class PredictionLog:
         if self._thread is not None:
             self._thread.join(timeout)
         self._closing.set()
-        self._written.set()  # wakes the checkpoint thread
+        self._checkpoint_due.set()  # wakes the checkpoint thread
         if self._checkpointer is not None:
             self._checkpointer.join(timeout)
             self._checkpointer = None
@@ -498,7 +500,7 @@ class PredictionLog:
                 with conn.begin():
                     self._write(conn, jobs)
             self.healthy = True
-            self._written.set()
+            self._count_unchecked(jobs)
         except Exception as exc:  # noqa: BLE001 - the writer outlives any failure; the batch fails
             logger.error("Prediction log commit of %d rows failed: %r", n_rows, exc)
             self.healthy = False
@@ -538,17 +540,32 @@ class PredictionLog:
             with conn.begin():
                 self._answer_retries(conn, jobs)
 
+    def _count_unchecked(self, jobs: list[_Job]) -> None:
+        """Count what a commit added to SQLite's WAL; wake the checkpoint thread past a size."""
+        if self._checkpointer is None:
+            return
+        size = sum(len(v) for j in jobs if j.kind == "predict" for v in j.rows[0] if type(v) is str)
+        self._unchecked_bytes += size
+        if self._unchecked_bytes >= _CHECKPOINT_BYTES:
+            self._checkpoint_due.set()
+
     def _checkpoints(self) -> None:
-        """Checkpoint SQLite's WAL while rows are being written, at most every few moments.
+        """Copy SQLite's WAL back into the database file, in small steps, off the commit path.
 
         A passive checkpoint neither waits for nor blocks the writer, and it runs in
-        SQLite's C code without the GIL, on the other core if there is one.
+        SQLite's C code without the GIL, on the other core if there is one. Done every
+        megabyte or so, each is short, so between two commits one often completes, and
+        the next commit then writes the WAL from its start again: the file stays small
+        and is reused rather than grown (growing it costs each commit more).
         """
         while True:
-            self._written.wait()
+            due = self._checkpoint_due.wait(_CHECKPOINT_AFTER_S)
             if self._closing.is_set():
                 return
-            self._written.clear()
+            if not due and not self._unchecked_bytes:
+                continue
+            self._checkpoint_due.clear()
+            self._unchecked_bytes = 0
             try:
                 with self._read_engine.connect() as conn:
                     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
@@ -556,7 +573,6 @@ class PredictionLog:
                     cursor.close()
             except Exception as exc:  # noqa: BLE001 - commits checkpoint by themselves then
                 logger.warning("Checkpoint of the prediction log failed: %r", exc)
-            self._closing.wait(_CHECKPOINT_EVERY_S)
 
     def _write(self, conn: Connection, jobs: list[_Job]) -> None:
         predict = [j for j in jobs if j.kind == "predict"]
