@@ -62,7 +62,12 @@ def test_minimise_along_finds_the_minimum_of_a_convex_function(centre, curvature
     assert phi(t) <= phi(1.0) + 1e-12
     assert phi(t) - best <= 0.05 * (phi(0.0) - best) + 1e-12
     if quartic == 0.0 and centre < MAX_STEP:
-        assert t == pytest.approx(centre, rel=1e-9)  # a quadratic: exact in one Newton step
+        # A quadratic: exact after one Newton step, unless the full step already brought
+        # the slope within 1% of its start (the search then stops at t = 1).
+        if abs(derivatives(1.0)[0]) <= 1e-2 * abs(derivatives(0.0)[0]):
+            assert t == 1.0
+        else:
+            assert t == pytest.approx(centre, rel=1e-9)
 
 
 def test_minimise_along_takes_the_full_step_on_a_quadratic_newton_model():

@@ -17,7 +17,8 @@ One writer also means SQLite never sees two writers: its transactions are ``BEGI
 IMMEDIATE`` (the write lock is taken up front, so no transaction fails half-way with
 "database is locked"); readers (drift, readiness) use their own connections, which WAL
 lets run beside the writer. SQLite copies the WAL back into the database file
-(a checkpoint) in a thread of its own, a few times a second, so no commit waits for one.
+(a checkpoint) in a thread of its own, every megabyte committed, so no commit waits for
+one.
 On PostgreSQL the same code runs on psycopg.
 
 A retried request id stays one row: rows are keyed by ``request_id`` and inserted with
@@ -519,26 +520,34 @@ class PredictionLog:
         """Insert the rows of prediction jobs in one transaction, through the driver alone.
 
         SQLAlchemy's transaction handling costs more than SQLite's own work for one row.
-        A single statement is its own transaction (the connection is in autocommit
-        mode); several share an immediate one. Rows already logged under a client-chosen
-        id (retries) are read after the commit: a logged row never changes.
+        A lone new row is one statement, its own transaction (the connection is in
+        autocommit mode, and an INSERT takes the write lock when it starts); otherwise
+        the rows share an immediate transaction, which also reads the rows already
+        logged under client-chosen ids (retries).
         """
         rows = [j.rows[0] for j in jobs]
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
-            if len(rows) == 1:
+            if len(rows) == 1 and not jobs[0].check:
                 cursor.execute(self._insert_sql, rows[0])
-                inserted = cursor.rowcount
-            else:
-                cursor.execute("BEGIN IMMEDIATE")
-                cursor.executemany(self._insert_sql, rows)
-                inserted = cursor.rowcount
-                cursor.execute("COMMIT")
+                return
+            cursor.execute("BEGIN IMMEDIATE")
+            cursor.executemany(self._insert_sql, rows)
+            if cursor.rowcount != len(rows) and any(j.check for j in jobs):
+                ids = sorted({j.rows[0][0] for j in jobs if j.check})
+                marks = ", ".join(["?"] * len(ids))
+                cursor.execute(
+                    f"SELECT * FROM {self.tables.requests.name} WHERE request_id IN ({marks})", ids
+                )
+                names = [d[0] for d in cursor.description]
+                found = (dict(zip(names, row, strict=True)) for row in cursor.fetchall())
+                stored = {row["request_id"]: row for row in found}
+                for j in jobs:
+                    if j.check:
+                        j.result = stored.get(j.rows[0][0])
+            cursor.execute("COMMIT")
         finally:
             cursor.close()
-        if inserted != len(rows) and any(j.check for j in jobs):
-            with conn.begin():
-                self._answer_retries(conn, jobs)
 
     def _count_unchecked(self, jobs: list[_Job]) -> None:
         """Count what a commit added to SQLite's WAL; wake the checkpoint thread past a size."""
