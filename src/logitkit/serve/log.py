@@ -299,7 +299,7 @@ class PredictionLog:
         r, f = self.tables.requests, self.tables.feedback
         # Rows go to the driver's executemany as tuples: SQLAlchemy's per-row parameter
         # processing costs more than the database's insert itself.
-        mark = "?" if self.dialect == "sqlite" else "%s"
+        mark = self._mark = "?" if self.dialect == "sqlite" else "%s"
         self._insert_sql = (
             f"INSERT INTO {r.name} ({', '.join(COLUMNS)}) VALUES ({', '.join([mark] * len(COLUMNS))}) "
             "ON CONFLICT (request_id) DO NOTHING"
@@ -495,8 +495,8 @@ class PredictionLog:
         error: Exception | None = None
         try:
             conn = self._connection()
-            if self.dialect == "sqlite" and all(j.kind == "predict" for j in jobs):
-                self._insert_sqlite(conn, jobs)
+            if all(j.kind == "predict" for j in jobs):
+                self._insert(conn, jobs)
             else:
                 with conn.begin():
                     self._write(conn, jobs)
@@ -516,26 +516,29 @@ class PredictionLog:
             self.metrics.observe_commit(time.perf_counter() - start, n_rows, error is None)
         self._settle(jobs, error)
 
-    def _insert_sqlite(self, conn: Connection, jobs: list[_Job]) -> None:
+    def _insert(self, conn: Connection, jobs: list[_Job]) -> None:
         """Insert the rows of prediction jobs in one transaction, through the driver alone.
 
-        SQLAlchemy's transaction handling costs more than SQLite's own work for one row.
-        A lone new row is one statement, its own transaction (the connection is in
-        autocommit mode, and an INSERT takes the write lock when it starts); otherwise
-        the rows share an immediate transaction, which also reads the rows already
+        SQLAlchemy's transaction handling costs more than the database's own work for
+        one row. On SQLite a lone new row is one statement, its own transaction (the
+        connection is in autocommit mode, and an INSERT takes the write lock when it
+        starts); otherwise the rows share an immediate transaction. On PostgreSQL the
+        driver opens the transaction itself. The transaction also reads the rows already
         logged under client-chosen ids (retries).
         """
         rows = [j.rows[0] for j in jobs]
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        dbapi = conn.connection.dbapi_connection
+        cursor = dbapi.cursor()  # type: ignore[union-attr]
         try:
-            if len(rows) == 1 and not jobs[0].check:
-                cursor.execute(self._insert_sql, rows[0])
-                return
-            cursor.execute("BEGIN IMMEDIATE")
+            if self.dialect == "sqlite":
+                if len(rows) == 1 and not jobs[0].check:
+                    cursor.execute(self._insert_sql, rows[0])
+                    return
+                cursor.execute("BEGIN IMMEDIATE")
             cursor.executemany(self._insert_sql, rows)
             if cursor.rowcount != len(rows) and any(j.check for j in jobs):
                 ids = sorted({j.rows[0][0] for j in jobs if j.check})
-                marks = ", ".join(["?"] * len(ids))
+                marks = ", ".join([self._mark] * len(ids))
                 cursor.execute(
                     f"SELECT * FROM {self.tables.requests.name} WHERE request_id IN ({marks})", ids
                 )
@@ -545,7 +548,10 @@ class PredictionLog:
                 for j in jobs:
                     if j.check:
                         j.result = stored.get(j.rows[0][0])
-            cursor.execute("COMMIT")
+            if self.dialect == "sqlite":
+                cursor.execute("COMMIT")
+            else:
+                dbapi.commit()  # type: ignore[union-attr]
         finally:
             cursor.close()
 
