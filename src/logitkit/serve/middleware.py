@@ -7,8 +7,9 @@ counts every answer by route. Health and metrics endpoints are never refused, so
 load balancer keeps seeing the truth under overload.
 
 The hot endpoints (``fast``: method and path to a ``Request -> Response`` handler that
-does its own key check) are called directly, without the router and FastAPI's
-per-request dependency resolution; errors they raise get the same JSON answers.
+does its own key check) are called directly, without FastAPI's middleware, router and
+per-request dependency resolution (the guard is the app's outermost layer, see
+``app.GuardedApp``); errors they raise get the same JSON answers.
 """
 
 from __future__ import annotations
