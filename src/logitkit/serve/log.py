@@ -18,8 +18,7 @@ IMMEDIATE`` (the write lock is taken up front, so no transaction fails half-way 
 "database is locked"); readers (drift, readiness) use their own connections, which WAL
 lets run beside the writer. SQLite copies the WAL back into the database file
 (a checkpoint) in a thread of its own, every megabyte committed, so no commit waits for
-one.
-On PostgreSQL the same code runs on psycopg.
+one. On PostgreSQL the same code runs on psycopg.
 
 A retried request id stays one row: rows are keyed by ``request_id`` and inserted with
 ``ON CONFLICT DO NOTHING``; when a client-chosen id was already logged, the request gets
@@ -523,37 +522,45 @@ class PredictionLog:
         one row. On SQLite a lone new row is one statement, its own transaction (the
         connection is in autocommit mode, and an INSERT takes the write lock when it
         starts); otherwise the rows share an immediate transaction. On PostgreSQL the
-        driver opens the transaction itself. The transaction also reads the rows already
-        logged under client-chosen ids (retries).
+        driver opens the transaction itself.
         """
-        rows = [j.rows[0] for j in jobs]
         dbapi = conn.connection.dbapi_connection
         cursor = dbapi.cursor()  # type: ignore[union-attr]
         try:
             if self.dialect == "sqlite":
-                if len(rows) == 1 and not jobs[0].check:
-                    cursor.execute(self._insert_sql, rows[0])
+                if len(jobs) == 1 and not jobs[0].check:
+                    cursor.execute(self._insert_sql, jobs[0].rows[0])
                     return
                 cursor.execute("BEGIN IMMEDIATE")
-            cursor.executemany(self._insert_sql, rows)
-            if cursor.rowcount != len(rows) and any(j.check for j in jobs):
-                ids = sorted({j.rows[0][0] for j in jobs if j.check})
-                marks = ", ".join([self._mark] * len(ids))
-                cursor.execute(
-                    f"SELECT * FROM {self.tables.requests.name} WHERE request_id IN ({marks})", ids
-                )
-                names = [d[0] for d in cursor.description]
-                found = (dict(zip(names, row, strict=True)) for row in cursor.fetchall())
-                stored = {row["request_id"]: row for row in found}
-                for j in jobs:
-                    if j.check:
-                        j.result = stored.get(j.rows[0][0])
+            self._insert_rows(cursor, jobs)
             if self.dialect == "sqlite":
                 cursor.execute("COMMIT")
             else:
                 dbapi.commit()  # type: ignore[union-attr]
         finally:
             cursor.close()
+
+    def _insert_rows(self, cursor: Any, jobs: list[_Job]) -> None:
+        """Insert the jobs' rows in the open transaction; give each retry its logged row.
+
+        A job with a client-chosen id whose row was logged before gets that row (a dict
+        by column name) as its result, read in the same transaction.
+        """
+        rows = [j.rows[0] for j in jobs]
+        cursor.executemany(self._insert_sql, rows)
+        if cursor.rowcount == len(rows) or not any(j.check for j in jobs):
+            return
+        ids = sorted({j.rows[0][0] for j in jobs if j.check})
+        marks = ", ".join([self._mark] * len(ids))
+        cursor.execute(
+            f"SELECT * FROM {self.tables.requests.name} WHERE request_id IN ({marks})", ids
+        )
+        names = [d[0] for d in cursor.description]
+        found = (dict(zip(names, row, strict=True)) for row in cursor.fetchall())
+        stored = {row["request_id"]: row for row in found}
+        for j in jobs:
+            if j.check:
+                j.result = stored.get(j.rows[0][0])
 
     def _count_unchecked(self, jobs: list[_Job]) -> None:
         """Count what a commit added to SQLite's WAL; wake the checkpoint thread past a size."""
@@ -591,16 +598,12 @@ class PredictionLog:
 
     def _write(self, conn: Connection, jobs: list[_Job]) -> None:
         predict = [j for j in jobs if j.kind == "predict"]
-        rows = [j.rows[0] for j in predict]
-        if rows:
+        if predict:
             cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
             try:
-                cursor.executemany(self._insert_sql, rows)
-                inserted = cursor.rowcount
+                self._insert_rows(cursor, predict)
             finally:
                 cursor.close()
-            if inserted != len(rows) and any(j.check for j in predict):
-                self._answer_retries(conn, predict)
         r = self.tables.requests
         for job in (j for j in jobs if j.kind == "feedback"):
             keys = {(f["request_id"], f["instance"]) for f in job.rows}
@@ -611,16 +614,6 @@ class PredictionLog:
             job.result = sorted((rid, k) for rid, k in keys if not 0 <= k < sizes.get(rid, 0))
             if not job.result:
                 conn.execute(self._upsert, job.rows)
-
-    def _answer_retries(self, conn: Connection, jobs: list[_Job]) -> None:
-        """Give each job with a client-chosen id the row logged under it, as its result."""
-        r = self.tables.requests
-        ids = sorted({j.rows[0][0] for j in jobs if j.check})
-        query = select(r).where(r.c.request_id.in_(ids))
-        stored = {row["request_id"]: dict(row) for row in conn.execute(query).mappings()}
-        for j in jobs:
-            if j.check:
-                j.result = stored.get(j.rows[0][0])
 
     def _settle(self, jobs: Sequence[_Job], error: Exception | None) -> None:
         by_loop: dict[asyncio.AbstractEventLoop, list[_Job]] = {}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
-from typing import Annotated, Any, Literal, Protocol
+from typing import Annotated, Any, Generic, Literal, Protocol, TypeVar
 
 import msgspec
 import numpy as np
@@ -218,6 +218,7 @@ def model_matrix(
 # mirror the request model, with data typed as floats, flat or as rows.
 _Name = Annotated[str, msgspec.Meta(min_length=1)]
 _Size = Annotated[int, msgspec.Meta(ge=0)]
+_Data = TypeVar("_Data")
 
 
 class _Output(msgspec.Struct, gc=False):
@@ -225,58 +226,51 @@ class _Output(msgspec.Struct, gc=False):
     parameters: dict[str, Any] | None = None
 
 
-class _FlatInput(msgspec.Struct, gc=False):
+class _FloatInput(msgspec.Struct, Generic[_Data], gc=False):
     name: _Name
     shape: list[_Size]
     datatype: Literal["FP16", "FP32", "FP64"]
-    data: list[float]
+    data: _Data
     parameters: dict[str, Any] | None = None
 
 
-class _RowsInput(msgspec.Struct, gc=False):
-    name: _Name
-    shape: list[_Size]
-    datatype: Literal["FP16", "FP32", "FP64"]
-    data: list[list[float]]
-    parameters: dict[str, Any] | None = None
-
-
-class _FlatRequest(msgspec.Struct, gc=False):
-    inputs: Annotated[list[_FlatInput], msgspec.Meta(min_length=1)]
+class _FloatRequest(msgspec.Struct, Generic[_Data], gc=False):
+    inputs: Annotated[list[_FloatInput[_Data]], msgspec.Meta(min_length=1)]
     id: str | None = None
     parameters: dict[str, Any] | None = None
     outputs: list[_Output] | None = None
 
 
-class _RowsRequest(msgspec.Struct, gc=False):
-    inputs: Annotated[list[_RowsInput], msgspec.Meta(min_length=1)]
-    id: str | None = None
-    parameters: dict[str, Any] | None = None
-    outputs: list[_Output] | None = None
+#: Decoders of flat data and of data as rows, with whether the data are rows.
+_DECODERS = (
+    (msgspec.json.Decoder(_FloatRequest[list[float]]), False),
+    (msgspec.json.Decoder(_FloatRequest[list[list[float]]]), True),
+)
 
 
-_DECODERS = (msgspec.json.Decoder(_FlatRequest), msgspec.json.Decoder(_RowsRequest))
+def _decode(body: bytes) -> tuple[_FloatRequest[Any], bool] | None:
+    """The body as a request of float tensors, and whether their data are rows; or None."""
+    for decoder, rows in _DECODERS:
+        try:
+            return decoder.decode(body), rows
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            continue
+    return None
 
 
 def float_tensor_matrix(
     model: Predictor, body: bytes, max_rows: int
-) -> tuple[_FlatRequest | _RowsRequest, FloatArray] | None:
+) -> tuple[_FloatRequest[Any], FloatArray] | None:
     """The request and model matrix of a body holding one valid ``[N, p]`` tensor of floats.
 
     None for any other body, valid or not: it then goes through the request model and
     :func:`model_matrix`, which accept every body this accepts, with the same matrix,
     and name what is wrong.
     """
-    if not model.inputs.direct:
+    decoded = _decode(body) if model.inputs.direct else None
+    if decoded is None:
         return None
-    for decoder in _DECODERS:
-        try:
-            request = decoder.decode(body)
-            break
-        except (msgspec.DecodeError, msgspec.ValidationError):
-            continue
-    else:
-        return None
+    request, rows = decoded
     if len(request.inputs) != 1 or request.inputs[0].name in model.names:
         return None
     tensor = request.inputs[0]
@@ -284,12 +278,12 @@ def float_tensor_matrix(
     shape = [1, *tensor.shape] if len(tensor.shape) == 1 else tensor.shape
     if len(shape) != 2 or shape[1] != p or not 1 <= shape[0] <= max_rows:
         return None
-    n = shape[0]
-    if isinstance(tensor, _RowsInput):
-        count = sum(map(len, tensor.data))
-        values: Any = itertools.chain.from_iterable(tensor.data)
+    n, data = shape[0], tensor.data
+    if rows:
+        count = sum(map(len, data))
+        values: Any = itertools.chain.from_iterable(data)
     else:
-        count, values = len(tensor.data), tensor.data
+        count, values = len(data), data
     if count != n * p:
         return None
     X = np.fromiter(values, dtype=np.float64, count=count).reshape(n, p)
