@@ -3,19 +3,30 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 
 import numpy as np
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from scipy import stats
 from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import cross_val_predict
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from statsmodels.stats.proportion import proportion_confint
 
-from logitkit.decision import POLICY_METRICS, MulticlassPolicy, RiskBands, ThresholdPolicy
+from logitkit.decision import (
+    POLICY_METRICS,
+    MulticlassPolicy,
+    RiskBands,
+    ThresholdPolicy,
+    clopper_pearson,
+    decide,
+    rows_needed,
+)
 from logitkit.exceptions import ArtifactError, ConstraintError, DataError
 
 
@@ -213,23 +224,26 @@ def test_unreachable_constraints_report_best_achievable(cancer):
     assert pol.metrics["recall"] < 1.0
 
 
-def test_bootstrap_matches_row_resampling(cancer):
-    """The multinomial draw of the four cells equals resampling rows."""
+def test_expected_cost_bootstrap_matches_row_resampling(cancer):
+    """The multinomial draw of the four cells equals resampling rows (the cost interval)."""
     y, p = cancer
     pol = ThresholdPolicy.fit(y, p, positive="malignant", cost_fp=1, cost_fn=10, n_boot=4000)
     rng = np.random.default_rng(1)
     pos, flag = y == "malignant", p >= pol.threshold
     idx = rng.integers(0, y.size, size=(4000, y.size))
-    recall = (flag[idx] & pos[idx]).sum(1) / pos[idx].sum(1)
-    naive = np.quantile(recall, [0.025, 0.975])
-    assert pol.intervals["recall"] == pytest.approx(naive, abs=0.006)
+    cost = ((flag[idx] & ~pos[idx]).sum(1) + 10 * (~flag[idx] & pos[idx]).sum(1)) / y.size
+    naive = np.quantile(cost, [0.025, 0.975])
+    assert pol.intervals["expected_cost"] == pytest.approx(naive, abs=0.006)
+    assert pol.interval_method["expected_cost"] == "bootstrap-percentile"
     again = ThresholdPolicy.fit(y, p, positive="malignant", cost_fp=1, cost_fn=10, n_boot=4000)
     assert again.intervals == pol.intervals  # seeded
     low, high = pol.intervals["expected_cost"]
     assert low <= pol.metrics["expected_cost"] <= high
-    assert (
-        ThresholdPolicy.fit(y, p, positive="malignant", min_recall=0.9, n_boot=0).intervals is None
-    )
+    # Without resamples the rates keep their exact intervals; only the cost has none.
+    none = ThresholdPolicy.fit(y, p, positive="malignant", cost_fp=1, cost_fn=10, n_boot=0)
+    assert none.intervals["expected_cost"] is None
+    assert "expected_cost" not in none.interval_method
+    assert none.intervals["recall"] == pol.intervals["recall"]
 
 
 # ------------------------------------------------------------------ use and serialise
@@ -469,3 +483,445 @@ def test_multiclass_mean_cost_roundtrip_and_errors():
         pol.mean_cost([0, 7, 2], P)
     with pytest.raises(ArtifactError):
         MulticlassPolicy.from_dict({"type": "MulticlassPolicy", "format_version": 1})
+
+
+# ------------------------------------------------------- exact intervals and evidence
+# References come from statsmodels' proportion_confint(method="beta") and scipy's beta
+# distribution: implementations independent of logitkit.decision.exact.
+def sm_interval(k, n, level):
+    return proportion_confint(k, n, alpha=1 - level, method="beta")
+
+
+def sm_lower(k, n, level):
+    """One-sided lower bound: the two-sided interval at alpha = 2 (1 - level)."""
+    return proportion_confint(k, n, alpha=2 * (1 - level), method="beta")[0]
+
+
+def sm_upper(k, n, level):
+    return proportion_confint(k, n, alpha=2 * (1 - level), method="beta")[1]
+
+
+@pytest.fixture(scope="module")
+def demo_like():
+    """Like the breast-cancer demo: 159 positives, the lowest one far below the rest."""
+    rng = np.random.default_rng(7)
+    pos = np.r_[0.0009, rng.uniform(0.2, 1.0, 158)]
+    neg = rng.uniform(0.002, 0.6, 267)
+    y = np.array(["malignant"] * 159 + ["benign"] * 267)
+    return y, np.r_[pos, neg]
+
+
+@pytest.mark.parametrize("level", [0.8, 0.95, 0.99])
+@pytest.mark.parametrize(("k", "n"), [(0, 1), (1, 1), (0, 20), (20, 20), (7, 20), (159, 159),
+                                      (3, 267), (264, 267), (1, 1000), (500, 1000)])  # fmt: skip
+def test_clopper_pearson_matches_statsmodels(k, n, level):
+    assert clopper_pearson(k, n, level) == pytest.approx(sm_interval(k, n, level), rel=1e-9)
+    assert clopper_pearson(k, n, level, side="lower") == pytest.approx(
+        (sm_lower(k, n, level), 1.0), rel=1e-9
+    )
+    assert clopper_pearson(k, n, level, side="upper") == pytest.approx(
+        (0.0, sm_upper(k, n, level)), rel=1e-9, abs=1e-15
+    )
+
+
+def test_clopper_pearson_is_never_degenerate():
+    low, high = clopper_pearson(159, 159)
+    assert (round(low, 3), high) == (0.977, 1.0)
+    assert low == pytest.approx(0.025 ** (1 / 159), rel=1e-12)  # Beta(n, 1) quantile
+    with pytest.raises(ValueError, match="0 <= k <= n"):
+        clopper_pearson(3, 2)
+    with pytest.raises(ValueError, match="'side' parameter of clopper_pearson"):
+        clopper_pearson(1, 2, side="left")
+
+
+@pytest.mark.parametrize("level", [0.9, 0.95, 0.99])
+@pytest.mark.parametrize("target", [0.5, 0.9, 0.95, 0.99, 0.995, 0.999])
+def test_rows_needed_is_the_least_n_that_shows_the_target(target, level):
+    def shows_lower(n):  # n of n, scipy's Beta(n, 1) quantile
+        return stats.beta.ppf(1 - level, n, 1) >= target
+
+    def shows_upper(n):  # 0 of n: the upper bound of a false-positive rate of 1 - target
+        return stats.beta.isf(1 - level, 1, n) <= 1 - target
+
+    for side, shows in (("lower", shows_lower), ("upper", shows_upper)):
+        goal = target if side == "lower" else 1 - target
+        n = rows_needed(goal, level, side=side)
+        assert shows(n)
+        assert n == 1 or not shows(n - 1)
+    assert rows_needed(0.995) == math.ceil(math.log(0.05) / math.log(0.995)) == 598
+    assert rows_needed(1.0) is None
+    assert rows_needed(0.0, side="upper") is None
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [{"min_recall": 0.9}, {"min_precision": 0.95}, {"max_false_positive_rate": 0.05},
+     {"cost_fp": 1.0, "cost_fn": 5.0}],
+)  # fmt: skip
+@pytest.mark.parametrize("confidence", [0.9, 0.95])
+def test_policy_rates_get_clopper_pearson_intervals(cancer, rule, confidence):
+    y, p = cancer
+    pol = ThresholdPolicy.fit(y, p, positive="malignant", confidence=confidence, **rule)
+    c = pol.confusion
+    behind = {
+        "precision": (c["tp"], c["tp"] + c["fp"]),
+        "recall": (c["tp"], c["tp"] + c["fn"]),
+        "false_positive_rate": (c["fp"], c["fp"] + c["tn"]),
+        "negative_predictive_value": (c["tn"], c["tn"] + c["fn"]),
+        "accuracy": (c["tp"] + c["tn"], 569),
+        "predicted_positive_rate": (c["tp"] + c["fp"], 569),
+    }
+    assert pol.rate_counts == behind
+    assert pol.confidence == confidence
+    for name, (k, n) in behind.items():
+        assert pol.intervals[name] == pytest.approx(sm_interval(k, n, confidence), rel=1e-9)
+        assert pol.interval_method[name] == "clopper-pearson"
+        low, high = pol.intervals[name]
+        assert low < high
+    assert pol.to_dict()["interval_method"]["recall"] == "clopper-pearson"
+
+
+def test_demo_like_policy_is_unstable_and_unverifiable(demo_like):
+    y, p = demo_like
+    pol = ThresholdPolicy.fit(y, p, positive="malignant", min_recall=0.995)
+    assert pol.confusion["fn"] == 0
+    assert pol.n_negative == 267
+    assert pol.intervals["recall"] == pytest.approx(sm_interval(159, 159, 0.95), rel=1e-9)
+    assert pol.intervals["recall"][0] == pytest.approx(0.977, abs=5e-4)  # not "1 to 1"
+    # One row sets the threshold: move it and the threshold follows.
+    assert (pol.rests_on, pol.unstable) == (1, True)
+    moved = p.copy()
+    moved[0] = 0.0004
+    assert ThresholdPolicy.fit(y, moved, positive="malignant", min_recall=0.995).threshold < 0.0004
+    v = pol.verification
+    assert (v.metric, v.side, v.level, v.target, v.n) == ("recall", "lower", 0.95, 0.995, 159)
+    assert v.bound == pytest.approx(stats.beta.ppf(0.05, 159, 1), rel=1e-12)
+    assert v.bound == pytest.approx(0.05 ** (1 / 159), rel=1e-12)
+    assert round(v.bound, 3) == 0.981
+    assert v.best_bound == v.bound
+    assert v.verified is False
+    assert v.rows_needed == math.ceil(math.log(0.05) / math.log(0.995)) == 598
+    kinds = [(kind, severity) for kind, severity, _ in pol.caveats()]
+    assert kinds == [("unverifiable_policy", "warning"), ("unstable_threshold", "warning")]
+    unverifiable, unstable = (message for _, _, message in pol.caveats())
+    assert unverifiable == (
+        "The policy asks for recall >= 0.995 of malignant, but 159 malignant rows cannot show "
+        "that at 95% confidence: even with no miss they prove only recall >= 0.981. It would "
+        "take at least 598 malignant rows. Label more malignant rows, or lower the target to "
+        "0.981 or less and choose with at_confidence=0.95 (--confidence 0.95) so that the "
+        "threshold is one the data support."
+    )
+    assert unstable.startswith(
+        "The threshold 0.00082 rests on 1 row: it sits at the score of the lowest-scored "
+        "malignant row, so that single row decides it"
+    )
+    assert "a recall target of 0.987 or lower" in unstable
+    assert "label at least 400 malignant rows" in unstable
+    words = pol.describe()
+    assert words[0] == (
+        "Rule: the highest threshold at which recall of malignant (the share of malignant rows "
+        "flagged) is at least 0.995, for the fewest false alarms."
+    )
+    assert words[1] == "Threshold: decide malignant when P(malignant) >= 0.00082; otherwise benign."
+    assert (
+        words[2].startswith("On 426 rows (159 malignant, 267 benign) it flags ")
+        and "159 of 159 malignant rows (recall 1.000, 95% interval 0.977 to 1.000)" in words[2]
+    )
+    assert words[-2:] == [f"Warning: {unverifiable}", f"Warning: {unstable}"]
+
+
+def test_at_confidence_says_what_the_data_can_show(demo_like):
+    y, p = demo_like
+    with pytest.raises(ConstraintError) as err:
+        ThresholdPolicy.fit(y, p, positive="malignant", min_recall=0.995, at_confidence=0.95)
+    assert str(err.value).startswith(
+        "recall >= 0.995 cannot be shown at 95% confidence from 159 positives ('malignant'): "
+        "zero misses proves only recall >= 0.981; it would take at least 598 positives."
+    )
+    assert err.value.best_achievable == pytest.approx(0.05 ** (1 / 159), rel=1e-12)
+    # A target the rows can show: the threshold drops until the lower bound meets it.
+    pol = ThresholdPolicy.fit(y, p, positive="malignant", min_recall=0.98, at_confidence=0.9)
+    tp = pol.confusion["tp"]
+    assert sm_lower(tp, 159, 0.9) >= 0.98
+    assert pol.verification.verified and pol.verification.level == 0.9
+    assert not pol.caveats() or [k for k, _, _ in pol.caveats()] == ["unstable_threshold"]
+    assert "the 90% lower confidence bound of recall of malignant" in pol.describe()[0]
+
+
+def test_verified_policy_says_so(cancer):
+    y, p = cancer
+    pol = ThresholdPolicy.fit(y, p, positive="malignant", min_recall=0.9, verify_level=0.9)
+    v = pol.verification
+    assert v.level == 0.9
+    assert v.bound == pytest.approx(sm_lower(pol.confusion["tp"], 212, 0.9), rel=1e-9)
+    assert v.verified == (v.bound >= 0.9)
+    if v.verified:
+        assert any(
+            s.startswith("At 90% confidence these rows show recall >=") for s in pol.describe()
+        )
+    assert pol.rests_on > 2 and not pol.unstable
+    assert [k for k, _, _ in pol.caveats()] == ([] if v.verified else ["unverifiable_policy"])
+    assert any(s.startswith(f"The threshold rests on {pol.rests_on} rows") for s in pol.describe())
+    cost = ThresholdPolicy.fit(y, p, positive="malignant", cost_fp=1, cost_fn=5)
+    assert (cost.rests_on, cost.unstable, cost.verification, cost.caveats()) == (
+        None, None, None, []
+    )  # fmt: skip
+
+
+def test_unverifiable_caveats_of_the_other_constraints(demo_like):
+    y, p = demo_like
+    fpr = ThresholdPolicy.fit(y, p, positive="malignant", max_false_positive_rate=0.0)
+    v = fpr.verification
+    assert (v.metric, v.side, v.n, v.rows_needed) == ("false_positive_rate", "upper", 267, None)
+    assert v.bound == pytest.approx(sm_upper(0, 267, 0.95), rel=1e-9)
+    message = dict((k, m) for k, _, m in fpr.caveats())["unverifiable_policy"]
+    assert "267 benign rows cannot show that at 95% confidence" in message
+    assert "No number of rows can show a false-positive rate of exactly 0" in message
+    prec = ThresholdPolicy.fit(y, p, positive="malignant", min_precision=0.99)
+    v = prec.verification
+    assert v.n == prec.confusion["tp"] + prec.confusion["fp"]
+    assert v.bound == pytest.approx(sm_lower(prec.confusion["tp"], v.n, 0.95), rel=1e-9)
+
+
+# ---------------------------------------------------------- confidence-aware choice
+levels = st.sampled_from([0.8, 0.9, 0.95, 0.99])
+
+
+def _reference_choice(y, p, method, target, level):
+    """Brute force over every threshold that flags a row, with statsmodels' bounds."""
+    P, N = int(y.sum()), int((~y).sum())
+    ok = {}
+    for t in np.unique(p):
+        tp, fp, _, _ = counts(y, p, t)
+        if method == "min_recall":
+            b = sm_lower(tp, P, level)
+        elif method == "min_precision":
+            b = sm_lower(tp, tp + fp, level)
+        else:
+            b = sm_upper(fp, N, level)
+        assume(abs(b - target) > 1e-9)  # no decision within rounding of the target
+        ok[t] = b >= target if method != "max_false_positive_rate" else b <= target
+    return [t for t, good in ok.items() if good]
+
+
+@settings(max_examples=60, deadline=None)
+@given(binary_data(), st.floats(0.01, 1.0), levels)
+def test_at_confidence_min_recall_is_highest_threshold_whose_bound_meets_it(data, target, level):
+    y, p = data
+    ok = _reference_choice(y, p, "min_recall", target, level)
+    point = ThresholdPolicy.fit(y, p, positive=True, min_recall=target, n_boot=0)
+    if not ok:
+        with pytest.raises(ConstraintError, match="cannot be shown"):
+            ThresholdPolicy.fit(y, p, positive=True, min_recall=target, at_confidence=level)
+        return
+    pol = ThresholdPolicy.fit(y, p, positive=True, min_recall=target, at_confidence=level)
+    assert np.sum(p >= pol.threshold) == np.sum(p >= max(ok))
+    assert pol.threshold <= point.threshold  # never above the point-estimate threshold
+    assert pol.verification.verified
+    assert pol.rests_on >= point.rests_on
+
+
+@settings(max_examples=60, deadline=None)
+@given(binary_data(), st.floats(0.01, 1.0), levels)
+def test_at_confidence_min_precision_is_lowest_threshold_whose_bound_meets_it(data, target, level):
+    y, p = data
+    ok = _reference_choice(y, p, "min_precision", target, level)
+    if not ok:
+        with pytest.raises(ConstraintError, match="cannot be shown"):
+            ThresholdPolicy.fit(y, p, positive=True, min_precision=target, at_confidence=level)
+        return
+    pol = ThresholdPolicy.fit(y, p, positive=True, min_precision=target, at_confidence=level)
+    assert np.sum(p >= pol.threshold) == np.sum(p >= min(ok))
+    point = ThresholdPolicy.fit(y, p, positive=True, min_precision=target, n_boot=0)
+    assert pol.threshold >= point.threshold
+    assert pol.verification.verified
+
+
+@settings(max_examples=60, deadline=None)
+@given(binary_data(), st.floats(0.0, 0.99), levels)
+def test_at_confidence_max_fpr_is_lowest_threshold_whose_bound_meets_it(data, target, level):
+    y, p = data
+    ok = _reference_choice(y, p, "max_false_positive_rate", target, level)
+    rule = {"max_false_positive_rate": target}
+    if not ok:
+        with pytest.raises(ConstraintError, match="cannot be shown"):
+            ThresholdPolicy.fit(y, p, positive=True, at_confidence=level, **rule)
+        return
+    pol = ThresholdPolicy.fit(y, p, positive=True, at_confidence=level, **rule)
+    assert np.sum(p >= pol.threshold) == np.sum(p >= min(ok))
+    assert pol.threshold >= ThresholdPolicy.fit(y, p, positive=True, **rule).threshold
+    assert pol.verification.verified
+
+
+@settings(max_examples=60, deadline=None)
+@given(binary_data(), st.floats(0.01, 0.99),
+       st.sampled_from(["min_recall", "min_precision", "max_false_positive_rate"]))  # fmt: skip
+def test_rests_on_counts_the_tail_that_sets_the_threshold(data, target, method):
+    y, p = data
+    try:
+        pol = ThresholdPolicy.fit(y, p, positive=True, n_boot=0, **{method: target})
+    except ConstraintError:
+        return
+    flag = p >= pol.threshold
+    if method == "min_recall":
+        expected = np.sum(p[y] <= p[y & flag].min())  # misses and the lowest flagged
+        assert pol.rests_on >= pol.confusion["fn"] + 1
+    else:
+        unflagged = p[~y & ~flag]
+        expected = np.sum(p[~y] >= unflagged.max()) if unflagged.size else np.sum(~y)
+    assert pol.rests_on == expected
+    assert pol.unstable == (expected <= 2)
+    # Twice the rows, same rates: the same threshold, resting on twice the rows.
+    twice = ThresholdPolicy.fit(np.r_[y, y], np.r_[p, p], positive=True, n_boot=0,
+                                **{method: target})  # fmt: skip
+    assert twice.threshold == pol.threshold
+    assert twice.rests_on == 2 * pol.rests_on
+
+
+# ------------------------------------------------------------ one rule, serialised
+def test_decide_is_the_one_rule():
+    p = np.array([0.0, 0.2999999, 0.3, 0.30000001, 1.0, np.nan])
+    assert decide(p, 0.3).tolist() == [False, False, True, True, True, False]
+    assert (
+        decide(p[:5], 0.3).tolist() == ThresholdPolicy.fixed(0.3, positive=1).decide(p[:5]).tolist()
+    )
+    bands = RiskBands.fixed(["a", "b", "c"], [0.3, 0.3000001], positive=1)
+    assert (
+        bands.assign_index(p[:5]).tolist()
+        == (decide(p[:5], 0.3).astype(int) + decide(p[:5], 0.3000001)).tolist()
+    )
+
+
+def test_version_2_dicts_round_trip_every_field(cancer, demo_like):
+    y, p = cancer
+    policies = [
+        ThresholdPolicy.fit(y, p, positive="malignant", min_recall=0.9, at_confidence=0.9),
+        ThresholdPolicy.fit(y, p, positive="malignant", min_precision=0.95, verify_level=0.99),
+        ThresholdPolicy.fit(y, p, positive="malignant", max_false_positive_rate=0.05),
+        ThresholdPolicy.fit(y, p, positive="malignant", cost_fp=1, cost_fn=4, n_boot=50),
+        ThresholdPolicy.fixed(0.4, positive="malignant").refit(y, p),
+        ThresholdPolicy.fixed(0.4, positive="malignant"),
+        ThresholdPolicy.fit(*demo_like, positive="malignant", min_recall=0.995),
+    ]
+    for pol in policies:
+        d = json.loads(json.dumps(pol.to_dict(), allow_nan=False))
+        assert d["format_version"] == 2
+        back = ThresholdPolicy.from_dict(d)
+        assert back == pol
+        assert back.to_dict() == pol.to_dict()
+        assert back.describe() == pol.describe()
+        assert back.caveats() == pol.caveats()
+    d = policies[0].to_dict()
+    assert d["rule"] == {"method": "min_recall", "min_recall": 0.9, "at_confidence": 0.9}
+    assert d["fitted_on"] == {"n_samples": 569, "n_positive": 212, "n_negative": 357}
+    assert d["verification"]["level"] == 0.9 and d["verification"]["verified"] is True
+    assert policies[2].to_dict()["rule"] == {
+        "method": "max_false_positive_rate", "max_false_positive_rate": 0.05
+    }  # fmt: skip
+    assert policies[1].verification.level == 0.99
+    last = policies[-1].to_dict()
+    assert last["evidence"] == {"rests_on": 1, "unstable": True}
+    assert last["verification"]["rows_needed"] == 598
+
+
+def test_refit_and_from_dict_reapply_at_confidence(cancer):
+    y, p = cancer
+    half = slice(0, 300)
+    pol = ThresholdPolicy.fit(y[half], p[half], positive="malignant", min_recall=0.9,
+                              at_confidence=0.95, verify_level=0.99)  # fmt: skip
+    again = roundtrip(pol).refit(y, p)
+    assert again == ThresholdPolicy.fit(y, p, positive="malignant", min_recall=0.9,
+                                        at_confidence=0.95, verify_level=0.99)  # fmt: skip
+    assert again.at_confidence == 0.95
+    assert "at_confidence=0.95" in repr(again)
+
+
+# A policy as version 1 of the format wrote it (logitkit before exact intervals).
+V1_POLICY = {
+    "type": "ThresholdPolicy",
+    "format_version": 1,
+    "threshold": 0.0008560449612929262,
+    "positive": "malignant",
+    "negative": "benign",
+    "rule": {"method": "min_recall", "min_recall": 0.995},
+    "fitted_on": {"n_samples": 426, "n_positive": 159},
+    "confusion": {"tn": 99, "fp": 168, "fn": 0, "tp": 159},
+    "metrics": {
+        "precision": 0.486,
+        "recall": 1.0,
+        "false_positive_rate": 0.629,
+        "negative_predictive_value": 1.0,
+        "accuracy": 0.606,
+        "predicted_positive_rate": 0.768,
+        "expected_cost": None,
+    },  # fmt: skip
+    "intervals": {
+        "precision": [0.43, 0.54],
+        "recall": [1.0, 1.0],
+        "false_positive_rate": [0.57, 0.69],
+        "negative_predictive_value": [1.0, 1.0],
+        "accuracy": [0.56, 0.65],
+        "predicted_positive_rate": [0.72, 0.81],
+        "expected_cost": None,
+    },  # fmt: skip
+    "bootstrap": {"n_boot": 1000, "confidence": 0.95, "random_state": 0},
+}
+
+
+def test_version_1_dicts_are_still_read():
+    pol = ThresholdPolicy.from_dict(V1_POLICY)
+    assert pol.threshold == V1_POLICY["threshold"]
+    assert (pol.at_confidence, pol.rests_on, pol.unstable, pol.verification) == (
+        None, None, None, None
+    )  # fmt: skip
+    assert pol.confidence == 0.95
+    assert pol.bootstrap == {"n_boot": 1000, "random_state": 0}
+    assert pol.interval_method["recall"] == "bootstrap-percentile"  # what v1 computed
+    assert pol.n_negative == 267
+    assert pol.caveats() == []
+    assert roundtrip(pol) == pol  # written back as version 2
+    assert pol.to_dict()["format_version"] == 2
+    refit = pol.refit(["benign", "malignant", "malignant"], [0.2, 0.0005, 0.9])
+    assert refit.verification is not None and refit.rests_on == 1  # a refit gains the evidence
+    bands = {"type": "RiskBands", "format_version": 1, "positive": "malignant",
+             "names": ["low", "high"], "cuts": [V1_POLICY], "table": None}  # fmt: skip
+    assert RiskBands.from_dict(bands).thresholds == (V1_POLICY["threshold"],)
+    mc = {"type": "MulticlassPolicy", "format_version": 1, "classes": [0, 1, 2], "cost": None}
+    assert MulticlassPolicy.from_dict(mc) == MulticlassPolicy.argmax([0, 1, 2])
+
+
+def test_at_confidence_parameter_errors():
+    y, p = [0, 1, 0, 1], [0.1, 0.8, 0.3, 0.6]
+    msg = (
+        "The 'at_confidence' parameter of ThresholdPolicy.fit applies only with min_recall, "
+        "min_precision or max_false_positive_rate. Got 0.95."
+    )
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        ThresholdPolicy.fit(y, p, positive=1, cost_fp=1, cost_fn=2, at_confidence=0.95)
+    msg = (
+        "The 'at_confidence' parameter of ThresholdPolicy.fit must be a float in (0, 1) or "
+        "one of None. Got 1.5 instead."
+    )
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        ThresholdPolicy.fit(y, p, positive=1, min_recall=0.5, at_confidence=1.5)
+    with pytest.raises(ValueError, match="'verify_level' parameter .* applies only with"):
+        ThresholdPolicy.fit(y, p, positive=1, cost_fp=1, cost_fn=2, verify_level=0.9)
+    with pytest.raises(ValueError, match="mixes 'threshold'"):
+        RiskBands.fit(
+            y, p, positive=1, bands=[("a", {"threshold": 0.5, "at_confidence": 0.9}), "b"]
+        )
+    with pytest.raises(ValueError, match="'at_confidence' parameter of RiskBands.fit applies only"):
+        RiskBands.fit(y, p, positive=1,
+                      bands=[("a", {"cost_fp": 1, "cost_fn": 1, "at_confidence": 0.9}), "b"])  # fmt: skip
+
+
+def test_risk_band_cut_at_confidence(cancer):
+    y, p = cancer
+    rules = [("clear", {"min_recall": 0.95, "at_confidence": 0.95}), "refer"]
+    bands = RiskBands.fit(y, p, positive="malignant", bands=rules)
+    cut = bands.cuts[0]
+    assert cut.at_confidence == 0.95 and cut.verification.verified
+    assert cut == ThresholdPolicy.fit(y, p, positive="malignant", min_recall=0.95,
+                                      at_confidence=0.95)  # fmt: skip
+    assert roundtrip(bands) == bands
+    assert bands.refit(y, p) == bands

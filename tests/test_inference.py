@@ -61,6 +61,9 @@ def test_column_vocabulary_is_verbatim() -> None:
         "odds_ratio_ci_low",
         "odds_ratio_ci_high",
         "coef_std",
+        "odds_ratio_per_sd",
+        "odds_ratio_per_sd_ci_low",
+        "odds_ratio_per_sd_ci_high",
     )
     X, y, _ = reference("binary")
     table = LogisticModel(penalty=None).fit(X, y).summary()

@@ -22,6 +22,7 @@ from logitkit.evaluation import evaluate
 from logitkit.inference import Summary
 from logitkit.model import LogisticModel
 from logitkit.selection import LogisticModelCV
+from logitkit.workflow import TrainingResult, train
 
 __all__ = [
     "ArtifactError",
@@ -40,9 +41,11 @@ __all__ = [
     "SeparationError",
     "Summary",
     "ThresholdPolicy",
+    "TrainingResult",
     "__version__",
     "diagnose",
     "evaluate",
     "load",
     "save",
+    "train",
 ]

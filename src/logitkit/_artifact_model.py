@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 from logitkit.data.encoding import TableEncoder
 from logitkit.diagnostics import Findings
 from logitkit.inference import Summary
-from logitkit.model import LogisticModel
+from logitkit.model import LogisticModel, resolve_positive_class
 from logitkit.solver import SolverResult, Stats
 
 __all__ = [
@@ -102,7 +102,7 @@ def _fit_section(model: LogisticModel) -> dict[str, Any] | None:
 
 
 def model_section(model: LogisticModel) -> dict[str, Any]:
-    params = {k: v for k, v in model.get_params().items() if k != "class_weight"}
+    params = {k: plain(v) for k, v in model.get_params().items() if k != "class_weight"}
     cw = model.class_weight
     params["class_weight"] = (
         {str(k): float(v) for k, v in cw.items()} if isinstance(cw, dict) else cw
@@ -156,6 +156,7 @@ def inference_section(model: LogisticModel, summary: Summary | None) -> dict[str
 def model_from_section(spec: dict[str, Any]) -> LogisticModel:
     model = LogisticModel(**dict(spec["params"]))
     model.classes_ = _labels_from_json(spec["classes"], spec["class_label_type"])
+    model.positive_class_ = resolve_positive_class(model.classes_, model.positive_class)
     model.coef_ = np.array(spec["coef"], dtype=np.float64)
     model.intercept_ = np.array(spec["intercept"], dtype=np.float64)
     model.feature_mean_ = np.array(spec["feature_mean"], dtype=np.float64)

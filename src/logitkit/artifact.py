@@ -7,23 +7,35 @@ exactly (``repr``), so a loaded model predicts bit for bit what the original did
 Format (``"format": "logitkit-model"``, ``"format_version": 2``), top-level keys:
 
 ``model``
-    ``params`` (the estimator's), ``classes`` and ``class_label_type``;
+    ``params`` (the estimator's; ``positive_class`` names the modelled class of a binary
+    target), ``classes`` and ``class_label_type``;
     ``features``: the **raw input columns** in order, each
-    ``{"name", "type": "float"|"int"|"bool"|"category", "levels": [...] (category and
-    bool; the first level is the reference), "n_missing": training count, "impute":
-    value (when imputing)}`` -- the input schema of serving;
+    ``{"name", "type": "float"|"int"|"bool"|"category", "levels": [...] (category: the
+    reference level, then the others sorted; bool: [false, true]; the first is the
+    reference), "n_missing": training count, "impute": value (when imputing),
+    "aliases": {spelling: level} (a category whose spellings were merged into a
+    level)}`` -- the input schema of serving;
     ``encoded_features``: the model's columns after encoding (``age``,
     ``region[T.south]``, ``bs(debt, 4)[1]``), the order of ``coef``;
     ``encoding``: null for a model fitted on numeric columns, else ``{"impute",
-    "max_levels", "formula": {formula, variables, columns, transform_state,
-    encoder_state} or null}`` (:class:`~logitkit.data.encoding.TableEncoder`);
+    "max_levels", "normalize_levels", "reference": {column: level} or null, "formula":
+    {formula, variables, columns, transform_state, encoder_state} or null}``
+    (:class:`~logitkit.data.encoding.TableEncoder`);
     ``coef``, ``intercept`` (original units), ``feature_mean``, ``feature_scale``
     (standardisation); ``fit``: the solver's outcome and statistics at the solution
     (loss, gradient, the Hessian for up to 256 parameters, class weight totals), so that
     ``summary()`` and ``fit_statistics()`` of a loaded model need no training rows.
 ``training``
     Rows, class counts, iterations, convergence, and what the caller adds (data
-    fingerprint, source, split, ...); ``created`` holds the timestamp.
+    fingerprint, source, split, ...); ``created`` holds the timestamp. A trained model
+    (:func:`logitkit.workflow.train`, ``logitkit train``) adds, where the run produced
+    them: ``positive`` (the modelled class); ``provenance`` (for each reported number,
+    the rows and the procedure behind it, in words); ``performance``
+    (``{"cross_validated", "held_out"}`` evaluation records); ``row_fingerprint`` (a
+    Bloom filter of the training rows, :class:`~logitkit.data.fingerprint.RowFingerprint`,
+    against which ``evaluate`` and ``report`` tell training rows from new ones); and
+    ``cross_validation`` (the ``C`` chosen, the folds, the scoring and the grid's
+    scores; null when ``C`` was given).
 ``policy``, ``reference``, ``inference``, ``diagnostics``
     The decision rule (``ThresholdPolicy.to_dict()``), per-feature reference
     distributions for drift checks (:mod:`logitkit.reference`), the coefficient table

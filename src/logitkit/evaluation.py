@@ -33,7 +33,7 @@ from logitkit.calibration import (
     hosmer_lemeshow,
     reliability_curve,
 )
-from logitkit.decision import MulticlassPolicy, ThresholdPolicy
+from logitkit.decision import MulticlassPolicy, ThresholdPolicy, decide
 from logitkit.exceptions import DataError
 
 __all__ = [
@@ -193,7 +193,7 @@ def _at_thresholds(
     data = check_binary(y_true, proba, positive, where)
     conf, rows = [], []
     for name, t in _named(thresholds, where).items():
-        pred = data.p >= t
+        pred = decide(data.p, t)
         tn, fp, fn, tp = (
             int(v) for v in skm.confusion_matrix(data.y, pred, labels=[False, True]).ravel()
         )

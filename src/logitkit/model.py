@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 FloatArray = NDArray[np.float64]
 
-__all__ = ["LogisticModel"]
+__all__ = ["LogisticModel", "resolve_positive_class"]
 
 #: A standardised coefficient this large (odds ratio e**20 per standard deviation)
 #: in an unpenalised fit means the classes are (nearly) separated.
@@ -69,6 +69,48 @@ def _rowwise_products(X: Any, coef: FloatArray) -> FloatArray:
         for k in range(coef.shape[0]):
             out[start : start + step, k] = np.sum(block * coef[k], axis=1)
     return out
+
+
+def resolve_positive_class(classes: NDArray[Any], positive_class: Any) -> Any:
+    """The modelled class of a binary target: ``positive_class``, else ``classes[1]``.
+
+    A label given as text matches a class of another type by its text (``"1"`` names
+    the class ``1``), as labels read from a command line or a JSON file do.
+
+    Raises
+    ------
+    DataError
+        ``positive_class`` is not a class of the target, or the target is not binary.
+
+    Examples
+    --------
+    >>> resolve_positive_class(np.array(["benign", "malignant"]), "benign")
+    'benign'
+    >>> resolve_positive_class(np.array([0, 1]), None)
+    1
+    """
+    labels = [c.item() if isinstance(c, np.generic) else c for c in np.asarray(classes).tolist()]
+    if positive_class is None:
+        return labels[1] if len(labels) == 2 else None
+    if len(labels) != 2:
+        msg = (
+            f"positive_class={positive_class!r} applies to a binary target; y has "
+            f"{len(labels)} classes ({', '.join(map(str, labels))}). Leave it unset for a "
+            "multinomial model (MulticlassPolicy decides among several classes)."
+        )
+        raise DataError(msg)
+    given = positive_class.item() if isinstance(positive_class, np.generic) else positive_class
+    for label in labels:
+        if label == given and type(label) is type(given):
+            return label
+    for label in labels:
+        if str(label) == str(given):
+            return label
+    msg = (
+        f"positive_class={given!r} is not a class of the target; the classes are "
+        f"{', '.join(repr(c) for c in labels)}."
+    )
+    raise DataError(msg)
 
 
 class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
@@ -127,6 +169,13 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         "newton" forms the ``p x p`` Hessian (Newton, or proximal Newton with
         coordinate descent for L1 and elastic net); "lbfgs" never does, for thousands
         of features; "auto" chooses by size.
+    positive_class : label or None, default=None
+        Binary targets only: the class whose log-odds :meth:`summary`, odds ratios,
+        explanations and decisions speak of (the event, e.g. ``"malignant"``); None
+        means ``classes_[1]``. It does not change the fit, ``classes_`` (sorted, as
+        scikit-learn's metrics expect) or ``coef_`` (log-odds of ``classes_[1]``, as
+        scikit-learn's ``decision_function``): where the positive class sorts first,
+        the summary's coefficients are ``-coef_``.
 
     Attributes
     ----------
@@ -144,6 +193,9 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         Number of features.
     feature_names_in_ : ndarray of shape (p,)
         Feature names, when ``X`` had column names.
+    positive_class_ : label or None
+        The modelled class of a binary target (``positive_class``, else
+        ``classes_[1]``); None for a multinomial target.
     encoder_ : TableEncoder or None
         Set after ``fit`` to the :class:`~logitkit.data.encoding.TableEncoder` that made
         the training columns (as the command line and :func:`logitkit.load` do); the
@@ -180,6 +232,10 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         "max_iter": [Interval(Integral, 1, math.inf, "left")],
         "warm_start": [OneOf((True, False))],
         "solver": [OneOf(("auto", "newton", "lbfgs"))],
+        "positive_class": [
+            OneOf((None, True, False)),
+            InstanceOf((str, int, float, np.generic), "a class label"),
+        ],
     }
 
     def __init__(
@@ -195,6 +251,7 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         max_iter: int = 100,
         warm_start: bool = False,
         solver: str = "auto",
+        positive_class: Any = None,
     ) -> None:
         self.penalty = penalty
         self.C = C
@@ -206,6 +263,7 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         self.max_iter = max_iter
         self.warm_start = warm_start
         self.solver = solver
+        self.positive_class = positive_class
 
     # ------------------------------------------------------------------ fitting
     def _effective_penalty(self) -> tuple[float, float]:
@@ -327,6 +385,7 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             result = self._solve(problem, theta0)
         classes, moments, scaling = data.classes, data.moments, problem.scaling
         self.classes_ = classes
+        self.positive_class_ = resolve_positive_class(classes, self.positive_class)
         self.class_counts_ = moments.class_counts
         self.encoder_: TableEncoder | None = None  # see TableEncoder for raw frames
         if isinstance(data, SourceData):
@@ -440,13 +499,17 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             label = label.item() if isinstance(label, np.generic) else label
             listed = ", ".join(f"'{f}'" for f in features[:5])
             more = f" and {len(features) - 5} more" if len(features) > 5 else ""
+            remedy = (
+                "(penalty='firth' for finite bias-reduced estimates with valid intervals, or "
+                "penalty='l2' with a finite C)"
+                if result.theta.shape[0] == 1
+                else "(penalty='l2' with a finite C; Firth's method is for binary targets)"
+            )
             msg = (
                 f"The classes are {kind} separated: feature(s) {listed}{more} put the rows of "
                 f"class {label!r} apart from the others, so the unpenalised maximum-likelihood "
-                "estimate does not exist (the coefficients diverge to infinity). Add a penalty "
-                "(penalty='firth' for finite bias-reduced estimates with valid intervals, or "
-                "penalty='l2' with a finite C), drop or merge the separating feature(s), or "
-                "collect more data."
+                f"estimate does not exist (the coefficients diverge to infinity). Add a penalty "
+                f"{remedy}, drop or merge the separating feature(s), or collect more data."
             )
             raise SeparationError(msg, features=features)
 

@@ -94,7 +94,7 @@ def test_threshold_rechooses_without_refitting(loans, tmp_path):
         later["outcome"], _proba(model_path, later), positive="default", min_recall=0.8
     )
     assert new.artifact_["policy"] == json.loads(json.dumps(expected.to_dict()))
-    assert "later.csv (200 labelled rows)" in new.artifact_["training"]["policy_chosen_on"]
+    assert "later.csv (200 labelled rows" in new.artifact_["training"]["policy_chosen_on"]
     assert new.artifact_["sha256"] != old.artifact_["sha256"]
 
 
@@ -142,7 +142,7 @@ def test_summary_prints_what_the_file_holds(loans):
         "Inputs: age (float), income (float), debt (float), region (category 4 levels)",
         "Logistic regression summary",
         "region[T.south]",
-        "Policy: decide default when probability >=",
+        "Threshold: decide default when P(default) >=",
     ):
         assert text in result.output
 

@@ -1,4 +1,5 @@
-"""``logitkit predict``: streamed predictions equal in-process ones bit for bit."""
+"""``logitkit predict``: streamed predictions equal in-process ones bit for bit, in columns
+named after the class they are the probability of."""
 
 from __future__ import annotations
 
@@ -9,12 +10,24 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+import typer
 from typer.testing import CliRunner
 
 import logitkit
+from logitkit import DataError, LogisticModel
 from logitkit.cli import app
+from logitkit.cli._reading import (
+    DecimalOption,
+    NaValuesOption,
+    NormalizeLabelsOption,
+    ReferenceOption,
+    SepOption,
+    parse_reference,
+    read_options,
+)
 from logitkit.data.arrow import read_table
 from logitkit.data.demo import load_demo
+from logitkit.data.encoding import TableEncoder
 from tests.cli.helpers import loan_frame, save_loan_model
 
 runner = CliRunner()
@@ -53,14 +66,14 @@ def test_csv_and_parquet_out_equal_in_process_predictions(loans, suffix):
     assert result.exit_code == 0, result.output
     assert f"Wrote 300 predictions to {out}" in result.output
     written = read_table(out)
-    assert list(written.columns) == ["id", "probability", "label", "decision"]
+    assert list(written.columns) == ["id", "p_default", "label", "decision"]
     model, probability, decision = _expected(model_path, read_table(where / "loans.csv"))
     np.testing.assert_array_equal(written["id"], frame["id"])  # input order
-    np.testing.assert_array_equal(written["probability"].to_numpy(), probability)
+    np.testing.assert_array_equal(written["p_default"].to_numpy(), probability)
     np.testing.assert_array_equal(written["label"], model.predict(frame))
     np.testing.assert_array_equal(written["decision"], decision)
     if suffix == "parquet":
-        assert str(pq.read_schema(out).field("probability").type) == "double"
+        assert str(pq.read_schema(out).field("p_default").type) == "double"
 
 
 def test_stdout_csv_and_json_lines(loans):
@@ -69,12 +82,12 @@ def test_stdout_csv_and_json_lines(loans):
     assert result.exit_code == 0, result.output
     _, probability, _ = _expected(model_path, frame)
     printed = pd.read_csv(io.StringIO(result.stdout))
-    np.testing.assert_array_equal(printed["probability"].to_numpy(), probability)
+    np.testing.assert_array_equal(printed["p_default"].to_numpy(), probability)
     result = runner.invoke(app, ["predict", str(model_path), str(where / "loans.csv"), "--json"])
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(rows) == 300
-    assert [r["probability"] for r in rows] == probability.tolist()
+    assert [r["p_default"] for r in rows] == probability.tolist()
 
 
 def test_demo_model_from_train_reproduces_in_process_predictions(tmp_path, monkeypatch):
@@ -90,10 +103,13 @@ def test_demo_model_from_train_reproduces_in_process_predictions(tmp_path, monke
     )
     assert result.exit_code == 0, result.output
     model = logitkit.load(tmp_path / "model.json")
-    expected = model.predict_proba(demo.drop(columns=["diagnosis"]))[:, 1]
+    column = list(model.classes_).index("malignant")
+    expected = model.predict_proba(demo.drop(columns=["diagnosis"]))[:, column]
     written = read_table(tmp_path / "pred.csv")
-    np.testing.assert_array_equal(written["probability"].to_numpy(), expected)
+    assert list(written.columns) == ["p_malignant", "label", "decision"]
+    np.testing.assert_array_equal(written["p_malignant"].to_numpy(), expected)
     assert set(written["decision"]) <= {"malignant", "benign"}
+    assert "decision = 'malignant' if p_malignant >= " in result.output
 
 
 def test_unseen_level_is_a_one_line_error_and_leaves_no_file(loans, tmp_path):
@@ -107,6 +123,13 @@ def test_unseen_level_is_a_one_line_error_and_leaves_no_file(loans, tmp_path):
     assert result.exit_code == 2
     assert "Column 'region' has level(s) 'centre' not seen in training" in result.output
     assert "'east', 'north', 'south', 'west'" in result.output
+    assert "that is row 250" not in result.output  # one batch: its rows are the file's
+    result = runner.invoke(
+        app, ["predict", str(model_path), "bad.csv", "--out", str(out), "--batch-size", "7"]
+    )
+    assert result.exit_code == 2
+    assert "first at row 5)" in result.output  # within the batch of rows 245-251
+    assert "In the file that is row 250, counted from 0 after the header." in result.output
     assert "Traceback" not in result.output
     assert not out.exists()
     assert not (tmp_path / "pred.csv.tmp").exists()
@@ -137,8 +160,10 @@ def test_multiclass_model_writes_one_probability_per_class(tmp_path):
     )
     assert result.exit_code == 0, result.output
     written = read_table("p.parquet")
-    assert list(written.columns) == [*(f"proba_{c}" for c in model.classes_), "label"]
+    assert list(written.columns) == [*(f"p_{c}" for c in model.classes_), "label"]
     np.testing.assert_array_equal(written.iloc[:, :4].to_numpy(), model.predict_proba(X))
+    np.testing.assert_array_equal(written["label"], model.predict(X))
+    assert "Columns: p_<class> = the probability of each class;" in result.output
 
 
 def test_model_fitted_without_names_reads_the_columns_in_order(tmp_path, breast_cancer):
@@ -153,10 +178,177 @@ def test_model_fitted_without_names_reads_the_columns_in_order(tmp_path, breast_
     )
     assert result.exit_code == 0, result.output
     written = read_table("p.csv")
-    np.testing.assert_array_equal(written["probability"], model.predict_proba(X)[:, 1])
-    assert "decision" not in written.columns  # no policy stored
+    assert list(written.columns) == ["id", "p_1", "label"]  # classes_[1]; no policy stored
+    np.testing.assert_array_equal(written["p_1"], model.predict_proba(X)[:, 1])
+    assert "p_1 = the probability of 1; label = the most probable class; no decision " in (
+        result.output
+    )
+    assert "m.json stores no threshold policy)." in result.output
 
 
 @pytest.fixture(autouse=True)
 def _in_tmp_path(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+
+
+def test_legend_says_what_each_column_means_and_where_the_threshold_came_from(loans):
+    where, _, model_path = loans
+    result = runner.invoke(app, ["predict", str(model_path), str(where / "loans.csv")])
+    assert result.exit_code == 0, result.output
+    threshold = logitkit.load(model_path).artifact_["policy"]["threshold"]
+    assert (
+        "Columns: p_default = the probability of 'default'; label = the most probable class; "
+        f"decision = 'default' if p_default >= {threshold:.6g} else 'repaid' (the threshold "
+        f"of the policy stored in {model_path}: the highest threshold with recall >= 0.9)."
+    ) in result.output
+    quiet = runner.invoke(app, ["predict", str(model_path), str(where / "loans.csv"), "-q"])
+    assert "Columns:" not in quiet.output
+
+
+def test_the_models_positive_class_names_the_probability_column(tmp_path):
+    frame = loan_frame(n=200, seed=4)
+    X = frame.drop(columns=["id", "outcome"])
+    y = frame["outcome"].to_numpy()
+    encoder = TableEncoder().fit(X)
+    model = LogisticModel(positive_class="default").fit(encoder.transform(X), y)
+    model.encoder_ = encoder
+    logitkit.save(model, tmp_path / "m.json")
+    frame.to_csv("loans.csv", index=False)
+    result = runner.invoke(app, ["predict", "m.json", "loans.csv", "--out", "p.csv"])
+    assert result.exit_code == 0, result.output
+    written = read_table("p.csv")
+    assert list(written.columns) == ["p_default", "label"]
+    np.testing.assert_array_equal(written["p_default"], model.predict_proba(X)[:, 0])
+    result = runner.invoke(app, ["predict", "m.json", "loans.csv", "--positive", "repaid"])
+    assert result.exit_code == 0, result.output
+    assert list(pd.read_csv(io.StringIO(result.stdout)).columns) == ["p_repaid", "label"]
+
+
+def _imputing_model(path, frame):
+    """A model whose encoder fills missing values with the training medians and modes."""
+    X = frame.drop(columns=["id", "outcome"])
+    encoder = TableEncoder(impute="median").fit(X)
+    model = LogisticModel().fit(encoder.transform(X), frame["outcome"].to_numpy())
+    model.encoder_ = encoder
+    return logitkit.save(model, path, training={"target": "outcome"})
+
+
+def _with_holes(frame):
+    holes = frame.astype({"region": object}).copy()
+    holes.loc[[3, 150], "income"] = np.nan
+    holes.loc[7, "region"] = None
+    return holes
+
+
+def test_missing_values_are_filled_as_the_model_learned_or_named_with_a_real_fix(loans):
+    where, frame, model_path = loans
+    holes = _with_holes(frame)
+    holes.to_csv("holes.csv", index=False)
+    imputing = _imputing_model(where / "imputing.json", frame)
+    result = runner.invoke(
+        app, ["predict", str(imputing), "holes.csv", "--out", "p.csv", "--batch-size", "50"]
+    )
+    assert result.exit_code == 0, result.output
+    written = read_table("p.csv")
+    expected = logitkit.load(imputing).predict_proba(holes.drop(columns=["id", "outcome"]))
+    np.testing.assert_array_equal(written["p_repaid"], expected[:, 1])
+    result = runner.invoke(app, ["predict", str(model_path), "holes.csv"])
+    assert result.exit_code == 2
+    assert "Missing values in the rows: 'income' (2), 'region' (1), first at row 3" in result.output
+    assert "fill them in, or refit it with imputation (logitkit train --impute median" in (
+        result.output
+    )
+    assert "predict --impute" not in result.output
+    assert "Traceback" not in result.output
+
+
+def test_stray_tokens_name_the_line_and_na_values_reads_them_as_missing(loans):
+    where, frame, _ = loans
+    text = frame.astype({"income": object})
+    text.loc[5, "income"] = "?"
+    text.to_csv("marked.csv", index=False)
+    imputing = _imputing_model(where / "imputing.json", frame)
+    result = runner.invoke(app, ["predict", str(imputing), "marked.csv"])
+    assert result.exit_code == 2
+    assert "Column 'income' of marked.csv is numeric but holds 1 other value(s): '?'" in (
+        result.output
+    )
+    assert "(first at line 7)" in result.output
+    assert "--na-values '?'" in result.output
+    result = runner.invoke(
+        app, ["predict", str(imputing), "marked.csv", "--na-values", "?", "--out", "p.csv"]
+    )
+    assert result.exit_code == 0, result.output
+    holes = frame.drop(columns=["id", "outcome"]).assign(
+        income=frame["income"].where(frame.index != 5)
+    )
+    expected = logitkit.load(imputing).predict_proba(holes)[:, 1]
+    np.testing.assert_array_equal(read_table("p.csv")["p_repaid"], expected)
+
+
+def test_semicolon_files_with_decimal_commas_are_found_or_named(loans):
+    _, frame, model_path = loans
+    frame.to_csv("semi.csv", index=False, sep=";", decimal=",")
+    _, probability, _ = _expected(model_path, frame)
+    for options in ([], ["--sep", ";", "--decimal", ","]):
+        result = runner.invoke(app, ["predict", str(model_path), "semi.csv", *options])
+        assert result.exit_code == 0, result.output
+        printed = pd.read_csv(io.StringIO(result.stdout))
+        np.testing.assert_allclose(printed["p_default"], probability, rtol=1e-12)
+
+
+def test_keep_column_that_an_output_would_overwrite_is_refused(loans):
+    _, frame, model_path = loans
+    frame.assign(decision="yes").to_csv("with_decision.csv", index=False)
+    result = runner.invoke(
+        app, ["predict", str(model_path), "with_decision.csv", "--keep", "decision"]
+    )
+    assert result.exit_code == 2
+    assert "--keep decision clashes with an output column of the same name" in result.output
+
+
+def test_reading_options_parse_as_typed(loans):
+    assert parse_reference(["region=south", "tier = gold=plus"]) == {
+        "region": "south",
+        "tier": "gold=plus",
+    }
+    for bad in (["region"], ["=south"], ["region="], ["region=south", "region=east"]):
+        with pytest.raises(DataError, match="--reference"):
+            parse_reference(bad)
+    assert read_options(None, "tab", ",") == {"na_values": None, "sep": "\t", "decimal": ","}
+    _, frame, model_path = loans
+    frame.to_csv("tabs.csv", index=False, sep="\t")
+    result = runner.invoke(app, ["predict", str(model_path), "tabs.csv", "--sep", "\\t"])
+    assert result.exit_code == 0, result.output
+    _, probability, _ = _expected(model_path, frame)
+    np.testing.assert_array_equal(pd.read_csv(io.StringIO(result.stdout))["p_default"], probability)
+
+
+def test_shared_reading_options_make_the_documented_command_line():
+    command = typer.Typer()
+
+    @command.command()
+    def read(
+        na_values: NaValuesOption = None,
+        sep: SepOption = None,
+        decimal: DecimalOption = None,
+        normalize_labels: NormalizeLabelsOption = False,
+        reference: ReferenceOption = None,
+    ) -> None:
+        options = read_options(na_values, sep, decimal)
+        typer.echo(json.dumps([options, normalize_labels, parse_reference(reference)]))
+
+    args = ["--na-values", "?", "--na-values", "n/k", "--sep", ";", "--decimal", ","]
+    args += ["--normalize-labels", "--reference", "region=south", "--reference", "tier=gold"]
+    result = runner.invoke(command, args)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == [
+        {"na_values": ["?", "n/k"], "sep": ";", "decimal": ","},
+        True,
+        {"region": "south", "tier": "gold"},
+    ]
+    assert json.loads(runner.invoke(command, []).stdout) == [
+        {"na_values": None, "sep": None, "decimal": None},
+        False,
+        {},
+    ]

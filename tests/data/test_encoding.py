@@ -234,3 +234,133 @@ def test_formula_terms_with_quoted_names():
     again = FormulaTerms.from_dict(json.loads(json.dumps(terms.to_dict())))
     assert again.formula == "1 + `mean radius` + np.log(area) + `mean radius`:area"
     np.testing.assert_array_equal(again.transform(data.iloc[[2]]), terms.transform(data)[[2]])
+
+
+def _spelled(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with 'north' also typed 'North ' and 'NORTH' in a few rows."""
+    region = frame["region"].to_numpy(dtype=object).copy()
+    north = np.flatnonzero(region == "north")
+    region[north[[2, 5]]] = "North "
+    region[north[7]] = "NORTH"
+    return frame.assign(region=region)
+
+
+def test_levels_spelled_several_ways_are_refused_naming_them(frame):
+    spelled = _spelled(frame)
+    with pytest.raises(DataError, match=r"Column 'region' has levels that differ only") as err:
+        TableEncoder().fit(spelled)
+    message = str(err.value)
+    n_north = int((frame["region"] == "north").sum())
+    assert f"'north' ({n_north - 3}), 'North ' (2), 'NORTH' (1)" in message
+    assert "--normalize-labels" in message
+    assert "TableEncoder(normalize_levels=True)" in message
+    assert err.value.column == "region"
+    assert err.value.row == int(np.flatnonzero(frame["region"] == "north")[2])
+    assert err.value.count == 3
+
+
+def test_normalized_levels_are_merged_stored_and_applied_when_encoding(frame):
+    enc = TableEncoder(normalize_levels=True).fit(_spelled(frame))
+    assert enc.encoded_features_ == TableEncoder().fit(frame).encoded_features_
+    spec = enc.to_dict()["columns"][3]
+    assert spec["levels"] == ["east", "north", "south"]
+    assert spec["aliases"] == {"NORTH": "north", "North ": "north"}
+    np.testing.assert_array_equal(
+        enc.transform(_spelled(frame)).to_numpy(), TableEncoder().fit(frame).transform(frame)
+    )
+    again = _json_round_trip(enc)
+    assert again.normalize_levels
+    rows = frame.head(3).assign(region=["nORth", " south", "east"])
+    out = again.transform(rows)
+    assert out["region[T.north]"].tolist() == [1.0, 0.0, 0.0]
+    assert out["region[T.south]"].tolist() == [0.0, 1.0, 0.0]
+    with pytest.raises(DataError, match="'nORth' not seen in training"):
+        TableEncoder().fit(frame).transform(rows)
+
+
+def test_reference_level_is_stored_first_and_gets_no_column(frame):
+    enc = TableEncoder(reference={"region": "south"}).fit(frame)
+    assert enc.columns_[3].levels == ("south", "east", "north")
+    assert enc.encoded_features_[3:5] == ["region[T.east]", "region[T.north]"]
+    out = enc.transform(frame)
+    np.testing.assert_array_equal(out["region[T.east]"], (frame["region"] == "east") * 1.0)
+    again = _json_round_trip(enc)
+    assert again.reference == {"region": "south"}
+    assert again.columns_[3].levels == ("south", "east", "north")
+    np.testing.assert_array_equal(again.transform(frame).to_numpy(), out.to_numpy())
+
+
+def test_reference_changes_the_coding_not_the_fitted_probabilities(frame):
+    z = 0.05 * (frame["age"] - 50) + 0.8 * (frame["region"] == "north")
+    y = np.random.default_rng(1).random(len(frame)) < 1 / (1 + np.exp(-z))
+    default = TableEncoder().fit(frame)
+    south = TableEncoder(reference={"region": "south"}).fit(frame)
+    p_default = (
+        LogisticModel(penalty=None)
+        .fit(default.transform(frame), y)
+        .predict_proba(default.transform(frame))
+    )
+    p_south = (
+        LogisticModel(penalty=None)
+        .fit(south.transform(frame), y)
+        .predict_proba(south.transform(frame))
+    )
+    np.testing.assert_allclose(p_south, p_default, atol=1e-8)
+
+
+def test_unknown_reference_column_or_level_lists_the_choices(frame):
+    with pytest.raises(DataError, match=r"no column 'regoin'; categorical columns: 'region'"):
+        TableEncoder(reference={"regoin": "south"}).fit(frame)
+    with pytest.raises(DataError, match=r"column 'age' is not categorical \(float\)"):
+        TableEncoder(reference={"age": "40"}).fit(frame)
+    with pytest.raises(
+        DataError, match=r"'west' of column 'region' is not one of its levels: 'east', 'north'"
+    ) as err:
+        TableEncoder(reference={"region": "west"}).fit(frame)
+    assert err.value.column == "region"
+    assert "--reference region=LEVEL" in str(err.value)
+    merged = TableEncoder(normalize_levels=True, reference={"region": "NORTH"}).fit(frame)
+    assert merged.columns_[3].levels[0] == "north"
+
+
+def test_reference_with_a_formula_applies_to_plain_terms_and_refuses_own_contrasts(frame):
+    enc = TableEncoder(formula="age + C(region)", reference={"region": "south"}).fit(frame)
+    assert enc.encoded_features_ == ["age", "C(region)[T.east]", "C(region)[T.north]"]
+    served = _json_round_trip(enc)
+    np.testing.assert_array_equal(
+        served.transform(frame.iloc[[4, 9]]).to_numpy(), enc.transform(frame).to_numpy()[[4, 9]]
+    )
+    bare = TableEncoder(formula="age + region", reference={"region": "south"}).fit(frame)
+    assert bare.encoded_features_[1:] == ["region[T.east]", "region[T.north]"]
+    with pytest.raises(DataError, match=r"codes column 'region' itself.*contr\.treatment"):
+        TableEncoder(
+            formula="age + C(region, contr.treatment('east'))", reference={"region": "south"}
+        ).fit(frame)
+    with pytest.raises(DataError, match="the formula does not use column 'region'"):
+        TableEncoder(formula="age + debt", reference={"region": "south"}).fit(frame)
+
+
+def test_dicts_written_before_spellings_and_references_still_load(frame):
+    spec = TableEncoder().fit(frame).to_dict()
+    for key in ("normalize_levels", "reference"):
+        del spec[key]
+    old = TableEncoder.from_dict(spec)
+    assert not old.normalize_levels
+    assert old.reference is None
+    np.testing.assert_array_equal(
+        old.transform(frame).to_numpy(), TableEncoder().fit(frame).transform(frame).to_numpy()
+    )
+    spec["columns"][3]["levels"] = ["north", "south", "east"]  # others not sorted
+    with pytest.raises(ValueError, match="the reference first and the others sorted"):
+        TableEncoder.from_dict(spec)
+
+
+def test_missing_values_when_encoding_name_a_fix_that_exists(frame):
+    enc = TableEncoder().fit(frame)
+    with pytest.raises(DataError) as err:
+        enc.transform(frame.head(4).assign(income=[1.0, 2.0, np.nan, np.nan]))
+    message = str(err.value)
+    assert "first at row 2" in message
+    assert "fill them in, or refit it with imputation (logitkit train --impute median" in message
+    assert "--impute median|most_frequent" not in message
+    assert err.value.row == 2

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -92,7 +94,9 @@ def test_drift_endpoint_with_feedback(demo_model, demo_rows, tmp_path):
         shifted = client.get("/v1/drift", params={"window": 300}).json()
     assert report["n"] == 300
     assert len(report["features"]) == len(names)
-    assert report["positive_rate"]["expected"] == pytest.approx(0.7676, abs=1e-3)
+    policy = json.loads(demo_model.read_text())["policy"]
+    expected_rate = policy["metrics"]["predicted_positive_rate"]
+    assert report["positive_rate"]["expected"] == pytest.approx(expected_rate, abs=1e-12)
     assert report["expected"]["n"] == 300
     labelled = report["labelled"]
     assert labelled["n"] == 100

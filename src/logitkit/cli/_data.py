@@ -107,14 +107,17 @@ def positive_label(classes: NDArray[Any], positive: str | None, default: Any = N
 
 
 def read_labelled(
-    model: LogisticModel, data: Path, target: str | None
+    model: LogisticModel, data: Path, target: str | None, reading: dict[str, Any] | None = None
 ) -> tuple[pd.DataFrame, NDArray[Any], str]:
-    """Rows and labels from a data file, the target named or as recorded at training."""
+    """Rows and labels from a data file, the target named or as recorded at training.
+
+    ``reading`` holds ``read_table``'s options (``na_values``, ``sep``, ``decimal``).
+    """
     column = target or model.artifact_.get("training", {}).get("target")
     if column is None:
         msg = "Name the target column with --target (the model file does not record one)."
         raise DataError(msg)
-    frame = read_table(data, column_types=arrow_types(features_of(model)))
+    frame = read_table(data, column_types=arrow_types(features_of(model)), **(reading or {}))
     if column not in frame.columns:
         msg = (
             f"Target column '{column}' is not in {data}; columns are: "

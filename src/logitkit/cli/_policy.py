@@ -1,21 +1,16 @@
-"""The decision rule from command-line options, chosen on out-of-fold probabilities."""
+"""The decision-rule options shared by the commands that choose a policy."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-import numpy as np
 import typer
-from numpy.typing import NDArray
-from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
-from logitkit.decision import ThresholdPolicy
-from logitkit.exceptions import DataError
-from logitkit.model import LogisticModel
+from logitkit.workflow import policy_rule as workflow_rule
+from logitkit.workflow._procedure import choose_policy
+from logitkit.workflow._spec import PolicyRule
 
-__all__ = ["PolicyRule", "choose_policy", "out_of_fold_proba"]
-
-PolicyRule = dict[str, float]
+__all__ = ["ConfidenceOption", "PolicyRule", "choose_policy", "policy_rule"]
 
 # The decision-rule options, shared by the commands that choose a policy.
 MinRecallOption = Annotated[
@@ -38,6 +33,15 @@ CostFnOption = Annotated[
 ]
 
 
+ConfidenceOption = Annotated[
+    float | None,
+    typer.Option(
+        help="With a constraint: choose the threshold so that it holds at this confidence "
+        "(an exact one-sided bound, e.g. 0.95), or fail when the data cannot show it."
+    ),
+]
+
+
 def policy_rule(
     *,
     min_recall: float | None,
@@ -46,49 +50,13 @@ def policy_rule(
     cost_fp: float | None,
     cost_fn: float | None,
     threshold: float | None,
-    demo: bool,
 ) -> PolicyRule | None:
-    """The one rule the options name (the demo defaults to recall >= 0.995)."""
-    rules: list[PolicyRule] = []
-    if min_recall is not None:
-        rules.append({"min_recall": min_recall})
-    if min_precision is not None:
-        rules.append({"min_precision": min_precision})
-    if max_fpr is not None:
-        rules.append({"max_false_positive_rate": max_fpr})
-    if cost_fp is not None or cost_fn is not None:
-        if cost_fp is None or cost_fn is None:
-            msg = "--cost-fp and --cost-fn go together: give the cost of each kind of error."
-            raise DataError(msg)
-        rules.append({"cost_fp": cost_fp, "cost_fn": cost_fn})
-    if threshold is not None:
-        rules.append({"threshold": threshold})
-    if len(rules) > 1:
-        msg = (
-            "Give one decision rule: --min-recall, --min-precision, --max-fpr, "
-            "--cost-fp/--cost-fn or --threshold."
-        )
-        raise DataError(msg)
-    if rules:
-        return rules[0]
-    return {"min_recall": 0.995} if demo else None
-
-
-def out_of_fold_proba(
-    model: LogisticModel, X: Any, y: NDArray[Any], *, folds: int, seed: int
-) -> NDArray[np.float64]:
-    """Cross-validated class probabilities of the training rows (each from a fit without it)."""
-    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    return np.asarray(cross_val_predict(model, X, y, cv=splitter, method="predict_proba"))
-
-
-def choose_policy(
-    rule: PolicyRule | None, y: NDArray[Any], proba: NDArray[np.float64], positive: Any
-) -> ThresholdPolicy:
-    """Fit the rule on out-of-fold probabilities of ``positive`` (0.5 when there is none)."""
-    if rule is None:
-        return ThresholdPolicy.fixed(0.5, positive=positive)
-    if "threshold" in rule:
-        return ThresholdPolicy.fixed(rule["threshold"], positive=positive)
-    options: dict[str, Any] = dict(rule)
-    return ThresholdPolicy.fit(y, proba, positive=positive, **options)
+    """The one rule the options name (see :func:`logitkit.workflow.policy_rule`)."""
+    return workflow_rule(
+        min_recall=min_recall,
+        min_precision=min_precision,
+        max_fpr=max_fpr,
+        cost_fp=cost_fp,
+        cost_fn=cost_fn,
+        threshold=threshold,
+    )

@@ -1,5 +1,9 @@
 """``logitkit evaluate``: how a model does on labelled rows it never saw.
 
+Rows the model was fitted on (found by the model file's fingerprint of its training
+rows) are left out when there are others; when every row trained the model, the numbers
+are shown as "training rows (optimistic)", never as a held-out estimate.
+
 Discrimination (ROC-AUC with its DeLong interval, average precision), probability
 quality (log-loss, Brier score, calibration error, Hosmer-Lemeshow) and the decisions at
 0.5 beside the model's threshold policy (confusion matrices, precision and recall per
@@ -19,7 +23,9 @@ from rich.table import Table
 
 from logitkit.cli._common import echo, one_line_errors
 from logitkit.cli._data import positive_label, read_labelled, read_model, stored_policy
+from logitkit.cli._reading import DecimalOption, NaValuesOption, SepOption, read_options
 from logitkit.evaluation import BinaryEvaluation, evaluate, evaluate_multiclass
+from logitkit.workflow import OPTIMISTIC, RowOrigin, row_origin
 
 __all__ = ["evaluate_command"]
 
@@ -39,11 +45,12 @@ def _frame_table(frame: pd.DataFrame, title: str) -> Table:
     return table
 
 
-def _binary_text(say: Any, ev: BinaryEvaluation, source: str) -> None:
+def _binary_text(say: Any, ev: BinaryEvaluation, source: str, rows: str) -> None:
     auc = ev.roc_auc
     say(
-        f"[bold]logitkit evaluate[/] · {source}: {ev.n_samples} rows, {ev.n_positive} "
-        f"{ev.positive!s} (positive)"
+        f"[bold]logitkit evaluate[/] · {source}: {ev.n_samples} rows evaluated ({rows}), "
+        f"{ev.n_positive} {ev.positive!s} (positive)",
+        highlight=False,
     )
     metrics = Table(title="Discrimination and probability quality")
     metrics.add_column("metric")
@@ -67,6 +74,17 @@ def _binary_text(say: Any, ev: BinaryEvaluation, source: str) -> None:
     say(_frame_table(ev.classes, "Per class"))
 
 
+def _rows_to_evaluate(X: Any, y: np.ndarray, origin: RowOrigin) -> tuple[Any, np.ndarray, str]:
+    """The rows not used in training when there are any, else all (named optimistic)."""
+    if origin.seen is None:
+        return X, y, "rows of unknown origin"
+    if origin.seen.all():
+        return X, y, OPTIMISTIC
+    keep = ~origin.seen
+    subset = X.iloc[keep] if hasattr(X, "iloc") else X[keep]
+    return subset, y[keep], "rows not used in training"
+
+
 def evaluate_command(
     model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="The model file.")],
     data: Annotated[Path, typer.Argument(help="CSV or Parquet file with labelled rows.")],
@@ -77,6 +95,9 @@ def evaluate_command(
         str | None, typer.Option(help="Positive class (default: the policy's).")
     ] = None,
     bins: Annotated[int, typer.Option(help="Bins of the calibration error.")] = 10,
+    na_values: NaValuesOption = None,
+    sep: SepOption = None,
+    decimal: DecimalOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
@@ -87,12 +108,16 @@ def evaluate_command(
     say = echo(quiet or as_json)
     with one_line_errors():
         model = read_model(model_path)
-        X, y, _ = read_labelled(model, data, target)
+        X, y, _ = read_labelled(model, data, target, read_options(na_values, sep, decimal))
+        origin = row_origin(model, X)
+        X, y, evaluated_on = _rows_to_evaluate(X, y, origin)
         proba = model.predict_proba(X)
         classes = model.classes_
         if len(classes) == 2:
             policy = stored_policy(model)
-            default = policy.positive if policy is not None else None
+            default = policy.positive if policy is not None else model.positive_class_
+            if model.positive_class is not None:
+                default = model.positive_class_
             pos = positive_label(classes, positive, default)
             column = int(np.flatnonzero(classes == pos)[0])
             chosen = policy if policy is not None and policy.positive == pos else None
@@ -103,14 +128,28 @@ def evaluate_command(
             record = multi.to_dict()
         record["model"] = model.artifact_["sha256"]
         record["data"] = str(data)
+        record["rows"] = {"evaluated_on": evaluated_on, "origin": origin.description}
     if as_json and not quiet:
         typer.echo(json.dumps(record, indent=2))
         return
+    if evaluated_on == OPTIMISTIC:
+        say(
+            f"[bold yellow]Optimistic:[/] {origin.description}; these numbers do not "
+            "measure performance on new rows (the model file's training record does).",
+            highlight=False,
+        )
+    elif origin.n_seen:
+        say(
+            f"{origin.n_seen} of the rows trained the model and are left out: the numbers "
+            f"below are on the {len(y)} {evaluated_on}.",
+            highlight=False,
+        )
     if len(classes) == 2:
-        _binary_text(say, ev, str(data))
+        _binary_text(say, ev, str(data), evaluated_on)
         return
     say(
-        f"[bold]logitkit evaluate[/] · {data}: {multi.n_samples} rows, {len(classes)} classes; "
+        f"[bold]logitkit evaluate[/] · {data}: {multi.n_samples} rows ({evaluated_on}), "
+        f"{len(classes)} classes; "
         f"accuracy {multi.accuracy:.4f}, log-loss {multi.log_loss:.4f}, Brier "
         f"{multi.brier_score:.4f}, macro one-vs-rest ROC-AUC {_fmt(multi.roc_auc_ovr_macro)}"
     )

@@ -1,12 +1,15 @@
 """``logitkit predict``: stream a CSV or Parquet file through a model, rows in input order.
 
 Batches are read with pyarrow (typed as the model's raw columns), predicted, and written
-before the next one is read, so files larger than memory can be scored. Output columns:
-any ``--keep`` columns, then for a binary model ``probability`` (of the positive class),
-``label`` (the most probable class, the 0.5 rule) and ``decision`` (under the model's
-threshold policy, when it has one); for a multiclass model ``proba_<class>`` per class and
-``label``. Probabilities are written exactly (shortest round-trip decimals in CSV and
-JSON, float64 in Parquet), so they equal ``model.predict_proba`` bit for bit.
+before the next one is read, so files larger than memory can be scored. Missing values
+are filled as the model's encoder learned at training (``logitkit train --impute``).
+Output columns, named after what they hold: any ``--keep`` columns, then for a binary
+model ``p_<positive>`` (the probability of the positive class, e.g. ``p_malignant``),
+``label`` (the most probable class) and ``decision`` (``positive`` when ``p_<positive> >=
+threshold`` of the model's threshold policy, when it has one); for a multiclass model
+``p_<class>`` per class and ``label``. Probabilities are written exactly (shortest
+round-trip decimals in CSV and JSON, float64 in Parquet), so they equal
+``model.predict_proba`` bit for bit.
 """
 
 from __future__ import annotations
@@ -33,12 +36,34 @@ from logitkit.cli._data import (
     read_model,
     stored_policy,
 )
+from logitkit.cli._reading import DecimalOption, NaValuesOption, SepOption, read_options
 from logitkit.data.arrow import arrow_types, count_rows, iter_batches
 from logitkit.decision import ThresholdPolicy
 from logitkit.exceptions import DataError
 from logitkit.model import LogisticModel
 
-__all__ = ["predict", "predictions"]
+__all__ = ["predict", "predictions", "probability_column"]
+
+#: How each policy rule chose its threshold, for the line that explains the columns.
+_RULES = {
+    "min_recall": "the highest threshold with recall >= {min_recall:g}",
+    "min_precision": "the lowest threshold with precision >= {min_precision:g}",
+    "max_false_positive_rate": "the lowest threshold with false-positive rate <= "
+    "{max_false_positive_rate:g}",
+    "cost": "the least expected cost with cost_fp={cost_fp:g}, cost_fn={cost_fn:g}",
+    "fixed": "a fixed threshold",
+}
+
+
+def probability_column(label: Any) -> str:
+    """The output column holding the probability of class ``label``.
+
+    Examples
+    --------
+    >>> probability_column("malignant"), probability_column(1)
+    ('p_malignant', 'p_1')
+    """
+    return f"p_{label}"
 
 
 def predictions(
@@ -58,20 +83,77 @@ def predictions(
     X = model_input(model, frame, leave_out=keep)
     proba = model.predict_proba(X)
     classes = model.classes_
-    label = classes[proba.argmax(axis=1)] if len(classes) > 2 else model.predict(X)
     columns: dict[str, Any] = {c: batch.column(c) for c in keep}
     if len(classes) == 2:
         column = int(np.flatnonzero(classes == positive)[0])
-        columns["probability"] = pa.array(proba[:, column], type=pa.float64())
-        columns["label"] = pa.array(label.tolist())
+        columns[probability_column(positive)] = pa.array(proba[:, column], type=pa.float64())
+        columns["label"] = pa.array(model.predict(X).tolist())
         if policy is not None:
             decision = policy.decide_labels(proba[:, column], negative=classes[1 - column])
             columns["decision"] = pa.array(decision.tolist())
     else:
         for k, c in enumerate(classes.tolist()):
-            columns[f"proba_{c}"] = pa.array(proba[:, k], type=pa.float64())
-        columns["label"] = pa.array(label.tolist())
+            columns[probability_column(c)] = pa.array(proba[:, k], type=pa.float64())
+        columns["label"] = pa.array(classes[proba.argmax(axis=1)].tolist())
     return pa.RecordBatch.from_pydict(columns)
+
+
+def _check_keep(keep: list[str], model: LogisticModel, positive: Any) -> None:
+    """Refuse a --keep column that an output column would overwrite."""
+    classes = model.classes_.tolist()
+    probabilities = [positive] if len(classes) == 2 else classes
+    outputs = {"label", "decision", *(probability_column(c) for c in probabilities)}
+    clash = [c for c in keep if c in outputs]
+    if clash:
+        msg = (
+            f"--keep {clash[0]} clashes with an output column of the same name "
+            f"(outputs: {', '.join(sorted(outputs))}); keep another column, or rename it."
+        )
+        raise DataError(msg, column=clash[0])
+
+
+def _positive(model: LogisticModel, option: str | None, policy: ThresholdPolicy | None) -> Any:
+    """The class whose probability a binary model writes: ``--positive``, else the model's
+    chosen positive class, else the stored policy's, else ``classes_[1]``."""
+    classes = model.classes_
+    if option is not None:
+        return positive_label(classes, option)
+    chosen = getattr(model, "positive_class_", None)
+    if getattr(model, "positive_class", None) is not None and chosen is not None:
+        return chosen  # set by the user: classes_[1] is only its fallback
+    if policy is not None:
+        return policy.positive
+    return classes[1] if len(classes) == 2 else None
+
+
+def _legend(
+    model: LogisticModel, model_path: Path, positive: Any, policy: ThresholdPolicy | None
+) -> str:
+    """One line saying what the output columns mean."""
+    classes = model.classes_.tolist()
+    positive = positive.item() if isinstance(positive, np.generic) else positive
+    label = "label = the most probable class"
+    if len(classes) != 2:
+        return f"Columns: p_<class> = the probability of each class; {label}."
+    p = probability_column(positive)
+    head = f"Columns: {p} = the probability of {positive!r}; {label}"
+    if policy is None:
+        stored = stored_policy(model)
+        why = (
+            f"the policy stored in {model_path} decides {stored.positive!r}, not {positive!r}"
+            if stored is not None
+            else f"{model_path} stores no threshold policy"
+        )
+        return f"{head}; no decision column ({why})."
+    negative = next(c for c in classes if c != positive)
+    try:
+        rule = _RULES[policy.method].format(**policy.params)
+    except KeyError:  # a rule this line does not word: its name and parameters
+        rule = ", ".join([policy.method, *(f"{k}={v:g}" for k, v in policy.params.items())])
+    return (
+        f"{head}; decision = {positive!r} if {p} >= {policy.threshold:.6g} else "
+        f"{negative!r} (the threshold of the policy stored in {model_path}: {rule})."
+    )
 
 
 @contextmanager
@@ -123,8 +205,9 @@ def _kind(out: Path | None) -> str:
 
 
 def _batches(
-    data: Path, model: LogisticModel, batch_size: int, quiet: bool
-) -> Iterator[pa.RecordBatch]:
+    data: Path, model: LogisticModel, batch_size: int, quiet: bool, reading: dict[str, Any]
+) -> Iterator[tuple[int, pa.RecordBatch]]:
+    """Each batch with the data row (0-based) it starts at."""
     types = arrow_types(features_of(model))
     total = count_rows(data)
     progress = Progress(
@@ -137,11 +220,33 @@ def _batches(
         transient=True,
         disable=quiet or not error_console.is_terminal,
     )
+    offset = 0
     with progress:
         task = progress.add_task("predict", total=total)
-        for batch in iter_batches(data, batch_size=batch_size, column_types=types):
-            yield batch
+        for batch in iter_batches(data, batch_size=batch_size, column_types=types, **reading):
+            yield offset, batch
+            offset += batch.num_rows
             progress.advance(task, batch.num_rows)
+
+
+def _in_file(exc: DataError, offset: int) -> DataError:
+    """An error about a row of a batch, with the row counted in the whole file."""
+    if exc.row is None or offset == 0:
+        return exc
+    row = offset + exc.row
+    msg = f"{exc} (In the file that is row {row}, counted from 0 after the header.)"
+    return DataError(msg, column=exc.column, row=row, count=exc.count)
+
+
+def _scored(
+    batches: Iterator[tuple[int, pa.RecordBatch]], model: LogisticModel, **options: Any
+) -> Iterator[pa.RecordBatch]:
+    """The output batches, an error's row counted in the file."""
+    for offset, batch in batches:
+        try:
+            yield predictions(model, batch, **options)
+        except DataError as exc:
+            raise _in_file(exc, offset) from None
 
 
 def predict(
@@ -156,8 +261,14 @@ def predict(
         typer.Option(help="Input column to copy into the output (e.g. an id); repeat."),
     ] = None,
     positive: Annotated[
-        str | None, typer.Option(help="Class whose probability to write (default: the policy's).")
+        str | None,
+        typer.Option(
+            help="Class whose probability to write (default: the model's positive class)."
+        ),
     ] = None,
+    na_values: NaValuesOption = None,
+    sep: SepOption = None,
+    decimal: DecimalOption = None,
     batch_size: Annotated[int, typer.Option(help="Rows per batch.")] = 65_536,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
     as_json: Annotated[
@@ -165,25 +276,33 @@ def predict(
         typer.Option("--json", help="JSON lines on stdout; with --out, a JSON summary."),
     ] = False,
 ) -> None:
-    """Predict every row of DATA: probability, label and decision, streamed in input order."""
+    """Predict every row of DATA: p_<class>, label and decision, streamed in input order."""
     with one_line_errors():
         if batch_size < 1:
             msg = f"--batch-size must be at least 1; got {batch_size}."
             raise DataError(msg)
         model = read_model(model_path)
         policy = stored_policy(model)
-        default = policy.positive if policy is not None else None
-        pos = positive_label(model.classes_, positive, default)
+        pos = _positive(model, positive, policy)
         if policy is not None and pos != policy.positive:
             policy = None  # the policy decides another class
+        _check_keep(keep or [], model, pos)
         kind = "jsonl" if as_json and out is None else _kind(out)
-        batches = (
-            predictions(model, batch, keep=keep or [], positive=pos, policy=policy)
-            for batch in _batches(data, model, batch_size, quiet)
+        reading = read_options(na_values, sep, decimal)
+        batches = _scored(
+            _batches(data, model, batch_size, quiet, reading),
+            model,
+            keep=keep or [],
+            positive=pos,
+            policy=policy,
         )
         with _sink(out) as sink:
             rows = _write(sink, kind, batches)
-    if out is not None and as_json and not quiet:
+    if quiet:
+        return
+    legend = _legend(model, model_path, pos, policy)
+    error_console.print(legend, soft_wrap=True, markup=False, highlight=False)
+    if out is not None and as_json:
         typer.echo(json.dumps({"rows": rows, "out": str(out), "model": model.artifact_["sha256"]}))
-    elif out is not None and not quiet:
+    elif out is not None:
         error_console.print(f"Wrote {rows} predictions to [bold]{out}[/]", soft_wrap=True)

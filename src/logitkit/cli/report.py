@@ -11,10 +11,12 @@ import typer
 
 from logitkit.artifact import load
 from logitkit.cli._common import echo, one_line_errors
+from logitkit.cli._reading import DecimalOption, NaValuesOption, SepOption, read_options
 from logitkit.data.arrow import read_table
 from logitkit.exceptions import DataError
 from logitkit.model import LogisticModel
 from logitkit.report import build_report
+from logitkit.workflow import OPTIMISTIC, row_origin
 
 __all__ = ["report"]
 
@@ -36,9 +38,9 @@ def _inputs(model: LogisticModel, frame: pd.DataFrame, target: str) -> Any:
 
 
 def _evaluation_rows(
-    model: LogisticModel, data: Path, target: str | None
+    model: LogisticModel, data: Path, target: str | None, reading: dict[str, Any]
 ) -> tuple[Any, np.ndarray]:
-    frame = read_table(data)
+    frame = read_table(data, **reading)
     artifact = getattr(model, "artifact_", None) or {}
     column = target or (artifact.get("training") or {}).get("target")
     if column is None:
@@ -71,6 +73,9 @@ def report(
         "report.html"
     ),
     title: Annotated[str | None, typer.Option(help="Title of the report.")] = None,
+    na_values: NaValuesOption = None,
+    sep: SepOption = None,
+    decimal: DecimalOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
 ) -> None:
     """Write a self-contained HTML report of MODEL, optionally evaluated on DATA.
@@ -83,12 +88,31 @@ def report(
     say = echo(quiet)
     with one_line_errors():
         fitted = load(model)
-        X, y = (None, None) if data is None else _evaluation_rows(fitted, data, target)
-        page = build_report(fitted, X=X, y=y, title=title or f"Report on {model.name}")
+        X, y = (
+            (None, None)
+            if data is None
+            else _evaluation_rows(fitted, data, target, read_options(na_values, sep, decimal))
+        )
+        label, origin = "held-out rows", None
+        if X is not None and y is not None:
+            origin = row_origin(fitted, X)
+            if origin.seen is not None and origin.seen.all():
+                label = OPTIMISTIC
+            elif origin.seen is not None:
+                keep = ~origin.seen
+                X = X.iloc[keep] if hasattr(X, "iloc") else X[keep]
+                y, label = y[keep], "rows not used in training"
+            else:
+                label = "given rows (the model file keeps no fingerprint of its training rows)"
+        page = build_report(
+            fitted, X=X, y=y, title=title or f"Report on {model.name}", rows_label=label
+        )
         try:
             out.write_text(page, encoding="utf-8")
         except OSError as exc:
             msg = f"Cannot write the report to {out}: {exc.strerror or exc}."
             raise ValueError(msg) from None
-    rows = "" if y is None else f" evaluated on {len(y)} rows of {data}"
+    rows = "" if y is None else f" evaluated on {len(y)} {label} of {data}"
+    if origin is not None and origin.n_seen and label != OPTIMISTIC:
+        rows += f" ({origin.n_seen} training rows left out)"
     say(f"Report{rows} written to [bold]{out}[/]")

@@ -15,6 +15,7 @@ import typer
 from logitkit.artifact import stored_diagnostics, stored_summary
 from logitkit.cli._common import echo, one_line_errors
 from logitkit.cli._data import read_model
+from logitkit.decision import ThresholdPolicy
 
 __all__ = ["summary"]
 
@@ -32,14 +33,18 @@ def _inputs_text(features: list[dict[str, Any]]) -> str:
 def _policy_text(policy: dict[str, Any] | None) -> str:
     if not policy:
         return "Policy: none stored (the 0.5 rule)."
+    if policy.get("type") == "ThresholdPolicy":
+        words = ThresholdPolicy.from_dict(policy).describe()
+        return "Policy:\n" + "\n".join(f"  {sentence}" for sentence in words)
     rule = ", ".join(f"{k}={v}" for k, v in policy.get("rule", {}).items())
-    text = f"Policy: decide {policy.get('positive')!s} when probability >= {policy.get('threshold')!r} ({rule})"
-    metrics = policy.get("metrics") or {}
-    shown = [f"{k} {v:.4g}" for k, v in metrics.items() if isinstance(v, int | float)]
-    if shown:
-        fitted = policy.get("fitted_on") or {}
-        text += f"; on {fitted.get('n_samples', '?')} rows: " + ", ".join(shown)
-    return text
+    return f"Policy: {policy.get('type')} ({rule})"
+
+
+def _provenance_text(training: dict[str, Any]) -> str | None:
+    """Where each stored number came from, as the training run recorded it."""
+    recorded = training.get("provenance") or {}
+    lines = [f"  {key}: {text}" for key, text in recorded.items() if text]
+    return "Where each number comes from:\n" + "\n".join(lines) if lines else None
 
 
 def summary(
@@ -94,6 +99,14 @@ def summary(
     else:
         say("No coefficient table stored (the fit kept no Hessian).")
     if findings is not None:
-        say(findings.to_text(max_per_check=3), markup=False, highlight=False, soft_wrap=True)
+        say(
+            findings.to_text(max_per_check=3, interface="cli"),
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
     say("")
     say(_policy_text(content.get("policy")), markup=False, highlight=False)
+    provenance = _provenance_text(training)
+    if provenance is not None:
+        say(provenance, markup=False, highlight=False)

@@ -31,7 +31,9 @@ from logitkit.cli._policy import (
     choose_policy,
     policy_rule,
 )
+from logitkit.cli._reading import DecimalOption, NaValuesOption, SepOption, read_options
 from logitkit.exceptions import DataError
+from logitkit.workflow import row_origin
 
 __all__ = ["threshold"]
 
@@ -72,6 +74,9 @@ def threshold(
     fixed: Annotated[
         float | None, typer.Option("--threshold", help="Policy: a fixed threshold.")
     ] = None,
+    na_values: NaValuesOption = None,
+    sep: SepOption = None,
+    decimal: DecimalOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
@@ -86,15 +91,35 @@ def threshold(
             cost_fp=cost_fp,
             cost_fn=cost_fn,
             threshold=fixed,
-            demo=False,
         )
         model = read_model(model_path)
         if len(model.classes_) != 2:
             msg = "Threshold policies are for binary models; this model has more classes."
             raise DataError(msg)
         old = stored_policy(model)
-        pos = positive_label(model.classes_, positive, old.positive if old is not None else None)
-        X, y, _ = read_labelled(model, data, target)
+        pos = positive_label(
+            model.classes_, positive, old.positive if old is not None else model.positive_class_
+        )
+        if model.positive_class is not None and pos != model.positive_class_:
+            msg = (
+                f"The model was trained with {model.positive_class_!r} as its positive class "
+                f"(its coefficients and probabilities speak of it); a policy for {pos!r} would "
+                "contradict them. Retrain with --positive to change it."
+            )
+            raise DataError(msg)
+        X, y, _ = read_labelled(model, data, target, read_options(na_values, sep, decimal))
+        origin = row_origin(model, X)
+        left_out = origin.n_seen
+        if origin.seen is not None and origin.seen.all():
+            msg = (
+                f"All {len(y)} rows of {data} trained the model: their probabilities are "
+                "in-sample, so a threshold chosen on them would be optimistic. Give labelled "
+                "rows the model never saw (logitkit train chooses on out-of-fold probabilities)."
+            )
+            raise DataError(msg)
+        if origin.seen is not None and left_out:
+            keep = ~origin.seen
+            X, y = (X.iloc[keep] if hasattr(X, "iloc") else X[keep]), y[keep]
         column = int(np.flatnonzero(model.classes_ == pos)[0])
         proba = model.predict_proba(X)[:, column]
         if rule is None and old is None:
@@ -119,8 +144,14 @@ def threshold(
         content["training"] = {
             **content["training"],
             "policy_chosen_on": (
-                f"{data} ({len(y)} labelled rows), by logitkit threshold at "
-                f"{datetime.now(UTC).isoformat(timespec='seconds')}"
+                f"{data} ({len(y)} labelled rows"
+                + (
+                    "; the model file keeps no fingerprint of its training rows"
+                    if origin.seen is None
+                    else ", none used in training"
+                )
+                + (f"; {left_out} training rows left out" if left_out else "")
+                + f"), by logitkit threshold at {datetime.now(UTC).isoformat(timespec='seconds')}"
             ),
             "policy_scores_fingerprint": data_fingerprint(proba[:, None], y),
         }
@@ -135,8 +166,10 @@ def threshold(
         return
     rule_text = ", ".join(f"{k}={v}" for k, v in policy.to_dict()["rule"].items())
     before = "none" if old is None else f"{old.threshold:.6g}"
+    skipped = f" ({left_out} training rows left out)" if left_out else ""
     say(
-        f"Policy for {pos!s} ({rule_text}) on {len(y)} rows of {data}: threshold {before} -> {policy.threshold:.6g}"
+        f"Policy for {pos!s} ({rule_text}) on {len(y)} rows of {data}{skipped}: threshold "
+        f"{before} -> {policy.threshold:.6g}"
     )
     if policy.metrics is not None and policy.confusion is not None:
         shown = {k: v for k, v in policy.metrics.items() if v is not None}

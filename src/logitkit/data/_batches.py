@@ -116,10 +116,13 @@ def one_blas_thread() -> Any:
 def encoder_for(specs: Sequence[ColumnSpec], max_levels: int) -> TableEncoder:
     """The :class:`TableEncoder` of columns learned in a pass (no imputation, no formula).
 
+    The levels are the specs' as they stand: no spellings merged (``normalize_levels``
+    off) and no reference named (each categorical's first level is its reference).
+
     Examples
     --------
     >>> encoder_for([ColumnSpec("x", "float"), ColumnSpec("g", "category", ("a", "b"))], 100)
-    TableEncoder(impute=None, formula=None, max_levels=100)
+    TableEncoder(impute=None, formula=None, max_levels=100, normalize_levels=False, reference=None)
     """
     return TableEncoder.from_dict(
         {

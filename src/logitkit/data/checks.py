@@ -7,9 +7,10 @@ person can act on, not with a stack trace from deep inside the solver.
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 from numpy.typing import NDArray
 from sklearn.exceptions import DataConversionWarning
@@ -18,6 +19,7 @@ from logitkit.exceptions import DataError
 
 __all__ = [
     "check_finite",
+    "check_label_spelling",
     "check_numeric_columns",
     "check_sample_weight",
     "check_target",
@@ -215,3 +217,108 @@ def check_sample_weight(sample_weight: Any, n_rows: int) -> NDArray[np.float64]:
         msg = "sample_weight is zero for every row; at least one row needs a positive weight."
         raise DataError(msg, column="sample_weight")
     return sw
+
+
+#: How each kind of value is merged: the command-line flag and the Python option.
+_NORMALIZE_FIX = {
+    "labels": "--normalize-labels on the command line, normalize_labels=True in Python",
+    "levels": "--normalize-labels on the command line, TableEncoder(normalize_levels=True)",
+}
+
+
+def spelling_key(value: str) -> str:
+    """The text two spellings of one label share: stripped and case-folded.
+
+    Examples
+    --------
+    >>> spelling_key(" Yes ") == spelling_key("yes")
+    True
+    """
+    return value.strip().casefold()
+
+
+def check_label_spelling(
+    values: Any,
+    column: str,
+    *,
+    normalize: bool = False,
+    what: Literal["labels", "levels"] = "labels",
+) -> tuple[NDArray[Any], dict[str, str]]:
+    """Find text labels that differ only by case or surrounding spaces; refuse or merge them.
+
+    ``"yes"``, ``"yes "`` and ``"Yes"`` are almost always one label typed three ways; read
+    as they are, they become three classes (or three dummy columns). Missing values and
+    labels that are not text are left alone.
+
+    Parameters
+    ----------
+    values : array-like
+        The labels (a target column, or the values of a categorical column).
+    column : str
+        The column's name, for the message.
+    normalize : bool, default=False
+        Merge each group of spellings into its most frequent spelling (ties: the first in
+        sorted order) instead of raising.
+    what : {"labels", "levels"}, default="labels"
+        What the values are, for the message (target labels, or categorical levels).
+
+    Returns
+    -------
+    values : ndarray
+        The labels, each group of spellings replaced by one spelling (unchanged without
+        such groups).
+    mapping : dict of str to str
+        Each merged spelling and the spelling it became (empty without groups).
+
+    Raises
+    ------
+    DataError
+        When some labels differ only by case or spaces and ``normalize`` is False. The
+        message lists each group with its counts; ``.row`` is the first row holding a
+        spelling that is not the most frequent, ``.count`` the number of such rows.
+
+    Examples
+    --------
+    >>> y = ["yes", "no", "yes ", "Yes", "yes", "no"]
+    >>> try:
+    ...     check_label_spelling(y, "smoker")
+    ... except DataError as err:
+    ...     print(err.row, err.count)
+    2 2
+    >>> merged, mapping = check_label_spelling(y, "smoker", normalize=True)
+    >>> merged.tolist(), mapping
+    (['yes', 'no', 'yes', 'yes', 'yes', 'no'], {'Yes': 'yes', 'yes ': 'yes'})
+    """
+    arr = np.asarray(values)
+    if arr.dtype.kind not in "OUS" or arr.size == 0:
+        return arr, {}
+    counts = pd.Series(arr.ravel(), dtype=object).value_counts(dropna=True)
+    groups: dict[str, list[tuple[str, int]]] = {}
+    for value, n in counts.items():
+        if isinstance(value, str):
+            groups.setdefault(spelling_key(value), []).append((value, int(n)))
+    mapping: dict[str, str] = {}
+    shown: list[str] = []
+    for spellings in groups.values():
+        if len(spellings) < 2:
+            continue
+        # Most frequent first; among equals, the first in sorted order.
+        spellings.sort(key=lambda item: (-item[1], item[0]))
+        keep = spellings[0][0]
+        mapping.update({s: keep for s, _ in spellings[1:]})
+        shown.append(", ".join(f"{s!r} ({n})" for s, n in spellings))
+    if not mapping:
+        return arr, {}
+    flat = pd.Series(arr.ravel(), dtype=object)
+    if normalize:
+        merged = flat.replace(mapping).to_numpy(dtype=object).astype(arr.dtype)
+        return merged.reshape(arr.shape), dict(sorted(mapping.items()))
+    variant = flat.isin(list(mapping)).to_numpy()
+    msg = (
+        f"Column '{column}' has {what} that differ only by case or surrounding spaces: "
+        f"{'; '.join(shown)}. Fix them in the data, or merge each group into its most "
+        f"frequent spelling: {_NORMALIZE_FIX[what]}."
+    )
+    raise DataError(
+        msg, column=column, row=int(np.flatnonzero(variant)[0]), count=int(variant.sum())
+    )

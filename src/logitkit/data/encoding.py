@@ -6,10 +6,14 @@ matrix, the same way at training and at serving:
 
 * **numbers** (``"float"``, ``"int"``) pass through as float64;
 * **text and categorical** columns (``"category"``) are one-hot encoded against a
-  reference level: the levels are the distinct training values as text, sorted, and
-  the first one is the reference (no column); the others give 0/1 columns named
-  ``region[T.south]``, as R and formulaic name them. A level not seen in training is an
-  error that names the column, the level and the known levels;
+  reference level: the levels are the distinct training values as text, the first one
+  is the reference (no column; the first in sorted order unless ``reference`` names
+  another) and the others, sorted, give 0/1 columns named ``region[T.south]``, as R and
+  formulaic name them. A level not seen in training is an error that names the column,
+  the level and the known levels;
+* **spellings**: levels that differ only by case or surrounding spaces (``"north"``,
+  ``"North "``) are an error naming them, unless ``normalize_levels`` merges each group
+  into its most frequent spelling (stored, and applied to the rows encoded later);
 * **booleans** (``"bool"``) give one 0/1 column ``flag[T.True]`` (False is the reference);
 * **missing values** are an error listing each column and its count, unless
   ``impute`` is ``"median"`` (numbers get the training median, categories and booleans
@@ -24,6 +28,8 @@ artifact stores it so that a loaded model predicts from raw rows.
 
 from __future__ import annotations
 
+import ast
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +39,7 @@ import pandas as pd
 import pyarrow as pa
 from numpy.typing import NDArray
 
+from logitkit.data.checks import check_label_spelling, spelling_key
 from logitkit.data.formula import FormulaTerms
 from logitkit.exceptions import DataError
 
@@ -59,11 +66,14 @@ class ColumnSpec:
     type : str
         One of :data:`TYPES`.
     levels : tuple
-        Categories (sorted text; the first is the reference) or ``(False, True)``.
+        Categories (text: the reference first, then the others sorted) or
+        ``(False, True)``.
     fill : float, str, bool or None
         The imputed value (None without imputation).
     n_missing : int
         Missing values in the training rows.
+    aliases : tuple of (str, str)
+        Spellings merged into a level at training (``("North ", "north")``), sorted.
 
     Examples
     --------
@@ -79,6 +89,7 @@ class ColumnSpec:
     levels: tuple[Any, ...] = ()
     fill: Fill = None
     n_missing: int = 0
+    aliases: tuple[tuple[str, str], ...] = ()
 
     def encoded_names(self) -> list[str]:
         """The model columns this column gives without a formula."""
@@ -94,6 +105,8 @@ class ColumnSpec:
         out["n_missing"] = self.n_missing
         if self.fill is not None:
             out["impute"] = self.fill
+        if self.aliases:
+            out["aliases"] = dict(self.aliases)
         return out
 
     @classmethod
@@ -110,11 +123,26 @@ class ColumnSpec:
         if kind == "category" and (
             not levels
             or not all(isinstance(v, str) for v in levels)
-            or list(levels) != sorted(set(levels))
+            or len(set(levels)) != len(levels)
+            or list(levels[1:]) != sorted(levels[1:])
         ):
-            msg = f"category column {data['name']!r} must have sorted, distinct text levels"
+            msg = (
+                f"category column {data['name']!r} must have distinct text levels, the "
+                "reference first and the others sorted"
+            )
             raise ValueError(msg)
-        return cls(str(data["name"]), kind, levels, data.get("impute"), int(data["n_missing"]))
+        aliases = tuple(sorted((str(k), str(v)) for k, v in dict(data.get("aliases", {})).items()))
+        if any(v not in levels for _, v in aliases):
+            msg = f"column {data['name']!r} has aliases of levels it does not have"
+            raise ValueError(msg)
+        return cls(
+            str(data["name"]),
+            kind,
+            levels,
+            data.get("impute"),
+            int(data["n_missing"]),
+            aliases,
+        )
 
 
 def as_frame(X: Any, what: str = "X") -> pd.DataFrame:
@@ -168,14 +196,23 @@ def _infer_type(name: str, s: pd.Series) -> str:
     raise DataError(msg, column=name)
 
 
-def _missing_error(counts: dict[str, int], where: str) -> DataError:
+def _missing_error(counts: dict[str, int], where: str, row: int | None = None) -> DataError:
+    """Missing values at fitting (the fix: impute) or when encoding later rows, where a
+    fitted encoder imputes only if it was fitted to (the fix: fill in, or refit)."""
     listed = ", ".join(f"'{c}' ({n})" for c, n in counts.items())
-    msg = (
-        f"Missing values in {where}: {listed}. Drop those rows, or impute them: "
-        "--impute median|most_frequent (TableEncoder(impute=...))."
-    )
-    first = next(iter(counts))
-    return DataError(msg, column=first, count=sum(counts.values()))
+    if row is None:
+        fix = (
+            "Drop those rows, or impute them: --impute median|most_frequent "
+            "(TableEncoder(impute=...))"
+        )
+    else:
+        listed += f", first at row {row}"
+        fix = (
+            "The model was fitted without imputation: fill them in, or refit it with "
+            "imputation (logitkit train --impute median; TableEncoder(impute='median'))"
+        )
+    msg = f"Missing values in {where}: {listed}. {fix}."
+    return DataError(msg, column=next(iter(counts)), row=row, count=sum(counts.values()))
 
 
 def _mode(values: NDArray[Any]) -> Any:
@@ -186,6 +223,30 @@ def _mode(values: NDArray[Any]) -> Any:
 
 def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
+
+
+def _respell(
+    text: NDArray[Any], unknown: NDArray[np.bool_], levels: tuple[Any, ...]
+) -> NDArray[Any]:
+    """Values that are a level spelled another way (case, spaces) as that level."""
+    by_key = {spelling_key(str(v)): v for v in levels}
+    out = text.copy()
+    for value in set(text[unknown].tolist()):
+        level = by_key.get(spelling_key(value))
+        if level is not None:
+            out[text == value] = level
+    return out
+
+
+def _reads(expr: str, column: str) -> bool:
+    """Whether a formula factor reads ``column`` (as a name or a backticked name)."""
+    if f"`{column}`" in expr:
+        return True
+    try:
+        tree = ast.parse(re.sub(r"`[^`]*`", "_", expr), mode="eval")
+    except SyntaxError:
+        return False
+    return any(isinstance(n, ast.Name) and n.id == column for n in ast.walk(tree))
 
 
 @dataclass
@@ -202,6 +263,15 @@ class TableEncoder:
         non-reference level.
     max_levels : int, default=100
         A text column with more distinct values is refused as a likely identifier.
+    normalize_levels : bool, default=False
+        Merge levels that differ only by case or surrounding spaces (``"north"``,
+        ``"North "``) into their most frequent spelling (ties: the first in sorted
+        order), here and in every row encoded later. False: such levels are an error.
+    reference : mapping of str to level, optional
+        The reference level of a categorical column (``{"region": "south"}``), which gets
+        no column and is stored first among the levels; by default the first in sorted
+        order. With a formula it applies to the terms ``region`` and ``C(region)``; a
+        term that sets its own contrast or levels sets the reference there instead.
 
     Attributes
     ----------
@@ -226,11 +296,15 @@ class TableEncoder:
     >>> model.encoder_ = encoder  # the model now predicts from raw rows
     >>> model.predict([{"age": 45.0, "region": "south"}]).tolist()
     [1]
+    >>> TableEncoder(reference={"region": "south"}).fit(frame).encoded_features_
+    ['age', 'region[T.east]', 'region[T.north]']
     """
 
     impute: str | None = None
     formula: str | None = None
     max_levels: int = DEFAULT_MAX_LEVELS
+    normalize_levels: bool = False
+    reference: Mapping[str, Any] | None = None
     columns_: list[ColumnSpec] = field(default_factory=list, init=False, repr=False)
     encoded_features_: list[str] = field(default_factory=list, init=False, repr=False)
     formula_: FormulaTerms | None = field(default=None, init=False, repr=False)
@@ -243,7 +317,9 @@ class TableEncoder:
         ------
         DataError
             On missing values without ``impute``, an unusable column type, a text column
-            with more than ``max_levels`` values, or a bad formula.
+            with more than ``max_levels`` values, levels spelled several ways without
+            ``normalize_levels``, a ``reference`` naming an unknown column or level, or a
+            bad formula.
         """
         if self.impute not in IMPUTE:
             msg = f"impute must be None, 'median' or 'most_frequent'; got {self.impute!r}."
@@ -262,6 +338,7 @@ class TableEncoder:
 
             needed = _parse(self.formula, names)[1]
             names = [n for n in names if n in needed]
+        self._check_reference_columns(names, frame)
         missing = {n: int(frame[n].isna().sum()) for n in names}
         missing = {n: k for n, k in missing.items() if k}
         if missing and self.impute is None:
@@ -270,6 +347,7 @@ class TableEncoder:
         self.formula_ = None
         if self.formula is not None:
             self.formula_ = FormulaTerms.fit(self.formula, self._typed(frame))
+            self._check_formula_reference(self.formula_)
             self.encoded_features_ = list(self.formula_.columns)
         else:
             self.encoded_features_ = [e for c in self.columns_ for e in c.encoded_names()]
@@ -286,16 +364,18 @@ class TableEncoder:
             msg = f"Column '{name}' has no values at all; leave it out (--drop {name})."
             raise DataError(msg, column=name)
         levels: tuple[Any, ...] = ()
+        aliases: dict[str, str] = {}
         if kind == "category":
-            text = present.astype(str).to_numpy()
-            levels = tuple(sorted(set(text.tolist())))
-            if len(levels) > self.max_levels:
+            distinct = int(present.astype(str).nunique())
+            if distinct > self.max_levels:
                 msg = (
-                    f"Column '{name}' has {len(levels)} distinct text values (more than "
+                    f"Column '{name}' has {distinct} distinct text values (more than "
                     f"{self.max_levels}); it looks like an identifier. Leave it out "
                     f"(--drop {name}) or group its values."
                 )
                 raise DataError(msg, column=name)
+            text, aliases = self._spelled(name, s)
+            levels = self._ordered(name, sorted(set(text.tolist())))
             values: NDArray[Any] = text
         elif kind == "bool":
             levels = (False, True)
@@ -310,7 +390,80 @@ class TableEncoder:
                 fill = _plain(_mode(values))
                 if kind in ("float", "int"):
                     fill = float(fill)
-        return ColumnSpec(name, kind, levels, fill, n_missing)
+        return ColumnSpec(name, kind, levels, fill, n_missing, tuple(sorted(aliases.items())))
+
+    def _spelled(self, name: str, s: pd.Series) -> tuple[NDArray[Any], dict[str, str]]:
+        """The present values of a text column as text, spellings merged (or refused)."""
+        present = s.notna().to_numpy()
+        full = np.full(present.shape[0], None, dtype=object)
+        full[present] = s[present].astype(str).to_numpy(dtype=object)
+        merged, aliases = check_label_spelling(
+            full, name, normalize=self.normalize_levels, what="levels"
+        )
+        return merged[present], aliases
+
+    def _ordered(self, name: str, levels: list[str]) -> tuple[str, ...]:
+        """The sorted levels with the column's reference level (if one is named) first."""
+        named = {str(k): str(v) for k, v in (self.reference or {}).items()}
+        if name not in named:
+            return tuple(levels)
+        wanted = named[name]
+        found = [v for v in levels if v == wanted]
+        if not found and self.normalize_levels:
+            found = [v for v in levels if spelling_key(v) == spelling_key(wanted)]
+        if not found:
+            known = ", ".join(repr(v) for v in levels[:20])
+            msg = (
+                f"The reference level {wanted!r} of column '{name}' is not one of its "
+                f"levels: {known}. Name one of them (--reference {name}=LEVEL, "
+                f"reference={{{name!r}: LEVEL}})."
+            )
+            raise DataError(msg, column=name)
+        return (found[0], *(v for v in levels if v != found[0]))
+
+    def _check_reference_columns(self, names: list[str], frame: pd.DataFrame) -> None:
+        """Refuse a reference for a column that is not a categorical input column."""
+        if self.reference is None:
+            return
+        if not isinstance(self.reference, Mapping):
+            msg = (
+                "reference must map column names to levels ({'region': 'south'}); "
+                f"got {type(self.reference).__name__}."
+            )
+            raise TypeError(msg)
+        text = [n for n in names if _infer_type(n, frame[n]) == "category"]
+        for column in map(str, self.reference):
+            if column in text:
+                continue
+            choices = ", ".join(repr(n) for n in text) or "none"
+            if column in names:
+                why = f"column '{column}' is not categorical ({_infer_type(column, frame[column])})"
+            elif column in frame.columns:
+                why = f"the formula does not use column '{column}'"
+            else:
+                why = f"there is no column '{column}'"
+            msg = (
+                f"A reference level applies to a categorical column, but {why}; "
+                f"categorical columns: {choices}."
+            )
+            raise DataError(msg, column=column)
+
+    def _check_formula_reference(self, terms: FormulaTerms) -> None:
+        """Refuse a reference for a column that a formula term codes with its own
+        contrast or levels (where the reference would silently not apply)."""
+        for column in map(str, self.reference or {}):
+            plain = {column, f"`{column}`", f"C({column})", f"C(`{column}`)"}
+            for factor, state in terms.encoder_state.items():
+                categorical = state.get("kind") == "categorical"
+                if factor in plain or not categorical or not _reads(factor, column):
+                    continue
+                msg = (
+                    f"The formula term {factor!r} codes column '{column}' itself, so a "
+                    f"reference level for it (--reference {column}=..., reference=) cannot "
+                    f"apply: set it in the term (C({column}, contr.treatment('LEVEL'))), or "
+                    "leave the reference out."
+                )
+                raise DataError(msg, column=column)
 
     # --------------------------------------------------------------- transform
     @property
@@ -345,7 +498,8 @@ class TableEncoder:
             counts = {n: int(frame[n].isna().sum()) for n in self.input_names}
             counts = {n: k for n, k in counts.items() if k}
             if counts:
-                raise _missing_error(counts, "the rows")
+                first = int(np.flatnonzero(frame[next(iter(counts))].isna().to_numpy())[0])
+                raise _missing_error(counts, "the rows", row=first)
         if self.formula_ is not None:
             values = self.formula_.transform(self._typed(frame))
         else:
@@ -388,6 +542,9 @@ class TableEncoder:
             return self._booleans(spec, s)
         text = s.astype(str).to_numpy(dtype=object)
         known = np.isin(text, np.array(spec.levels, dtype=object))
+        if self.normalize_levels and not known.all():
+            text = _respell(text, ~known, spec.levels)
+            known = np.isin(text, np.array(spec.levels, dtype=object))
         if not known.all():
             bad = np.flatnonzero(~known)
             unseen = sorted(set(text[bad].tolist()))
@@ -461,6 +618,10 @@ class TableEncoder:
             "encoded_features": list(self.encoded_features_),
             "impute": self.impute,
             "max_levels": self.max_levels,
+            "normalize_levels": self.normalize_levels,
+            "reference": None
+            if self.reference is None
+            else {str(k): str(v) for k, v in self.reference.items()},
             "formula": None if self.formula_ is None else self.formula_.to_dict(),
         }
 
@@ -485,6 +646,8 @@ class TableEncoder:
             impute=data.get("impute"),
             formula=None if formula is None else str(formula["formula"]),
             max_levels=int(data.get("max_levels", DEFAULT_MAX_LEVELS)),
+            normalize_levels=bool(data.get("normalize_levels", False)),
+            reference=data.get("reference"),
         )
         if enc.impute not in IMPUTE:
             msg = f"impute must be one of {IMPUTE}; got {enc.impute!r}"

@@ -1,10 +1,13 @@
-"""What the decision rules share: the metric vocabulary, rule checks and operating points.
+"""What the decision rules share: the rule itself, the metric vocabulary, rule checks and
+operating points.
 
+:func:`decide` is the one place the decision rule ``proba >= threshold`` is written.
 The distinct scores ``s_1 > s_2 > ... > s_m`` split the thresholds into operating points:
 every ``t`` in ``(s_{k+1}, s_k]`` flags exactly the rows scored ``>= s_k``. :func:`curve`
 lists them all with their confusion counts and midpoint thresholds, :func:`rates` turns
 counts into metrics (elementwise, so it serves the bootstrap too) and :func:`choose`
-applies a rule to pick one point.
+applies a rule to pick one point: on the point estimate of the constrained rate, or, with
+``at_confidence``, on its one-sided exact bound (:mod:`.exact`).
 """
 
 from __future__ import annotations
@@ -15,26 +18,36 @@ from numbers import Integral, Real
 from typing import Any, NamedTuple
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from logitkit._params import Interval, OneOf, validate_params
 from logitkit._validation import BinaryTarget
+from logitkit.decision.exact import lower_bound, rows_needed, upper_bound
 from logitkit.exceptions import ArtifactError, ConstraintError
 
 __all__ = [
+    "CONSTRAINED",
     "CONSTRAINTS",
     "COSTS",
     "FORMAT_VERSION",
     "POLICY_METRICS",
+    "READ_VERSIONS",
     "RULE_CONSTRAINTS",
     "RULE_KEYS",
     "Curve",
     "check_boot",
     "check_header",
+    "check_level",
     "choose",
+    "constraint_bounds",
     "curve",
+    "decide",
     "make_rule",
+    "meets",
     "or_none",
+    "percent",
+    "perfect_bound",
+    "proportions",
     "rates",
     "rule_params",
 ]
@@ -55,8 +68,11 @@ POLICY_METRICS = (
 CONSTRAINTS = ("min_recall", "min_precision", "max_false_positive_rate")
 COSTS = ("cost_fp", "cost_fn", "benefit_tp", "benefit_tn")
 #: Keys of a rule: the rule arguments of ``ThresholdPolicy.fit``, or a fixed threshold.
-RULE_KEYS = frozenset({*CONSTRAINTS, *COSTS, "threshold"})
-FORMAT_VERSION = 1
+RULE_KEYS = frozenset({*CONSTRAINTS, *COSTS, "at_confidence", "threshold"})
+#: Written by ``to_dict``; version 2 added the exact intervals, evidence and verification.
+FORMAT_VERSION = 2
+#: Versions ``from_dict`` reads (fields a version lacks become ``None``).
+READ_VERSIONS = (1, 2)
 
 _PROBABILITY = [Interval(Real, 0.0, 1.0, "both")]
 #: The values each rule argument may take.
@@ -67,25 +83,72 @@ RULE_CONSTRAINTS: dict[str, list[Any]] = {
     "max_false_positive_rate": [Interval(Real, 0.0, 1.0, "left")],
     "threshold": _PROBABILITY,
 }
+_LEVEL = [Interval(Real, 0.0, 1.0, "neither")]
 _BOOT_CONSTRAINTS: dict[str, list[Any]] = {
     "n_boot": [Interval(Integral, 0, math.inf, "left")],
-    "confidence": [Interval(Real, 0.0, 1.0, "neither")],
+    "confidence": _LEVEL,
     "random_state": [Interval(Integral, 0, math.inf, "left"), OneOf((None,))],
+}
+_LEVEL_CONSTRAINTS: dict[str, list[Any]] = {
+    "at_confidence": [*_LEVEL, OneOf((None,))],
+    "verify_level": [*_LEVEL, OneOf((None,))],
+}
+#: The constrained metric of each constraint, and which one-sided bound checks it.
+CONSTRAINED = {
+    "min_recall": ("recall", "lower"),
+    "min_precision": ("precision", "lower"),
+    "max_false_positive_rate": ("false_positive_rate", "upper"),
 }
 
 
+# ------------------------------------------------------------------------- the rule
+def decide(proba: ArrayLike, threshold: float) -> BoolArray:
+    """The decision rule: ``True`` (decide the positive label) where ``proba >= threshold``.
+
+    Every decision in logitkit goes through this function: the policy, the report, the
+    service and the command line, so that a row scored exactly at the threshold is
+    decided the same way everywhere. It does not validate ``proba`` (NaN decides
+    ``False``); :meth:`ThresholdPolicy.decide` does.
+
+    Parameters
+    ----------
+    proba : array-like
+        Probabilities of the positive label, any shape.
+    threshold : float
+        The policy's threshold.
+
+    Returns
+    -------
+    ndarray of bool
+        Same shape as ``proba``.
+
+    Examples
+    --------
+    >>> decide([0.2, 0.3, 0.9], 0.3).tolist()
+    [False, True, True]
+    """
+    out: BoolArray = np.greater_equal(np.asarray(proba, dtype=np.float64), threshold)
+    return out
+
+
 # --------------------------------------------------------------------------- checks
-def check_header(data: Mapping[str, Any], kind: str) -> None:
-    """Refuse a dict that is not a ``kind`` record of this format version."""
+def check_header(data: Mapping[str, Any], kind: str) -> int:
+    """Refuse a dict that is not a ``kind`` record of a readable format version.
+
+    Returns
+    -------
+    int
+        The dict's format version (one of :data:`READ_VERSIONS`).
+    """
     if not isinstance(data, Mapping) or data.get("type") != kind:
         msg = f"Not a {kind} dict (its 'type' is not {kind!r})."
         raise ArtifactError(msg)
-    if data.get("format_version") != FORMAT_VERSION:
-        msg = (
-            f"Unsupported {kind} format_version {data.get('format_version')!r}; "
-            f"expected {FORMAT_VERSION}."
-        )
+    version = data.get("format_version")
+    if isinstance(version, bool) or version not in READ_VERSIONS:
+        readable = " or ".join(str(v) for v in READ_VERSIONS)
+        msg = f"Unsupported {kind} format_version {version!r}; expected {readable}."
         raise ArtifactError(msg)
+    return int(version)
 
 
 def rule_params(where: str, params: Mapping[str, Any]) -> dict[str, float]:
@@ -95,9 +158,13 @@ def rule_params(where: str, params: Mapping[str, Any]) -> dict[str, float]:
 
 
 def make_rule(
-    where: str, costs: dict[str, float | None], constraints: dict[str, float | None]
-) -> tuple[str, dict[str, float]]:
-    """Validate the rule arguments of ``fit``; return ``(method, params)``."""
+    where: str,
+    costs: dict[str, float | None],
+    constraints: dict[str, float | None],
+    at_confidence: float | None = None,
+) -> tuple[str, dict[str, float], float | None]:
+    """Validate the rule arguments of ``fit``; return ``(method, params, at_confidence)``."""
+    at_confidence = check_level(where, "at_confidence", at_confidence)
     given = [k for k, v in constraints.items() if v is not None]
     if costs["cost_fp"] is not None or costs["cost_fn"] is not None:
         given.insert(0, "cost")
@@ -117,7 +184,9 @@ def make_rule(
                 "costs the same."
             )
             raise ValueError(msg)
-        return method, params
+        if at_confidence is not None:
+            raise ValueError(_constraints_only(where, "at_confidence", at_confidence))
+        return method, params, None
     for k in ("benefit_tp", "benefit_tn"):
         if costs[k] != 0:
             msg = (
@@ -125,7 +194,28 @@ def make_rule(
                 f"Got {costs[k]!r}."
             )
             raise ValueError(msg)
-    return method, rule_params(where, {method: constraints[method]})
+    return method, rule_params(where, {method: constraints[method]}), at_confidence
+
+
+def _constraints_only(where: str, name: str, value: Any) -> str:
+    return (
+        f"The {name!r} parameter of {where} applies only with min_recall, min_precision "
+        f"or max_false_positive_rate. Got {value!r}."
+    )
+
+
+def check_level(where: str, name: str, value: Any, method: str | None = None) -> float | None:
+    """Validate a confidence level that may be ``None``; refuse it for rules without a target.
+
+    ``method`` (when given) is the rule the level would apply to: a level with the cost
+    rule or a fixed threshold would have no effect, so it is refused.
+    """
+    validate_params(where, {name: value}, {name: _LEVEL_CONSTRAINTS[name]})
+    if value is None:
+        return None
+    if method is not None and method not in CONSTRAINTS:
+        raise ValueError(_constraints_only(where, name, value))
+    return float(value)
 
 
 def check_boot(n_boot: Any, confidence: Any, random_state: Any, where: str) -> dict[str, Any]:
@@ -197,8 +287,69 @@ def or_none(x: float) -> float | None:
     return float(x) if math.isfinite(x) else None
 
 
-def choose(method: str, params: Mapping[str, float], data: BinaryTarget) -> float:
-    """Return the threshold that ``method`` picks on ``data``."""
+def proportions(tp: int, fp: int, fn: int, tn: int) -> dict[str, tuple[int, int]]:
+    """``(successes, trials)`` behind each proportion metric, from confusion counts."""
+    n = tp + fp + fn + tn
+    return {
+        "precision": (tp, tp + fp),
+        "recall": (tp, tp + fn),
+        "false_positive_rate": (fp, fp + tn),
+        "negative_predictive_value": (tn, tn + fn),
+        "accuracy": (tp + tn, n),
+        "predicted_positive_rate": (tp + fp, n),
+    }
+
+
+def constraint_bounds(
+    method: str, tp: NDArray[Any], fp: NDArray[Any], n_pos: int, n_neg: int, level: float
+) -> FloatArray:
+    """One-sided exact bound of the constrained metric of ``method`` at ``level``.
+
+    The lower bound of recall or precision, the upper bound of the false-positive rate
+    (elementwise over operating points; NaN where nothing is flagged for precision).
+    """
+    if method == "min_recall":
+        return lower_bound(tp, n_pos, level)
+    if method == "min_precision":
+        return lower_bound(tp, tp + fp, level)
+    return upper_bound(fp, n_neg, level)
+
+
+def perfect_bound(method: str, n_pos: int, n_neg: int, level: float) -> float:
+    """The bound that a result without one error would give on these rows.
+
+    Recall and precision: every positive flagged and nothing else (``n_pos`` of
+    ``n_pos``); the false-positive rate: no negative flagged (0 of ``n_neg``).
+    """
+    if method == "max_false_positive_rate":
+        return float(upper_bound(0, n_neg, level))
+    return float(lower_bound(n_pos, n_pos, level))
+
+
+def meets(method: str, value: FloatArray | float, target: float) -> NDArray[np.bool_]:
+    """Where ``value`` (a rate or its bound) satisfies the constraint ``method``."""
+    v = np.asarray(value, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        out: NDArray[np.bool_] = v <= target if method == "max_false_positive_rate" else v >= target
+    return out
+
+
+def percent(level: float) -> str:
+    """A confidence level as text: ``0.95 -> "95%"``."""
+    return f"{100 * level:.10g}%"
+
+
+def choose(
+    method: str,
+    params: Mapping[str, float],
+    data: BinaryTarget,
+    at_confidence: float | None = None,
+) -> float:
+    """Return the threshold that ``method`` picks on ``data``.
+
+    With ``at_confidence`` a constraint is met by the one-sided exact bound of its metric
+    at that level instead of the point estimate (:func:`constraint_bounds`).
+    """
     if method == "fixed":
         return params["threshold"]
     c = curve(data.y, data.p)
@@ -211,21 +362,78 @@ def choose(method: str, params: Mapping[str, float], data: BinaryTarget) -> floa
         return float(c.threshold[tied[-1]])
     # Constraints: only points that flag at least one row (index >= 1).
     tp, fp = c.tp[1:], c.fp[1:]
-    r = rates(tp, fp, c.n_pos - tp, c.n_neg - fp, {})
     target = params[method]
-    if method == "min_recall":
-        k = int(np.flatnonzero(r["recall"] >= target)[0])  # recall reaches 1 at the end
-        return float(c.threshold[1 + k])
-    if method == "min_precision":
-        ok, best, what = r["precision"] >= target, np.max(r["precision"]), "precision"
+    if at_confidence is None:
+        value = rates(tp, fp, c.n_pos - tp, c.n_neg - fp, {})[CONSTRAINED[method][0]]
     else:
-        fpr = r["false_positive_rate"]
-        ok, best, what = fpr <= target, np.min(fpr), "false-positive rate"
+        value = constraint_bounds(method, tp, fp, c.n_pos, c.n_neg, at_confidence)
+    ok = meets(method, value, target)
     if not ok.any():
-        op = ">=" if method == "min_precision" else "<="
-        msg = (
-            f"No threshold gives a {what} {op} {target:g} on these {data.y.size} rows "
-            f"({c.n_pos} positive); the best achievable is {best:.6g}."
+        if at_confidence is None:
+            raise _unmet(method, target, value, data, c)
+        raise _unshown(method, target, value, data, c, at_confidence)
+    # min_recall: the highest threshold (fewest false alarms); the others: the lowest.
+    k = np.flatnonzero(ok)[0] if method == "min_recall" else np.flatnonzero(ok)[-1]
+    return float(c.threshold[1 + k])
+
+
+def _unmet(
+    method: str, target: float, value: FloatArray, data: BinaryTarget, c: Curve
+) -> ConstraintError:
+    # recall reaches 1 when every row is flagged, so only these two can fail
+    if method == "min_precision":
+        best, what, op = float(np.max(value)), "precision", ">="
+    else:
+        best, what, op = float(np.min(value)), "false-positive rate", "<="
+    msg = (
+        f"No threshold gives a {what} {op} {target:g} on these {data.y.size} rows "
+        f"({c.n_pos} positive); the best achievable is {best:.6g}."
+    )
+    return ConstraintError(msg, best_achievable=best)
+
+
+def _unshown(
+    method: str, target: float, bound: FloatArray, data: BinaryTarget, c: Curve, level: float
+) -> ConstraintError:
+    """What the data can show when no threshold's bound meets the target."""
+    metric, side = CONSTRAINED[method]
+    need = rows_needed(target, level, side=side)
+    pct = percent(level)
+    if method == "min_recall":
+        best = float(np.nanmax(bound))
+        text = (
+            f"recall >= {target:g} cannot be shown at {pct} confidence from {c.n_pos} "
+            f"positives ({data.positive!r}): zero misses proves only recall >= {best:.3f}"
         )
-        raise ConstraintError(msg, best_achievable=float(best))
-    return float(c.threshold[1 + np.flatnonzero(ok)[-1]])
+        more = f"{need} positives"
+    elif method == "min_precision":
+        best = float(np.nanmax(bound))
+        text = (
+            f"precision >= {target:g} cannot be shown at {pct} confidence on these "
+            f"{data.y.size} rows ({c.n_pos} positive, {data.positive!r}): the best threshold "
+            f"proves only precision >= {best:.3f}"
+        )
+        more = f"{need} flagged rows, none of them a false alarm"
+    else:
+        best = float(np.nanmin(bound))
+        text = (
+            f"false-positive rate <= {target:g} cannot be shown at {pct} confidence from "
+            f"{c.n_neg} negatives ({data.negative!r}): the best threshold proves only "
+            f"false-positive rate <= {best:.3g}"
+        )
+        more = f"{need} negatives, none of them flagged"
+    tail = (
+        f"; it would take at least {more}."
+        if need is not None
+        else f"; no number of rows can show a {metric.replace('_', '-')} of exactly {target:g}."
+    )
+    showable = (
+        f"{math.floor(best * 1000) / 1000:.3f} or less"
+        if side == "lower"
+        else (f"{math.ceil(best * 1000) / 1000:.3f} or more")
+    )
+    advice = (
+        f" Set the target to {showable} (what these rows can show), label more rows, or "
+        "choose without at_confidence (on the point estimate) and read the policy's caveats."
+    )
+    return ConstraintError(text + tail + advice, best_achievable=best)

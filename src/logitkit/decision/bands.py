@@ -19,6 +19,7 @@ from logitkit.decision._rules import (
     check_boot,
     check_header,
     choose,
+    decide,
     make_rule,
     rule_params,
 )
@@ -89,9 +90,10 @@ class RiskBands:
             ``(name, rule)`` for every band but the last, then the last band's name.
             ``rule`` holds the keyword arguments of :meth:`ThresholdPolicy.fit` for the
             cut at the top of that band (``{"min_recall": 0.995}`` means rows above the
-            cut catch 99.5% of positives), or ``{"threshold": t}`` for a fixed cut.
+            cut catch 99.5% of positives; add ``"at_confidence": 0.95`` to meet it by
+            the exact lower bound), or ``{"threshold": t}`` for a fixed cut.
         n_boot, confidence, random_state
-            Bootstrap settings of each cut's metric intervals.
+            Interval settings of each cut (see :meth:`ThresholdPolicy.fit`).
 
         Returns
         -------
@@ -115,14 +117,18 @@ class RiskBands:
         boot = check_boot(n_boot, confidence, random_state, where)
         cuts = []
         for rule in rules:
+            at_conf = None
             if "threshold" in rule:
                 method, params = "fixed", rule_params(where, {"threshold": rule["threshold"]})
             else:
                 costs: dict[str, float | None] = {k: rule.get(k) for k in COSTS}
                 costs["benefit_tp"] = rule.get("benefit_tp", 0.0)
                 costs["benefit_tn"] = rule.get("benefit_tn", 0.0)
-                method, params = make_rule(where, costs, {k: rule.get(k) for k in CONSTRAINTS})
-            cuts.append(_assess(choose(method, params, data), method, params, data, boot))
+                method, params, at_conf = make_rule(
+                    where, costs, {k: rule.get(k) for k in CONSTRAINTS}, rule.get("at_confidence")
+                )
+            threshold = choose(method, params, data, at_conf)
+            cuts.append(_assess(threshold, method, params, data, boot, at_conf))
         return cls._build(names, tuple(cuts), data)
 
     @classmethod
@@ -137,7 +143,7 @@ class RiskBands:
                     f"{names[i - 1]!r} ({t[i - 1]:.6g}): the rules contradict each other on this data."
                 )
                 raise ConstraintError(msg)
-        idx = np.searchsorted(np.asarray(t), data.p, side="right")
+        idx = _band_index(t, data.p)
         edges = [0.0, *t, 1.0]
         table = []
         for i, name in enumerate(names):
@@ -205,8 +211,7 @@ class RiskBands:
         >>> RiskBands.fixed(["a", "b", "c"], [0.3, 0.6], positive=1).assign_index([0.3, 0.9]).tolist()
         [1, 2]
         """
-        p = check_proba(proba, "RiskBands.assign")
-        return np.searchsorted(np.asarray(self.thresholds), p, side="right")
+        return _band_index(self.thresholds, check_proba(proba, "RiskBands.assign"))
 
     def assign(self, proba: ArrayLike) -> NDArray[np.str_]:
         """Return the band name of each row.
@@ -261,6 +266,14 @@ class RiskBands:
         except (KeyError, TypeError) as exc:
             msg = f"Not a valid RiskBands dict: missing or malformed {exc}."
             raise ArtifactError(msg) from exc
+
+
+def _band_index(thresholds: Sequence[float], p: NDArray[np.float64]) -> NDArray[np.intp]:
+    """The band of each row: how many cuts decide it positive (cuts are non-decreasing)."""
+    idx = np.zeros(p.shape, dtype=np.intp)
+    for t in thresholds:
+        idx += decide(p, t)
+    return idx
 
 
 def _check_bands(

@@ -40,6 +40,9 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
     "odds_ratio_ci_low",
     "odds_ratio_ci_high",
     "coef_std",
+    "odds_ratio_per_sd",
+    "odds_ratio_per_sd_ci_low",
+    "odds_ratio_per_sd_ci_high",
 )
 #: Keys of :func:`fit_statistics`, in order.
 FIT_STATISTICS: tuple[str, ...] = (

@@ -362,7 +362,10 @@ def summary(
     result = getattr(model, "solver_result_", None)
     if result is not None and not result.converged:
         notes.append(f"The solver did not converge ({result.message}): numbers are unreliable.")
-    frame = _frame(model, state, P, se, z, pv, lo, hi, rows)
+    if _positive_first(model):
+        # The positive class sorts first: report the log-odds of it, not of classes_[1].
+        P, z, lo, hi = -P, -z, -hi, -lo
+    frame = _frame(model, P, se, z, pv, lo, hi, rows)
     header = _header(model, state, rows, cov_type, groups, method, alpha, n_boot)
     header["notes"] = notes
     out = Summary(frame)
@@ -370,9 +373,26 @@ def summary(
     return out
 
 
+def _positive_first(model: LogisticModel) -> bool:
+    """Whether a binary model's positive class is ``classes_[0]`` (its table is negated)."""
+    positive = getattr(model, "positive_class_", None)
+    classes = model.classes_.tolist()
+    return len(classes) == 2 and positive is not None and positive == classes[0]
+
+
+def _feature_sd(model: LogisticModel, rows: TrainingRows | None) -> FloatArray:
+    """Standard deviation of each feature on the training rows (NaN where unknown)."""
+    if model.standardize:
+        return np.asarray(model.feature_scale_, dtype=np.float64)
+    if rows is None:
+        return np.full(model.n_features_in_, math.nan)
+    X = rows.X.toarray() if sp.issparse(rows.X) else np.asarray(rows.X, dtype=np.float64)
+    mean = rows.sw @ X / rows.sw.sum()
+    return np.asarray(np.sqrt(rows.sw @ (X - mean) ** 2 / rows.sw.sum()), dtype=np.float64)
+
+
 def _frame(
     model: LogisticModel,
-    state: _State,
     P: FloatArray,
     se: FloatArray,
     z: FloatArray,
@@ -381,25 +401,24 @@ def _frame(
     hi: FloatArray,
     rows: TrainingRows | None,
 ) -> pd.DataFrame:
-    coef_std = np.full(P.shape, math.nan)
-    if model.standardize:
-        coef_std[:, 1:] = state.reported()[:, 1:]
-    elif rows is not None:
-        X = rows.X.toarray() if sp.issparse(rows.X) else np.asarray(rows.X, dtype=np.float64)
-        mean = rows.sw @ X / rows.sw.sum()
-        coef_std[:, 1:] = P[:, 1:] * np.sqrt(rows.sw @ (X - mean) ** 2 / rows.sw.sum())
+    # Per standard deviation as well as per unit: an odds ratio per dollar of income
+    # prints as 1 (1 to 1), per standard deviation it says something.
+    sd = np.r_[math.nan, _feature_sd(model, rows)]
+    coef_std, lo_std, hi_std = P * sd, lo * sd, hi * sd
     with np.errstate(over="ignore"):
         values = [P, se, z, pv, lo, hi, np.exp(P), np.exp(lo), np.exp(hi), coef_std]
+        values += [np.exp(coef_std), np.exp(lo_std), np.exp(hi_std)]
     data = np.column_stack([v.ravel() for v in values])
     terms = ["intercept", *model._feature_names()]
     keep = np.ones(len(terms), dtype=bool)
     keep[0] = bool(model.fit_intercept)
-    if state.n_out == 1:
+    n_out = P.shape[0]
+    if n_out == 1:
         index: pd.Index[Any] = pd.Index(np.asarray(terms, dtype=object)[keep], name="term")
         return pd.DataFrame(data[keep], index=index, columns=list(SUMMARY_COLUMNS))
     labels = model.classes_[1:].tolist()
     pairs = [(c, t) for c in labels for t, k in zip(terms, keep, strict=True) if k]
-    mask = np.tile(keep, state.n_out)
+    mask = np.tile(keep, n_out)
     index = pd.MultiIndex.from_tuples(pairs, names=["class", "term"])
     return pd.DataFrame(data[mask], index=index, columns=list(SUMMARY_COLUMNS))
 
@@ -421,9 +440,11 @@ def _header(
         if counts is not None
         else ", ".join(map(str, classes))
     )
+    positive = None
     if state.n_out == 1:
         kind = "binary"
-        role = f"modelled: log-odds of {classes[1]!s}"
+        positive = classes[0] if _positive_first(model) else classes[1]
+        role = f"modelled: log-odds of {positive!s}"
     else:
         kind = "multinomial"
         role = f"reference: {classes[0]!s} (each block: class vs reference)"
@@ -461,6 +482,7 @@ def _header(
         "n_rows": n_rows,
         "n_obs": st["n_obs"] if st else None,
         "classes": [str(c) for c in classes],
+        "positive": None if positive is None else str(positive),
         "classes_text": f"{listed}; {role}",
         "penalty": model.penalty,
         "penalty_text": _penalty_text(model),

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -90,6 +91,7 @@ class Context:
     findings: Findings | None
     cv_results: pd.DataFrame | None
     artifact: dict[str, Any] | None
+    training_record: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -104,7 +106,9 @@ class Context:
 
     @property
     def training(self) -> dict[str, Any]:
-        """Training metadata recorded in the artifact (empty when there is none)."""
+        """Training metadata: given, else recorded in the artifact (empty when there is none)."""
+        if self.training_record is not None:
+            return self.training_record
         if self.artifact is None:
             return {}
         info: dict[str, Any] = self.artifact.get("training") or {}
@@ -185,6 +189,33 @@ def _labelled(
     return rows
 
 
+def _oriented(model: LogisticModel, policy: ThresholdPolicy | None) -> LogisticModel:
+    """The model speaking of the policy's positive class (a copy when it must turn).
+
+    A model fitted without ``positive_class`` models ``classes_[1]``; a policy about
+    ``classes_[0]`` would then face coefficients of the other class, stating every
+    effect backwards. A model whose ``positive_class`` was set must agree with its policy.
+    """
+    if policy is None or getattr(model, "positive_class_", None) is None:
+        return model
+    wanted = _match_label(policy.positive, model.classes_.tolist())
+    if wanted is None:
+        msg = f"The policy decides {policy.positive!r}, which is not a class of the model ({model.classes_.tolist()})."
+        raise ValueError(msg)
+    if wanted == model.positive_class_:
+        return model
+    if model.positive_class is not None:
+        msg = (
+            f"The policy decides {policy.positive!r} but the model's positive class is "
+            f"{model.positive_class_!r}; choose the policy for {model.positive_class_!r}."
+        )
+        raise ValueError(msg)
+    turned = copy.copy(model)
+    turned.positive_class = wanted
+    turned.positive_class_ = wanted
+    return turned
+
+
 def _default_policy(artifact: dict[str, Any] | None) -> ThresholdPolicy | None:
     stored = (artifact or {}).get("policy")
     if isinstance(stored, dict) and stored.get("type") == "ThresholdPolicy":
@@ -212,6 +243,8 @@ def gather(
     findings: Findings | None,
     summary: Summary | None,
     title: str | None,
+    training: dict[str, Any] | None = None,
+    rows_label: str = "held-out rows",
 ) -> Context:
     """Check the inputs and compute what every section shares."""
     if not hasattr(model, "coef_"):
@@ -225,17 +258,9 @@ def gather(
     positive: Any = None
     negative: Any = None
     if binary:
-        wanted = (
-            policy.positive
-            if policy is not None
-            else (artifact or {}).get("training", {}).get("positive")
-        )
-        positive = _match_label(wanted, classes) if wanted is not None else None
-        if positive is None:
-            if policy is not None:
-                msg = f"The policy decides {policy.positive!r}, which is not a class of the model ({classes})."
-                raise ValueError(msg)
-            positive = classes[1]
+        model = _oriented(model, policy)
+        wanted = model.positive_class_
+        positive = _match_label(wanted, classes) if wanted is not None else classes[1]
         negative = classes[0] if positive == classes[1] else classes[1]
     summary_problem = None
     if summary is None:
@@ -250,11 +275,15 @@ def gather(
             msg = "Pass both X and y (the labelled evaluation rows), or neither."
             raise ValueError(msg)
         proba = model.predict_proba(X)
-        held_out = _labelled("held-out rows", y, proba, classes, positive, binary)
+        held_out = _labelled(rows_label, y, proba, classes, positive, binary)
     oof_rows = None
     if oof is not None:
         y_oof, p_oof = oof
         oof_rows = _labelled("out-of-fold training rows", y_oof, p_oof, classes, positive, binary)
+    if cv_results is None:
+        record = (training or (artifact or {}).get("training") or {}).get("cross_validation")
+        if isinstance(record, dict) and record.get("results"):
+            cv_results = pd.DataFrame(record["results"])
     if policy is not None and not math.isfinite(policy.threshold):
         msg = f"The policy's threshold {policy.threshold!r} is not a number."
         raise ValueError(msg)
@@ -273,4 +302,5 @@ def gather(
         findings=findings,
         cv_results=cv_results,
         artifact=artifact,
+        training_record=training,
     )

@@ -24,12 +24,13 @@ from logitkit.inference import Summary
 from logitkit.model import LogisticModel
 from logitkit.report import coefficients, decisions, fitting, performance, sections
 from logitkit.report._context import Context, gather
-from logitkit.report._html import Html, el, esc, fmt_count, fmt_num, json_for_script
+from logitkit.report._html import Html, el, esc, fmt_count, fmt_num, json_for_script, missing
 from logitkit.report.explorer import explorer_data, explorer_section
 
 __all__ = ["build_report"]
 
 _TOC = (
+    ("provenance", "Where each number comes from"),
     ("policy", "Decision rule"),
     ("data", "Data"),
     ("discrimination", "Discrimination"),
@@ -110,7 +111,9 @@ def _overview(ctx: Context) -> Html:
         words.append(el("p", decide, class_="rule"))
     missing = []
     if ctx.held_out is None:
-        missing.append("held-out rows (curves and matrices use out-of-fold rows, or are left out)")
+        missing.append(
+            "rows the model never saw (curves and matrices use out-of-fold rows, or are left out)"
+        )
     if ctx.findings is None:
         missing.append("diagnostics")
     if ctx.cv_results is None:
@@ -121,6 +124,84 @@ def _overview(ctx: Context) -> Html:
         else None
     )
     return el("section", *words, _cards(ctx), note, id="overview", aria_labelledby="overview-h")
+
+
+_PROVENANCE_NAMES = {
+    "model": "The model",
+    "C": "The penalty strength",
+    "coefficients": "Coefficients and odds ratios",
+    "policy": "The decision threshold",
+    "performance": "Performance",
+    "held_out": "Held-out rows",
+    "diagnostics": "Diagnostics",
+    "reference": "Drift reference",
+    "row_fingerprint": "Training-row fingerprint",
+}
+
+
+def _metric_words(record: dict[str, Any]) -> str:
+    metrics = record.get("metrics") or {}
+    auc = metrics.get("roc_auc")
+    parts = []
+    if isinstance(auc, dict):
+        parts.append(
+            f"ROC-AUC {fmt_num(auc.get('auc'))} (95% CI {fmt_num(auc.get('ci_low'))} to "
+            f"{fmt_num(auc.get('ci_high'))})"
+        )
+    for key, name in (("log_loss", "log-loss"), ("brier_score", "Brier")):
+        if metrics.get(key) is not None:
+            parts.append(f"{name} {fmt_num(metrics[key])}")
+    decisions = record.get("decisions") or {}
+    for key, name in (("recall", "recall"), ("false_positive_rate", "false-positive rate")):
+        entry = decisions.get(key)
+        if entry and entry.get("value") is not None:
+            k, n = entry["count"]
+            parts.append(
+                f"{name} {fmt_num(entry['value'])} ({k} of {n}; 95% CI "
+                f"{fmt_num(entry['ci_low'])} to {fmt_num(entry['ci_high'])})"
+            )
+    return "; ".join(parts) if parts else record.get("problem", "no metrics")
+
+
+def _provenance_section(ctx: Context) -> Html:
+    """Each reported number with the rows and the procedure behind it."""
+    recorded = ctx.training.get("provenance") or {}
+    items = [
+        el("li", el("strong", _PROVENANCE_NAMES.get(key, key) + ": "), str(text))
+        for key, text in recorded.items()
+        if text
+    ]
+    performance_record = ctx.training.get("performance") or {}
+    evaluated = []
+    for key, label in (("cross_validated", "Cross-validated"), ("held_out", "Held-out")):
+        record = performance_record.get(key)
+        if record:
+            evaluated.append(
+                el(
+                    "li",
+                    el("strong", f"{label}: "),
+                    f"{record.get('procedure', '')} — {record.get('rows', '')}: ",
+                    _metric_words(record),
+                )
+            )
+    if ctx.held_out is not None:
+        evaluated.append(el("li", el("strong", "Rows given to this report: "), ctx.held_out.name))
+    if not items and not evaluated:
+        body: list[Any] = [
+            missing(
+                "This model file records no provenance (it was not trained by logitkit.train "
+                "or `logitkit train`): the numbers below say only which rows they were given."
+            )
+        ]
+    else:
+        body = [el("ul", items), el("ul", evaluated) if evaluated else None]
+    return el(
+        "section",
+        el("h2", "Where each number comes from", id="provenance-h"),
+        *body,
+        id="provenance",
+        aria_labelledby="provenance-h",
+    )
 
 
 def build_report(
@@ -134,6 +215,8 @@ def build_report(
     findings: Findings | None = None,
     summary: Summary | None = None,
     title: str | None = None,
+    training: dict[str, Any] | None = None,
+    rows_label: str = "held-out rows",
 ) -> str:
     """Build the HTML report of a fitted model: one self-contained, offline page.
 
@@ -167,6 +250,12 @@ def build_report(
         The coefficient table; default ``model.summary()`` when it needs no data.
     title : str, optional
         The page title.
+    training : dict, optional
+        The training record (an artifact's ``training`` section, as
+        :meth:`logitkit.workflow.TrainingResult.artifact_training` makes it): its
+        provenance and performance are shown; default: the loaded artifact's.
+    rows_label : str, default="held-out rows"
+        What the rows ``X``, ``y`` are, in words (e.g. "training rows (optimistic)").
 
     Returns
     -------
@@ -202,10 +291,13 @@ def build_report(
         findings=findings,
         summary=summary,
         title=title,
+        training=training,
+        rows_label=rows_label,
     )
     data, reason = explorer_data(ctx)
     parts = [
         _overview(ctx),
+        _provenance_section(ctx),
         sections.policy_section(ctx),
         sections.data_section(ctx),
         performance.discrimination_section(ctx),

@@ -34,6 +34,8 @@ def _coef_frame(ctx: Context) -> tuple[pd.DataFrame, bool]:
         std = np.column_stack([np.full(P.shape[0], math.nan), model.coef_standardized_])
         if P.shape[0] > 1:  # contrasts against the reference class, as summary() reports
             P, std = P[1:] - P[0], std[1:] - std[0]
+        elif ctx.positive == ctx.classes[0]:  # log-odds of the positive class, as summary()
+            P, std = -P, -std
         terms = ["intercept", *ctx.feature_names]
         labels = [None] if P.shape[0] == 1 else ctx.classes[1:]
         rows = []

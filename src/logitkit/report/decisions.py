@@ -1,8 +1,10 @@
 """Sections on decisions: the threshold curve and the confusion matrices.
 
 Binary models get the expected cost (or, without costs, the error rates) against the
-threshold with the policy marked, and confusion matrices at 0.5 and at the policy;
-multiclass models get the argmax confusion matrix and per-class metrics.
+threshold with the policy marked, and confusion matrices at 0.5 and at the policy, each
+with the exact (Clopper-Pearson) intervals of its rates; multiclass models get the argmax
+confusion matrix and per-class metrics. Rows are decided by
+:func:`logitkit.decision.decide`, the one decision rule.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 import numpy as np
 from sklearn import metrics as skm
 
+from logitkit.decision import clopper_pearson, decide
 from logitkit.evaluation import evaluate_multiclass
 from logitkit.report._context import Context, Labelled
 from logitkit.report._html import (
@@ -20,13 +23,14 @@ from logitkit.report._html import (
     figure,
     fmt_count,
     fmt_num,
+    fmt_pct,
     fmt_prob,
     missing,
     section,
     table,
 )
 from logitkit.report.figures import Plot
-from logitkit.report.performance import NO_ROWS, Counts, counts_at, threshold_grid
+from logitkit.report.performance import NO_ROWS, Counts, threshold_grid
 
 __all__ = ["confusion_section", "threshold_section"]
 
@@ -136,13 +140,16 @@ def _matrix(ctx: Context, counts: dict[str, int], caption: str) -> Html:
             el("td", fmt_count(tn), class_="good"),
         ),
     ]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        recall = tp / (tp + fn) if tp + fn else None
-        precision = tp / (tp + fp) if tp + fp else None
-        fpr = fp / (fp + tn) if fp + tn else None
     facts = el(
-        "p",
-        f"Recall {fmt_num(recall)} · precision {fmt_num(precision)} · false-positive rate {fmt_num(fpr)}",
+        "ul",
+        [
+            el("li", _rate_with_interval(name, k, n))
+            for name, k, n in (
+                ("Recall", tp, tp + fn),
+                ("Precision", tp, tp + fp),
+                ("False-positive rate", fp, fp + tn),
+            )
+        ],
         class_="small",
     )
     return el(
@@ -158,6 +165,28 @@ def _matrix(ctx: Context, counts: dict[str, int], caption: str) -> Html:
     )
 
 
+def _rate_with_interval(name: str, k: int, n: int, confidence: float = 0.95) -> str:
+    """``"Recall 0.95 (151 of 159; 95% exact interval 0.903 to 0.978)"``."""
+    if n == 0:
+        return f"{name} n/a"
+    low, high = clopper_pearson(k, n, confidence)
+    return (
+        f"{name} {fmt_num(k / n)} ({fmt_count(k)} of {fmt_count(n)}; {fmt_pct(confidence, 0)} "
+        f"exact interval {fmt_num(low)} to {fmt_num(high)})"
+    )
+
+
+def _counts(rows: Labelled, threshold: float) -> dict[str, int]:
+    """Confusion counts of ``rows`` decided at ``threshold``."""
+    flag, truth = decide(rows.p, threshold), rows.is_positive
+    return {
+        "tp": int(np.sum(flag & truth)),
+        "fp": int(np.sum(flag & ~truth)),
+        "fn": int(np.sum(~flag & truth)),
+        "tn": int(np.sum(~flag & ~truth)),
+    }
+
+
 def confusion_section(ctx: Context) -> Html:
     """Confusion matrices at 0.5 and at the policy (binary) or of the argmax (multiclass)."""
     intro = "How the decisions compare with the truth, row by row."
@@ -166,10 +195,10 @@ def confusion_section(ctx: Context) -> Html:
         return section("confusion", "Confusion matrices", intro, missing(NO_ROWS))
     if not ctx.binary:
         return section("confusion", "Confusion matrix", intro, *_multiclass_confusion(ctx, rows))
-    mats = [_matrix(ctx, counts_at(rows, 0.5), "Default threshold 0.5")]
+    mats = [_matrix(ctx, _counts(rows, 0.5), "Default threshold 0.5")]
     if ctx.policy is not None:
         t = ctx.policy.threshold
-        mats.append(_matrix(ctx, counts_at(rows, t), f"Policy threshold {fmt_prob(t)}"))
+        mats.append(_matrix(ctx, _counts(rows, t), f"Policy threshold {fmt_prob(t)}"))
     return section(
         "confusion",
         "Confusion matrices",

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from logitkit.decision import decide
 from logitkit.report._context import Context
 from logitkit.report._html import Html, el, fmt_num, fmt_pct, fmt_prob, missing, section
 from logitkit.report.performance import NO_ROWS, threshold_grid
@@ -65,7 +66,7 @@ def _at(data: dict[str, Any], index: int) -> dict[str, Any]:
     """The numbers the script shows, computed the same way, at one slider position."""
     t = data["grid"][index]
     pos, neg = np.asarray(data["pos"]), np.asarray(data["neg"])
-    tp, fp = int((pos >= t).sum()), int((neg >= t).sum())
+    tp, fp = int(decide(pos, t).sum()), int(decide(neg, t).sum())
     fn, tn = pos.size - tp, neg.size - fp
     n = pos.size + neg.size
     out: dict[str, Any] = {

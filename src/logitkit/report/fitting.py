@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
+from logitkit.diagnostics import Finding
 from logitkit.report._context import Context
 from logitkit.report._html import Html, el, figure, fmt_num, missing, section
 from logitkit.report.figures import Plot
@@ -75,25 +74,38 @@ def cv_section(ctx: Context) -> Html:
 
 _SEVERITY_TEXT = {"error": "Error", "warning": "Warning", "info": "Info"}
 _CHECK_TEXT = {
-    "convergence": "Convergence",
+    "no_signal": "No better than chance",
     "separation": "Separation of the classes",
-    "duplicate": "Duplicated features",
-    "collinearity": "Collinear features",
-    "vif": "Correlated features (variance inflation factor)",
-    "constant": "Constant features",
-    "near_constant": "Nearly constant features",
+    "convergence": "Convergence",
+    "saturation": "Overconfident or saturated probabilities",
+    "unverifiable_policy": "Decision rule that the rows cannot verify",
+    "unstable_threshold": "Unstable decision threshold",
     "imbalance": "Class imbalance",
     "events_per_parameter": "Too few events per parameter",
+    "duplicate": "Duplicated features",
+    "collinearity": "Collinear features",
+    "constant": "Constant features",
+    "near_constant": "Nearly constant features",
     "scale": "Feature scales",
-    "saturation": "Saturated probabilities",
+    "vif": "Correlated features (variance inflation factor)",
 }
 
 
+def _advice(finding: Finding) -> list[Html]:
+    """What to do, in Python and, where it differs, on the command line."""
+    python = el("p", el("strong", "What to do (Python): "), finding.advice)
+    cli = finding.advice_for("cli")
+    if cli == finding.advice:
+        return [el("p", el("strong", "What to do: "), finding.advice)]
+    return [python, el("p", el("strong", "From the command line: "), cli)]
+
+
 def diagnostics_section(ctx: Context) -> Html:
-    """The diagnostics findings, one card per check and advice."""
+    """The diagnostics findings, most important first, each with what to do about it."""
     intro = (
-        "Automatic checks of the fit: separation, collinearity, class imbalance, scaling, "
-        "saturated probabilities and convergence."
+        "Automatic checks of the fit, most important first: whether the model beats "
+        "chance, separation, convergence, overconfident probabilities, the decision rule, "
+        "class imbalance and collinearity."
     )
     if ctx.findings is None:
         return section(
@@ -110,12 +122,15 @@ def diagnostics_section(ctx: Context) -> Html:
             "diagnostics", "Diagnostics", intro, el("p", "No problems found.", class_="ok")
         )
     counts = {s: sum(f.severity == s for f in items) for s in _SEVERITY_TEXT}
+    errors = "error" if counts["error"] == 1 else "errors"
+    warnings = "warning" if counts["warning"] == 1 else "warnings"
     head = el(
         "p",
-        f"{len(items)} finding{'s' if len(items) != 1 else ''}: {counts['error']} errors, "
-        f"{counts['warning']} warnings, {counts['info']} for information.",
+        f"{len(items)} finding{'s' if len(items) != 1 else ''}: {counts['error']} {errors}, "
+        f"{counts['warning']} {warnings}, {counts['info']} for information.",
     )
-    groups: list[list[Any]] = []
+    # Older artifacts hold one finding per feature (e.g. one per VIF): one card per run.
+    groups: list[list[Finding]] = []
     for f in items:
         if groups and (groups[-1][0].check, groups[-1][0].advice, groups[-1][0].severity) == (
             f.check,
@@ -138,7 +153,7 @@ def diagnostics_section(ctx: Context) -> Html:
             )
             for f in group
         ]
-        listed: Html = el("ul", messages)
+        listed: Html = el("ul", messages) if len(group) > 1 else el("p", first.message)
         if len(group) > 5:
             listed = el("details", el("summary", f"{len(group)} findings"), listed)
         cards.append(
@@ -155,7 +170,7 @@ def diagnostics_section(ctx: Context) -> Html:
                     _CHECK_TEXT.get(first.check, first.check.replace("_", " ")),
                 ),
                 listed,
-                el("p", el("strong", "What to do: "), first.advice),
+                *_advice(first),
                 class_=f"finding {first.severity}",
             )
         )

@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from logitkit.decision import ThresholdPolicy
 from logitkit.report._context import Context
 from logitkit.report._html import (
     Html,
@@ -26,7 +27,7 @@ from logitkit.report._html import (
     table,
 )
 
-__all__ = ["data_section", "details_section", "policy_section", "policy_words"]
+__all__ = ["data_section", "details_section", "policy_caveats", "policy_section", "policy_words"]
 
 _METRIC_NAMES = {
     "recall": "Recall (share of {pos} rows flagged)",
@@ -100,11 +101,88 @@ def policy_words(ctx: Context) -> tuple[str, str]:
             )
     else:
         why = "A fixed threshold, set by hand (not chosen from data)."
+    if policy.at_confidence is not None and policy.method != "cost":
+        bound = "upper" if policy.method == "max_false_positive_rate" else "lower"
+        why += (
+            f" The target must hold for the {fmt_pct(policy.at_confidence, 0)} {bound} "
+            "confidence bound (exact, one-sided), not only for the rate seen on these rows."
+        )
     return decide, why
 
 
+_CAVEAT_TITLES = {
+    "unverifiable_policy": "The data cannot show the target",
+    "unstable_threshold": "The threshold rests on too few rows",
+}
+_SEVERITY_TEXT = {"error": "Error", "warning": "Warning", "info": "Info"}
+_METHOD_TEXT = {
+    "clopper-pearson": "exact (Clopper-Pearson)",
+    "bootstrap-percentile": "bootstrap percentile",
+}
+
+
+def policy_caveats(ctx: Context) -> list[Html]:
+    """One card per caveat of the policy (:meth:`ThresholdPolicy.caveats`), most severe first."""
+    if ctx.policy is None:
+        return []
+    order = {"error": 0, "warning": 1, "info": 2}
+    found = sorted(ctx.policy.caveats(), key=lambda c: order.get(c[1], 3))
+    return [
+        el(
+            "div",
+            el(
+                "h3",
+                el("span", _SEVERITY_TEXT.get(severity, severity), class_=f"badge {severity}"),
+                " ",
+                _CAVEAT_TITLES.get(kind, kind.replace("_", " ")),
+            ),
+            el("p", message),
+            class_=f"finding {severity}",
+            role="note",
+        )
+        for kind, severity, message in found
+    ]
+
+
+def _record_table(ctx: Context, policy: ThresholdPolicy) -> Html:
+    """The metrics at the threshold: value, the counts behind it and its interval."""
+    assert policy.metrics is not None  # callers check
+    counts = policy.rate_counts or {}
+    methods = policy.interval_method or {}
+    level = fmt_pct(policy.confidence if policy.confidence is not None else 0.95, 0)
+    rows = []
+    for key, template in _METRIC_NAMES.items():
+        value = policy.metrics.get(key)
+        if value is None:
+            continue
+        k, n = counts.get(key, (None, None))
+        ci = (policy.intervals or {}).get(key)
+        ci_text = f"{fmt_num(ci[0])} to {fmt_num(ci[1])}" if ci else "n/a"
+        if ci and methods.get(key) == "bootstrap-percentile":
+            ci_text += " (bootstrap)"
+        rows.append(
+            [
+                template.format(pos=ctx.positive, neg=ctx.negative),
+                fmt_num(value),
+                f"{fmt_count(k)} of {fmt_count(n)}" if n else "",
+                ci_text,
+            ]
+        )
+    used = sorted({methods[k] for k in methods if (policy.intervals or {}).get(k)})
+    how = "; ".join(_METHOD_TEXT.get(m, m) for m in used) or "none"
+    where = ctx.training.get("policy_chosen_on") or "the rows it was chosen on"
+    return table(
+        ["Measure", "Value", "Rows", f"{level} interval"],
+        rows,
+        caption=(
+            f"How the rule performed on {where}. Intervals: {how}; they hold the threshold "
+            "fixed, and it was chosen on these rows."
+        ),
+    )
+
+
 def policy_section(ctx: Context) -> Html:
-    """The decision rule in words, with its record on the rows it was chosen on."""
+    """The decision rule in words, its caveats, and its record on the rows it was chosen on."""
     intro = (
         "The model gives each row a probability; the decision rule turns it into a yes/no "
         "decision by comparing it with a threshold."
@@ -132,40 +210,19 @@ def policy_section(ctx: Context) -> Html:
         )
     policy = ctx.policy
     decide, why = policy_words(ctx)
+    # describe() opens with the rule and the threshold (said above) and ends with the
+    # caveats (shown as cards); the sentences between are the record in words.
+    caveat_lines = {f"{s.capitalize()}: {m}" for _, s, m in policy.caveats()}
+    record = [s for s in policy.describe()[2:] if s not in caveat_lines]
     body: list[Any] = [
         el("p", decide, class_="rule"),
         el("p", why),
-        el("p", f"Exact threshold: {policy.threshold!r}.", class_="small"),
+        *policy_caveats(ctx),
+        el("ul", [el("li", s) for s in record], class_="policy-record") if record else None,
     ]
     if policy.metrics is not None and policy.n_samples is not None:
-        where = ctx.training.get("policy_chosen_on") or "the rows it was chosen on"
-        conf = policy.confusion or {}
-        level = fmt_pct((policy.bootstrap or {}).get("confidence", 0.95), 0)
-        rows = []
-        for key, template in _METRIC_NAMES.items():
-            value = policy.metrics.get(key)
-            if value is None:
-                continue
-            ci = (policy.intervals or {}).get(key)
-            ci_text = f"{fmt_num(ci[0])} to {fmt_num(ci[1])}" if ci else "n/a"
-            rows.append(
-                [template.format(pos=ctx.positive, neg=ctx.negative), fmt_num(value), ci_text]
-            )
-        body += [
-            el(
-                "p",
-                f"On {fmt_count(policy.n_samples)} rows ({fmt_count(policy.n_positive)} "
-                f"{ctx.positive}; {where}) the rule flagged {fmt_count(conf.get('tp', 0) + conf.get('fp', 0))} "
-                f"rows: {fmt_count(conf.get('tp'))} {ctx.positive} correctly and "
-                f"{fmt_count(conf.get('fp'))} false alarms; it missed {fmt_count(conf.get('fn'))} "
-                f"{ctx.positive} rows.",
-            ),
-            table(
-                ["Measure", "Value", f"{level} bootstrap interval"],
-                rows,
-                caption="How the rule performed on the rows it was chosen on",
-            ),
-        ]
+        body.append(_record_table(ctx, policy))
+    body.append(el("p", f"Exact threshold: {policy.threshold!r}.", class_="small"))
     return section("policy", "Decision rule", intro, *body)
 
 

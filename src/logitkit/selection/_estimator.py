@@ -52,7 +52,15 @@ CV_RESULTS_COLUMNS = (
     "selected",
 )
 _SEQUENCES = (list, tuple, np.ndarray)
-_SHARED = ("fit_intercept", "class_weight", "standardize", "tol", "max_iter", "solver")
+_SHARED = (
+    "fit_intercept",
+    "class_weight",
+    "standardize",
+    "tol",
+    "max_iter",
+    "solver",
+    "positive_class",
+)
 
 
 # ---------------------------------------------------------------------- the estimator
@@ -95,7 +103,7 @@ class LogisticModelCV(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         Choose the simplest candidate whose mean score is within one standard error of
         the best (fewest nonzero coefficients, then the smallest C): the sparser, more
         stable model auditors prefer (glmnet's ``lambda.1se``).
-    fit_intercept, class_weight, standardize, tol, max_iter, solver
+    fit_intercept, class_weight, standardize, tol, max_iter, solver, positive_class
         As :class:`~logitkit.model.LogisticModel`, for every fit; ``tol`` is the
         tolerance of the refit on all rows, and ``class_weight="balanced"`` is computed
         on each fold's training rows.
@@ -133,7 +141,7 @@ class LogisticModelCV(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         The model refitted on all rows at the chosen penalty; ``predict``,
         ``predict_proba``, ``decision_function`` and the attributes below delegate to it.
     classes_, coef_, intercept_, coef_standardized_, n_iter_, feature_mean_, \
-feature_scale_, class_counts_, solver_result_
+feature_scale_, class_counts_, solver_result_, positive_class_
         Those of ``best_estimator_``.
     n_features_in_ : int
         Number of features.
@@ -182,6 +190,7 @@ feature_scale_, class_counts_, solver_result_
         solver: str = "auto",
         path_tol: float = 1e-6,
         n_jobs: int | None = None,
+        positive_class: Any = None,
     ) -> None:
         self.Cs = Cs
         self.cv = cv
@@ -197,6 +206,7 @@ feature_scale_, class_counts_, solver_result_
         self.solver = solver
         self.path_tol = path_tol
         self.n_jobs = n_jobs
+        self.positive_class = positive_class
 
     # ------------------------------------------------------------------ checks
     def _checked(self) -> tuple[int | tuple[float, ...], tuple[float, ...]]:
@@ -444,6 +454,7 @@ _DELEGATED = (
     "feature_scale_",
     "class_counts_",
     "solver_result_",
+    "positive_class_",
 )
 
 

@@ -287,7 +287,8 @@ def load_predictor(
             msg = f"Cannot read the policy file {policy_path}: {exc}."
             raise ArtifactError(msg, path=str(policy_path)) from None
         source = str(policy_path)
-    rule = make_rule(policy, model.classes_.tolist())
+    named = model.positive_class_ if model.positive_class is not None else None
+    rule = make_rule(policy, model.classes_.tolist(), named)
     return Predictor(
         model,
         name=name,

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from logitkit.decision import MulticlassPolicy, RiskBands, ThresholdPolicy
+from logitkit.decision import MulticlassPolicy, RiskBands, ThresholdPolicy, decide
 from logitkit.exceptions import ArtifactError
 
 __all__ = ["DecisionRule", "make_rule"]
@@ -67,7 +67,7 @@ def _at_threshold(
 ) -> Callable[[NDArray[np.float64]], NDArray[np.intp]]:
     def index(proba: NDArray[np.float64]) -> NDArray[np.intp]:
         # ThresholdPolicy.decide: the positive class when its probability >= threshold.
-        return (proba[:, column] >= threshold).astype(np.intp)
+        return decide(proba[:, column], threshold).astype(np.intp)
 
     return index
 
@@ -83,8 +83,15 @@ def _column(classes: Sequence[Any], label: Any, what: str) -> int:
     raise ArtifactError(msg)
 
 
-def make_rule(policy: dict[str, Any] | None, classes: Sequence[Any]) -> DecisionRule:
+def make_rule(
+    policy: dict[str, Any] | None, classes: Sequence[Any], positive: Any = None
+) -> DecisionRule:
     """Build the decision rule for ``policy`` (a ``to_dict()``) on a model's classes.
+
+    ``positive`` is the model's positive class when it was named at training (the
+    artifact's ``positive_class``): a binary model without a policy decides it at 0.5,
+    and a policy about the other class is refused (its decisions and the model's
+    coefficients would speak of different classes).
 
     Raises
     ------
@@ -102,13 +109,21 @@ def make_rule(policy: dict[str, Any] | None, classes: Sequence[Any]) -> Decision
     kind = None if policy is None else policy.get("type") if isinstance(policy, dict) else "?"
     if kind is None:
         if binary:
+            pos = 1 if positive is None else _column(classes, positive, "positive")
+            outcomes = np.array([classes[1 - pos], classes[pos]], dtype=object)
             return DecisionRule(
-                "threshold", 0.5, classes[1], 1, None, labels, _at_threshold(1, 0.5)
+                "threshold", 0.5, classes[pos], pos, None, outcomes, _at_threshold(pos, 0.5)
             )
         return DecisionRule("argmax", None, None, None, None, labels, _argmax)
     if kind == "ThresholdPolicy" and binary:
         tp = ThresholdPolicy.from_dict(policy)  # type: ignore[arg-type]
         pos = _column(classes, tp.positive, "positive")
+        if positive is not None and pos != _column(classes, positive, "positive"):
+            msg = (
+                f"The policy decides {tp.positive!r}, but the model was trained with "
+                f"{positive!r} as its positive class; choose the policy for {positive!r}."
+            )
+            raise ArtifactError(msg)
         outcomes = np.array([classes[1 - pos], classes[pos]], dtype=object)
         index = _at_threshold(pos, tp.threshold)
         return DecisionRule("threshold", tp.threshold, classes[pos], pos, policy, outcomes, index)

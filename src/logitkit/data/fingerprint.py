@@ -1,0 +1,125 @@
+"""A compact fingerprint of the training rows: which rows of new data did the model see?
+
+The artifact keeps a Bloom filter of the training rows, each row hashed as the model
+reads it (its encoded ``float64`` values, so the same row read from a CSV or a Parquet
+file, or typed by hand, hashes the same). ``evaluate`` and ``report`` test the rows they
+are given against it and call training rows "training rows (optimistic)", never
+"held-out". A Bloom filter never misses a training row; it may take a new row for a
+training row with the small, stated probability ``false_positive_rate``. It cannot be
+turned back into the rows: it stores bits, not values.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["RowFingerprint"]
+
+#: Chance that a row never seen in training is taken for a training row.
+FALSE_POSITIVE_RATE = 1e-6
+_HASH = "blake2b-128 of each row's encoded float64 values (little-endian, -0.0 as 0.0)"
+
+
+def _row_hashes(E: Any) -> NDArray[np.uint64]:
+    """Two 64-bit hashes per row, shape ``(n, 2)``."""
+    X = E.toarray() if hasattr(E, "toarray") else np.asarray(E, dtype=np.float64)
+    X = np.ascontiguousarray(np.asarray(X, dtype="<f8") + 0.0)  # -0.0 + 0.0 is 0.0
+    out = np.empty((X.shape[0], 2), dtype=np.uint64)
+    for i, row in enumerate(X):
+        digest = hashlib.blake2b(row.tobytes(), digest_size=16).digest()
+        out[i] = np.frombuffer(digest, dtype="<u8")
+    return out
+
+
+def _positions(hashes: NDArray[np.uint64], n_bits: int, n_hashes: int) -> NDArray[np.uint64]:
+    """Bit positions of each row (double hashing: ``h1 + i h2 mod m``), shape (n, k)."""
+    steps = np.arange(n_hashes, dtype=np.uint64)
+    with np.errstate(over="ignore"):  # unsigned arithmetic wraps modulo 2**64 by design
+        mixed = hashes[:, :1] + steps * (hashes[:, 1:] | np.uint64(1))
+    return mixed % np.uint64(n_bits)
+
+
+@dataclass(frozen=True)
+class RowFingerprint:
+    """A Bloom filter of the rows a model was fitted on.
+
+    Build it with :meth:`of_rows`; test rows with :meth:`contains`.
+
+    Attributes
+    ----------
+    n_rows : int
+        Rows added.
+    n_bits, n_hashes : int
+        Size of the filter and hashes per row.
+    bits : bytes
+        The filter.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> seen = np.array([[1.0, 2.0], [3.0, 4.0]])
+    >>> fp = RowFingerprint.of_rows(seen)
+    >>> fp.contains(np.array([[3.0, 4.0], [5.0, 6.0]])).tolist()
+    [True, False]
+    >>> RowFingerprint.from_dict(fp.to_dict()) == fp
+    True
+    """
+
+    n_rows: int
+    n_bits: int
+    n_hashes: int
+    bits: bytes
+
+    @classmethod
+    def of_rows(cls, E: Any, false_positive_rate: float = FALSE_POSITIVE_RATE) -> RowFingerprint:
+        """The fingerprint of the rows of the model matrix ``E`` (n, p)."""
+        n = int(E.shape[0])
+        n_bits = max(64, math.ceil(-max(n, 1) * math.log(false_positive_rate) / math.log(2) ** 2))
+        n_hashes = max(1, round(n_bits / max(n, 1) * math.log(2)))
+        filled = np.zeros(n_bits, dtype=bool)
+        if n:
+            filled[_positions(_row_hashes(E), n_bits, n_hashes).ravel().astype(np.intp)] = True
+        return cls(n, n_bits, n_hashes, np.packbits(filled, bitorder="little").tobytes())
+
+    def contains(self, E: Any) -> NDArray[np.bool_]:
+        """Whether each row of ``E`` was (very probably) one of the fingerprinted rows."""
+        if int(E.shape[0]) == 0:
+            return np.zeros(0, dtype=bool)
+        filled = np.unpackbits(
+            np.frombuffer(self.bits, dtype=np.uint8), count=self.n_bits, bitorder="little"
+        ).astype(bool)
+        positions = _positions(_row_hashes(E), self.n_bits, self.n_hashes).astype(np.intp)
+        return np.asarray(filled[positions].all(axis=1), dtype=bool)
+
+    @property
+    def false_positive_rate(self) -> float:
+        """The chance that a new row is taken for a training row, at this filling."""
+        k, m, n = self.n_hashes, self.n_bits, self.n_rows
+        return float((1.0 - math.exp(-k * n / m)) ** k)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form, stored in the artifact's ``training.fingerprint``."""
+        return {
+            "method": "bloom filter",
+            "hash": _HASH,
+            "n_rows": self.n_rows,
+            "n_bits": self.n_bits,
+            "n_hashes": self.n_hashes,
+            "false_positive_rate": self.false_positive_rate,
+            "bits": base64.b64encode(self.bits).decode("ascii"),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> RowFingerprint | None:
+        """Rebuild the fingerprint; None for an artifact without one (or an older form)."""
+        if not isinstance(data, dict) or data.get("method") != "bloom filter":
+            return None
+        bits = base64.b64decode(str(data["bits"]))
+        return cls(int(data["n_rows"]), int(data["n_bits"]), int(data["n_hashes"]), bits)
