@@ -612,7 +612,7 @@ def test_demo_like_policy_is_unstable_and_unverifiable(demo_like):
         "threshold is one the data support."
     )
     assert unstable.startswith(
-        "The threshold 0.00082 rests on 1 row: it sits at the score of the lowest-scored "
+        "The threshold 0.00045 rests on 1 row: it sits at the score of the lowest-scored "
         "malignant row, so that single row decides it"
     )
     assert "a recall target of 0.987 or lower" in unstable
@@ -622,7 +622,7 @@ def test_demo_like_policy_is_unstable_and_unverifiable(demo_like):
         "Rule: the highest threshold at which recall of malignant (the share of malignant rows "
         "flagged) is at least 0.995, for the fewest false alarms."
     )
-    assert words[1] == "Threshold: decide malignant when P(malignant) >= 0.00082; otherwise benign."
+    assert words[1] == "Threshold: decide malignant when P(malignant) >= 0.00045; otherwise benign."
     assert (
         words[2].startswith("On 426 rows (159 malignant, 267 benign) it flags ")
         and "159 of 159 malignant rows (recall 1.000, 95% interval 0.977 to 1.000)" in words[2]

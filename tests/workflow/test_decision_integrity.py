@@ -22,6 +22,8 @@ from tests.serve.helpers import LiveServer
 
 runner = CliRunner()
 DATA = Path(__file__).parent.parent / "data"
+#: ISLR's Default with "Yes" (the label that sorts last) as the positive class.
+DEFAULT_YES = (str(DATA / "Default.csv"), "--target", "default", "--positive", "Yes")
 
 
 def birthwt(tmp_path: Path) -> Path:
@@ -82,11 +84,7 @@ def test_default_all_rows_fit_equals_published_glm(tmp_path):
     # ISLR 2nd ed., glm(default ~ balance + income + student, family = binomial).
     out = tmp_path / "m.json"
     record = train_cli(
-        str(DATA / "Default.csv"),
-        "--target",
-        "default",
-        "--positive",
-        "Yes",
+        *DEFAULT_YES,
         "--penalty",
         "none",
         "--out",
@@ -111,25 +109,16 @@ def test_a_rule_on_a_multiclass_target_fails_naming_why(tmp_path):
 
     frame = load_iris(as_frame=True).frame
     frame["species"] = np.array(["setosa", "versicolor", "virginica"])[frame.pop("target")]
-    path = tmp_path / "iris.csv"
+    path, out = tmp_path / "iris.csv", tmp_path / "m.json"
     frame.to_csv(path, index=False)
     result = runner.invoke(
         app,
-        [
-            "train",
-            str(path),
-            "--target",
-            "species",
-            "--min-recall",
-            "0.99",
-            "--out",
-            str(tmp_path / "m.json"),
-        ],
+        ["train", str(path), *["--target", "species", "--min-recall", "0.99", "--out"], str(out)],
     )
     assert result.exit_code == 2
     assert "binary" in result.output
     assert "3 classes" in result.output
-    assert not (tmp_path / "m.json").exists()
+    assert not out.exists()
     with pytest.raises(logitkit.DataError, match="3 classes"):
         logitkit.train(frame, target="species", min_recall=0.99)
     with pytest.raises(logitkit.DataError, match="binary target"):
@@ -142,17 +131,8 @@ def test_streamed_fit_refuses_what_it_cannot_do(tmp_path):
     result = runner.invoke(
         app,
         [
-            "train",
-            str(path),
-            "--target",
-            "default",
-            "--stream",
-            "--min-recall",
-            "0.9",
-            "--report",
-            str(tmp_path / "r.html"),
-            "--out",
-            str(tmp_path / "m.json"),
+            *("train", str(path), *["--target", "default", "--stream", "--min-recall", "0.9"]),
+            *("--report", str(tmp_path / "r.html"), "--out", str(tmp_path / "m.json")),
         ],
     )
     assert result.exit_code == 2
@@ -209,11 +189,7 @@ def test_confidence_chooses_a_threshold_the_data_can_support_or_fails(tmp_path):
 def test_training_rows_are_never_called_held_out(tmp_path):
     out = tmp_path / "m.json"
     record = train_cli(
-        str(DATA / "Default.csv"),
-        "--target",
-        "default",
-        "--positive",
-        "Yes",
+        *DEFAULT_YES,
         "--cv",
         "--cs",
         "4",
@@ -290,27 +266,13 @@ def test_advice_names_options_that_exist(tmp_path):
     frame = pd.read_csv(DATA / "Default.csv")
     result = runner.invoke(
         app,
-        [
-            "train",
-            str(DATA / "Default.csv"),
-            "--target",
-            "default",
-            "--positive",
-            "Yes",
-            "--no-report",
-            "--out",
-            str(tmp_path / "m.json"),
-        ],
+        ["train", *DEFAULT_YES, "--no-report", "--out", str(tmp_path / "m.json")],
     )
     assert result.exit_code == 0, result.output
     assert "class_weight=" not in result.output  # Python syntax has no place on the CLI
     # The option the advice names is there and takes effect.
     record = train_cli(
-        str(DATA / "Default.csv"),
-        "--target",
-        "default",
-        "--positive",
-        "Yes",
+        *DEFAULT_YES,
         "--class-weight",
         "balanced",
         "--out",
@@ -330,3 +292,24 @@ def test_findings_are_right_on_public_data(tmp_path):
         pd.read_csv(DATA / "Default.csv"), target="default", positive="Yes", penalty=None
     )
     assert "saturation" not in {f.check for f in default.findings}
+
+
+def test_a_stray_token_in_a_numeric_column_is_named_with_its_line(tmp_path):
+    frame = pd.read_csv(DATA / "birthwt.csv").drop(columns=["rownames", "bwt"])
+    frame["lwt"] = frame["lwt"].astype(object)
+    frame.loc[6, "lwt"] = "?"
+    path = tmp_path / "birthwt.csv"
+    frame.to_csv(path, index=False)
+    args = ["train", str(path), "--target", "low", "--no-report", "--out", str(tmp_path / "m.json")]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    text = " ".join(result.output.split())
+    assert "'lwt'" in text
+    assert "'?'" in text
+    assert "line 8" in text  # the header is line 1
+    assert "--na-values" in text
+    result = runner.invoke(app, [*args, "--na-values", "?", "--impute", "median", "--json"])
+    assert result.exit_code == 0, result.output
+    model = logitkit.load(tmp_path / "m.json")
+    assert "lwt" in model.encoder_.input_names  # still a number, not a '[T.?]' level
+    assert not any("?" in name for name in model.artifact_["model"]["encoded_features"])

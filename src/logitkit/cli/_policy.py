@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from logitkit.workflow import policy_rule as workflow_rule
+from logitkit.workflow import policy_rule
 from logitkit.workflow._procedure import choose_policy
 from logitkit.workflow._spec import PolicyRule
 
@@ -40,23 +40,3 @@ ConfidenceOption = Annotated[
         "(an exact one-sided bound, e.g. 0.95), or fail when the data cannot show it."
     ),
 ]
-
-
-def policy_rule(
-    *,
-    min_recall: float | None,
-    min_precision: float | None,
-    max_fpr: float | None,
-    cost_fp: float | None,
-    cost_fn: float | None,
-    threshold: float | None,
-) -> PolicyRule | None:
-    """The one rule the options name (see :func:`logitkit.workflow.policy_rule`)."""
-    return workflow_rule(
-        min_recall=min_recall,
-        min_precision=min_precision,
-        max_fpr=max_fpr,
-        cost_fp=cost_fp,
-        cost_fn=cost_fn,
-        threshold=threshold,
-    )

@@ -24,50 +24,57 @@ __all__ = [
     "read_options",
 ]
 
+
+def _option(flag: str, metavar: str | None, help_text: str) -> Any:
+    return typer.Option(flag, metavar=metavar, help=help_text)
+
+
 NaValuesOption = Annotated[
     list[str] | None,
-    typer.Option(
+    _option(
         "--na-values",
-        metavar="TOKEN",
-        help="A token that means a missing value (e.g. '?'), besides empty fields, NA and "
-        "NaN; repeat for more.",
+        "TOKEN",
+        "A token that means a missing value (e.g. '?'), besides empty fields, NA and NaN; "
+        "repeat for more.",
     ),
 ]
 SepOption = Annotated[
     str | None,
-    typer.Option(
+    _option(
         "--sep",
-        metavar="CHAR",
-        help="Column separator of a CSV file: ',', ';', '\\t' or '|' (default: found from "
-        "its first lines).",
+        "CHAR",
+        "Column separator of a CSV file: ',', ';', '\\t' or '|' (default: found from its "
+        "first lines).",
     ),
 ]
 DecimalOption = Annotated[
     str | None,
-    typer.Option(
+    _option(
         "--decimal",
-        metavar="CHAR",
-        help="Decimal mark of a CSV file's numbers: '.' or ',' (default: ',' when a file "
-        "not separated by commas writes 1,5).",
+        "CHAR",
+        "Decimal mark of a CSV file's numbers: '.' or ',' (default: ',' when a file not "
+        "separated by commas writes 1,5).",
     ),
 ]
 NormalizeLabelsOption = Annotated[
     bool,
-    typer.Option(
+    _option(
         "--normalize-labels",
-        help="Merge target labels and category levels that differ only by case or "
-        "surrounding spaces ('yes', 'Yes ') into their most frequent spelling.",
+        None,
+        "Merge target labels and category levels that differ only by case or surrounding "
+        "spaces ('yes', 'Yes ') into their most frequent spelling.",
     ),
 ]
 ReferenceOption = Annotated[
     list[str] | None,
-    typer.Option(
+    _option(
         "--reference",
-        metavar="COL=LEVEL",
-        help="Reference level of a categorical column (default: its first level in sorted "
+        "COL=LEVEL",
+        "Reference level of a categorical column (default: its first level in sorted "
         "order); repeat for more columns.",
     ),
 ]
+
 
 #: Separators as they are typed on a command line.
 _TYPED_SEPARATORS = {"\\t": "\t", "tab": "\t", "TAB": "\t"}

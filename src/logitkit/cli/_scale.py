@@ -12,8 +12,10 @@ the model keeps the encoder, so ``logitkit predict`` (which streams) reads raw r
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -23,11 +25,13 @@ import pandas as pd
 import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
+from logitkit.artifact import save
 from logitkit.data._batches import encoder_for
 from logitkit.data.encoding import DEFAULT_MAX_LEVELS, ColumnSpec, TableEncoder
 from logitkit.data.stream import FileSource
 from logitkit.exceptions import DataError
 from logitkit.model import LogisticModel
+from logitkit.workflow import TrainingSpec
 
 __all__ = [
     "available_memory",
@@ -281,3 +285,83 @@ def fit_streamed(
         model.fit(DaskSource(frame, target=target, weight=weight, progress=progress))
     model.encoder_ = encoder
     return model
+
+
+def train_streamed(
+    data: Path,
+    spec: TrainingSpec,
+    refused: list[str],
+    *,
+    batch_rows: int,
+    dask: str | None,
+    out: Path,
+    say: Callable[..., None],
+    as_json: bool,
+    progress: bool,
+    explicit: bool,
+) -> None:
+    """``logitkit train --stream|--dask``: the coefficients, fitted out of core.
+
+    What needs the rows in memory (``refused``: a policy, cross-validation, the report,
+    ...) is refused by name rather than dropped.
+    """
+    if refused:
+        why = "--stream/--dask" if explicit else f"{data} is too large to read into memory, so it"
+        msg = (
+            f"{', '.join(refused)} cannot be combined with a streamed fit: {why} fits the "
+            "coefficients out of core, and these need the rows in memory. Leave them out, "
+            "or train on a sample that fits in memory."
+        )
+        raise DataError(msg)
+    params = {
+        "penalty": spec.penalty,
+        "C": spec.C,
+        "l1_ratio": spec.l1_ratio,
+        **spec.fit_params,
+        "positive_class": spec.positive,
+    }
+    start = time.perf_counter()
+    model = fit_streamed(
+        data,
+        str(spec.target),
+        params,
+        weight=spec.weight,
+        drop=spec.drop,
+        batch_rows=batch_rows,
+        dask=dask,
+        progress=progress,
+    )
+    elapsed = time.perf_counter() - start
+    fit = "streamed" if dask is None else f"dask ({dask})"
+    positive = None if model.positive_class_ is None else str(model.positive_class_)
+    save(
+        model,
+        out,
+        training={
+            "source": str(data),
+            "target": spec.target,
+            "positive": positive,
+            "fit": fit,
+            "provenance": {"model": f"fitted {fit} on every row of {data}"},
+        },
+        summary=model.summary(),
+    )
+    record = {
+        "source": str(data),
+        "rows": int(np.sum(model.class_counts_)),
+        "classes": [str(c) for c in model.classes_],
+        "positive": positive,
+        "iterations": int(model.n_iter_[0]),
+        "passes": int(model.solver_result_.n_passes),
+        "fit_seconds": elapsed,
+        "model_path": str(out),
+    }
+    if as_json:
+        say(json.dumps(record), markup=False, highlight=False)
+        return
+    say(model.summary())
+    say(
+        f"Fitted {record['rows']} rows in {record['iterations']} iterations "
+        f"({record['passes']} passes, {elapsed:.1f} s). Model written to [bold]{out}[/]. "
+        "No policy, performance estimate or report: a streamed fit gives the coefficients."
+    )

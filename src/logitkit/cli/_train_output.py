@@ -84,7 +84,7 @@ def print_result(
         highlight=False,
     )
     if result.policy is not None:
-        say(f"[bold]Policy[/] ({provenance['policy']}):", highlight=False)
+        say(f"[bold]Policy[/] (chosen on {provenance['policy']}):", highlight=False)
         for sentence in result.policy.describe():
             say(f"  {sentence}", markup=False, highlight=False)
     say(

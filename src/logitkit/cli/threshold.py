@@ -85,12 +85,14 @@ def threshold(
     with one_line_errors():
         destination = _target_path(model_path, out, in_place)
         rule = policy_rule(
-            min_recall=min_recall,
-            min_precision=min_precision,
-            max_fpr=max_fpr,
-            cost_fp=cost_fp,
-            cost_fn=cost_fn,
-            threshold=fixed,
+            {
+                "min_recall": min_recall,
+                "min_precision": min_precision,
+                "max_fpr": max_fpr,
+                "cost_fp": cost_fp,
+                "cost_fn": cost_fn,
+                "threshold": fixed,
+            }
         )
         model = read_model(model_path)
         if len(model.classes_) != 2:

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
-from logitkit.artifact import save
+from logitkit.cli import _reading as reading
 from logitkit.cli._common import console, echo, one_line_errors, steps
 from logitkit.cli._policy import (
     ConfidenceOption,
@@ -26,22 +26,12 @@ from logitkit.cli._policy import (
     MinPrecisionOption,
     MinRecallOption,
 )
-from logitkit.cli._reading import (
-    DecimalOption,
-    NaValuesOption,
-    NormalizeLabelsOption,
-    ReferenceOption,
-    SepOption,
-    parse_reference,
-    read_options,
-)
-from logitkit.cli._scale import fit_streamed, should_stream
+from logitkit.cli._scale import should_stream, train_streamed
 from logitkit.cli._train_output import print_result
 from logitkit.data.arrow import read_table
 from logitkit.data.demo import DEMO_POSITIVE, DEMO_TARGET, load_demo
 from logitkit.exceptions import DataError
-from logitkit.workflow import TrainingResult
-from logitkit.workflow import train as train_pipeline
+from logitkit.workflow import TrainingSpec, run
 
 __all__ = ["train"]
 
@@ -75,11 +65,11 @@ def train(
         str | None,
         typer.Option(help="Fill missing values: median or most_frequent (default: refuse them)."),
     ] = None,
-    na_values: NaValuesOption = None,
-    sep: SepOption = None,
-    decimal: DecimalOption = None,
-    normalize_labels: NormalizeLabelsOption = False,
-    reference: ReferenceOption = None,
+    na_values: reading.NaValuesOption = None,
+    sep: reading.SepOption = None,
+    decimal: reading.DecimalOption = None,
+    normalize_labels: reading.NormalizeLabelsOption = False,
+    reference: reading.ReferenceOption = None,
     penalty: Annotated[str, typer.Option(help="l2, l1, elasticnet, firth or none.")] = "l2",
     C: Annotated[float, typer.Option("--C", "-C", help="Inverse penalty strength.")] = 1.0,
     l1_ratio: Annotated[float | None, typer.Option(help="L1 share for elasticnet.")] = None,
@@ -158,104 +148,69 @@ def train(
         if report is not None and no_report:
             msg = "--report and --no-report contradict each other; give one."
             raise DataError(msg)
-        rule_options = {
-            "min_recall": min_recall,
-            "min_precision": min_precision,
-            "max_fpr": max_fpr,
-            "cost_fp": cost_fp,
-            "cost_fn": cost_fn,
-            "threshold": threshold,
-        }
-        if (
-            data is None
-            and target is None
-            and not any(v is not None for v in rule_options.values())
-        ):
-            rule_options["min_recall"] = 0.995  # the demo's screen must not miss malignant
-        streamed_fit = stream or dask is not None
-        if data is not None and not streamed_fit and data.exists():
-            streamed_fit = should_stream(data)
-        if streamed_fit:
-            if data is None:
-                msg = "--stream and --dask fit a file: name the data file."
-                raise DataError(msg)
-            asked = {
-                "--formula": formula is not None,
-                "--impute": impute is not None,
-                "--cv": cv,
-                "a decision rule (--min-recall, ...)": any(
-                    v is not None for v in rule_options.values()
-                ),
-                "--confidence": confidence is not None,
-                "--test-size": test_size > 0,
-                "--report": report is not None,
-                "--reference": bool(reference),
-                "--normalize-labels": normalize_labels,
-                "--na-values/--sep/--decimal": bool(na_values)
-                or sep is not None
-                or decimal is not None,
-            }
-            _train_streamed(
+        rules = (min_recall, min_precision, max_fpr, cost_fp, cost_fn, threshold)
+        if data is None:  # the demo: a screen that must not miss malignant tumours
+            target = target or DEMO_TARGET
+            positive = positive or (DEMO_POSITIVE if target == DEMO_TARGET else None)
+            if target == DEMO_TARGET and all(v is None for v in rules):
+                min_recall = 0.995
+        spec = TrainingSpec(
+            target=target,
+            positive=positive,
+            formula=formula,
+            drop=tuple(drop or ()),
+            weight=weight,
+            impute=impute,
+            normalize_labels=normalize_labels,
+            reference=reading.parse_reference(reference or []),
+            penalty=None if penalty == "none" else penalty,
+            C=C,
+            l1_ratio=l1_ratio,
+            class_weight=class_weight,
+            max_iter=max_iter,
+            tol=tol,
+            cv=cv,
+            Cs=cs,
+            scoring=scoring,
+            folds=folds,
+            min_recall=min_recall,
+            min_precision=min_precision,
+            max_fpr=max_fpr,
+            cost_fp=cost_fp,
+            cost_fn=cost_fn,
+            threshold=threshold,
+            confidence=confidence,
+            test_size=test_size,
+            seed=seed,
+        )
+        given = reading.read_options(na_values, sep, decimal)
+        explicit = stream or dask is not None
+        if data is not None and (explicit or (data.exists() and should_stream(data))):
+            refused = spec.in_memory_options()
+            refused += ["--report"] if report is not None else []
+            refused += ["--na-values/--sep/--decimal"] if any(given.values()) else []
+            train_streamed(
                 data,
-                target,
-                positive,
-                asked,
-                drop or [],
-                weight,
-                batch_rows,
-                dask,
-                out,
-                {
-                    "penalty": None if penalty == "none" else penalty,
-                    "C": C,
-                    "l1_ratio": l1_ratio,
-                    "class_weight": class_weight,
-                    "max_iter": max_iter,
-                    "tol": tol,
-                },
-                say,
-                quiet,
-                as_json,
-                explicit_stream=stream or dask is not None,
+                spec,
+                refused,
+                batch_rows=batch_rows,
+                dask=dask,
+                out=out,
+                say=say,
+                as_json=as_json and not quiet,
+                progress=not (quiet or as_json),
+                explicit=explicit,
             )
             return
         with steps(quiet or as_json) as step:
             step("Reading the data")
             if data is None:
                 frame, source = load_demo(), "breast-cancer demo"
-                target = target or DEMO_TARGET
-                positive = positive or (DEMO_POSITIVE if target == DEMO_TARGET else None)
             else:
-                frame = read_table(data, **read_options(na_values, sep, decimal))
-                source = str(data)
+                frame, source = read_table(data, **given), str(data)
             step("Fitting, choosing the threshold and cross-validating the procedure")
             start = time.perf_counter()
-            result = train_pipeline(
-                frame,
-                target=target,
-                positive=positive,
-                formula=formula,
-                drop=drop or (),
-                weight=weight,
-                impute=impute,
-                normalize_labels=normalize_labels,
-                reference=parse_reference(reference or []),
-                penalty=None if penalty == "none" else penalty,
-                C=C,
-                l1_ratio=l1_ratio,
-                class_weight=class_weight,
-                max_iter=max_iter,
-                tol=tol,
-                cv=cv,
-                Cs=cs,
-                scoring=scoring,
-                folds=folds,
-                confidence=confidence,
-                test_size=test_size,
-                seed=seed,
-                source=source,
-                **rule_options,
-            )
+            result = run(frame, spec, source=source)
             elapsed = time.perf_counter() - start
             step("Writing the model")
             result.save(out)
@@ -288,88 +243,3 @@ def _write(path: Path, text: str) -> None:
     except OSError as exc:
         msg = f"Cannot write the report to {path}: {exc.strerror or exc}."
         raise DataError(msg) from None
-
-
-def _train_streamed(
-    data: Path,
-    target: str | None,
-    positive: str | None,
-    asked: dict[str, bool],
-    drop: list[str],
-    weight: str | None,
-    batch_rows: int,
-    dask: str | None,
-    out: Path,
-    params: dict[str, Any],
-    say: Any,
-    quiet: bool,
-    as_json: bool,
-    *,
-    explicit_stream: bool,
-) -> TrainingResult | None:
-    """A coefficient fit out of core; what needs the rows in memory is refused by name."""
-    refused = [name for name, given in asked.items() if given]
-    if refused:
-        why = (
-            "--stream/--dask"
-            if explicit_stream
-            else f"{data} is too large to read into memory, so it"
-        )
-        msg = (
-            f"{', '.join(refused)} cannot be combined with a streamed fit: {why} fits the "
-            "coefficients out of core, and these need the rows in memory. Leave them out, "
-            "or train on a sample that fits in memory."
-        )
-        raise DataError(msg)
-    if target is None:
-        msg = f"Name the target column of {data} with --target."
-        raise DataError(msg)
-    start = time.perf_counter()
-    model = fit_streamed(
-        data,
-        target,
-        {**params, "positive_class": positive},
-        weight=weight,
-        drop=drop,
-        batch_rows=batch_rows,
-        dask=dask,
-        progress=not (quiet or as_json),
-    )
-    elapsed = time.perf_counter() - start
-    fit = "streamed" if dask is None else f"dask ({dask})"
-    save(
-        model,
-        out,
-        training={
-            "source": str(data),
-            "target": target,
-            "positive": None if model.positive_class_ is None else str(model.positive_class_),
-            "fit": fit,
-            "provenance": {
-                "model": f"fitted {fit} on every row of {data}",
-                "performance": None,
-                "policy": None,
-            },
-        },
-        summary=model.summary(),
-    )
-    record = {
-        "source": str(data),
-        "rows": int(np.sum(model.class_counts_)),
-        "classes": [str(c) for c in model.classes_],
-        "positive": None if model.positive_class_ is None else str(model.positive_class_),
-        "iterations": int(model.n_iter_[0]),
-        "passes": int(model.solver_result_.n_passes),
-        "fit_seconds": elapsed,
-        "model_path": str(out),
-    }
-    if as_json and not quiet:
-        console.print_json(json.dumps(record, default=_plain))
-        return None
-    say(model.summary())
-    say(
-        f"Fitted {record['rows']} rows in {record['iterations']} iterations "
-        f"({record['passes']} passes, {elapsed:.1f} s). Model written to [bold]{out}[/]. "
-        "No policy, performance estimate or report: a streamed fit gives the coefficients."
-    )
-    return None

@@ -10,6 +10,7 @@ import math
 from typing import TYPE_CHECKING
 
 from logitkit.decision._rules import percent
+from logitkit.decision.exact import least_n
 
 if TYPE_CHECKING:
     from logitkit.decision._evidence import Verification
@@ -309,6 +310,8 @@ def _rows_allowing(target: float, errors: int, method: str) -> int | None:
     """The least class size whose rule allows ``errors`` misses (recall) or false alarms."""
 
     def allows(n: int) -> bool:
+        if n <= errors:
+            return False
         if method == "min_recall":
             return (n - errors) / n >= target
         return errors / n <= target
@@ -316,7 +319,4 @@ def _rows_allowing(target: float, errors: int, method: str) -> int | None:
     if (method == "min_recall" and target >= 1.0) or (method != "min_recall" and target <= 0):
         return None
     gap = 1.0 - target if method == "min_recall" else target
-    n = max(errors + 1, math.floor(errors / gap) - 1)
-    while not allows(n):
-        n += 1
-    return n
+    return least_n(allows, math.ceil(errors / gap))

@@ -17,6 +17,7 @@ The two-sided interval at level ``v`` puts ``alpha / 2`` in each tail.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from numbers import Real
 from typing import Any
 
@@ -29,6 +30,7 @@ from logitkit._params import Interval, OneOf, validate_params
 __all__ = ["clopper_pearson", "lower_bound", "rows_needed", "upper_bound"]
 
 FloatArray = NDArray[np.float64]
+_MAX_ROWS = 2**62
 
 _LEVEL = [Interval(Real, 0.0, 1.0, "neither")]
 _INTERVAL_CHECKS: dict[str, list[Any]] = {
@@ -125,16 +127,35 @@ def rows_needed(target: float, level: float = 0.95, *, side: str = "lower") -> i
         return None
     if goal <= 0.0:
         return 1
-    n = max(1, math.ceil(math.log(1.0 - level) / math.log(goal)))
+    guess = math.ceil(math.log(1.0 - level) / math.log(goal))
 
     def shown(m: int) -> bool:
         if side == "lower":
             return bool(lower_bound(m, m, level) >= target)
         return bool(upper_bound(0, m, level) <= target)
 
-    # The closed form can be one off in floating point: settle it with the bound itself.
-    while not shown(n):
-        n += 1
-    while n > 1 and shown(n - 1):
-        n -= 1
-    return n
+    # The closed form can be off in floating point: settle it with the bound itself.
+    return least_n(shown, guess)
+
+
+def least_n(holds: Callable[[int], bool], guess: int) -> int | None:
+    """The least ``n >= 1`` for which ``holds`` (monotone in ``n``) is true.
+
+    A bracket around ``guess``, then bisection, so a guess far off in floating point
+    costs a few dozen calls. ``None`` when even ``2 ** 62`` rows do not do.
+    """
+    hi = max(1, guess)
+    while not holds(hi):
+        if hi >= _MAX_ROWS:
+            return None
+        hi = min(2 * hi + 1, _MAX_ROWS)
+    lo = max(0, min(hi, guess) // 2)  # holds(lo) is false or lo == 0
+    while lo > 0 and holds(lo):
+        lo //= 2
+    while hi - lo > 1:  # holds(hi), not holds(lo) (or lo == 0)
+        mid = (lo + hi) // 2
+        if holds(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi

@@ -53,6 +53,21 @@ def _cards(ctx: Context) -> Html:
     """Headline numbers on the evaluation rows."""
     cards: list[tuple[str, str]] = []
     rows = ctx.held_out or ctx.oof
+    assessed = (ctx.training.get("performance") or {}).get("cross_validated") or {}
+    if ctx.held_out is None and assessed.get("decisions") and ctx.binary:
+        # The honest headline: each row decided by a procedure that never saw it.
+        decided = assessed["decisions"]
+        recall, fpr = decided["recall"]["count"], decided["false_positive_rate"]["count"]
+        auc = (assessed.get("metrics") or {}).get("roc_auc") or {}
+        where = "cross-validation of the whole procedure"
+        return _card_row(
+            [
+                (fmt_num(auc.get("auc")), f"ROC-AUC, {where}"),
+                (f"{recall[0]} of {recall[1]}", f"{ctx.positive} rows flagged ({where})"),
+                (f"{fpr[0]} of {fpr[1]}", f"{ctx.negative} rows flagged by mistake ({where})"),
+                (fmt_num((assessed.get("metrics") or {}).get("brier_score")), "Brier score"),
+            ]
+        )
     if rows is not None and rows.evaluation is not None:
         e = rows.evaluation
         cards.append((f"{e.roc_auc.auc:.3f}", f"ROC-AUC on the {rows.name}"))
@@ -69,6 +84,10 @@ def _cards(ctx: Context) -> Html:
                 ),
             ]
         cards.append((fmt_num(e.brier_score), "Brier score (0 is perfect)"))
+    return _card_row(cards)
+
+
+def _card_row(cards: list[tuple[str, str]]) -> Html:
     if not cards:
         return Html("")
     return el(
@@ -116,7 +135,7 @@ def _overview(ctx: Context) -> Html:
         )
     if ctx.findings is None:
         missing.append("diagnostics")
-    if ctx.cv_results is None:
+    if ctx.cv_results is None and ctx.training.get("cross_validation", "absent") is not None:
         missing.append("cross-validation results")
     note = (
         el("p", "Not given to this report: " + "; ".join(missing) + ".", class_="small")
@@ -130,7 +149,7 @@ _PROVENANCE_NAMES = {
     "model": "The model",
     "C": "The penalty strength",
     "coefficients": "Coefficients and odds ratios",
-    "policy": "The decision threshold",
+    "policy": "The decision threshold, chosen on",
     "performance": "Performance",
     "held_out": "Held-out rows",
     "diagnostics": "Diagnostics",

@@ -65,8 +65,8 @@ def evaluate_rows(
         cut = np.full(len(y), policy.threshold) if thresholds is None else thresholds
         flagged = np.zeros(len(p), dtype=bool)
         for t in np.unique(cut):  # each fold decides its rows at its own threshold
-            rows = cut == t
-            flagged[rows] = decide(p[rows], float(t))
+            fold = cut == t
+            flagged[fold] = decide(p[fold], float(t))
         record["decisions"] = _decision_record(truth, flagged, policy, cut)
     return record
 
@@ -107,7 +107,6 @@ def cross_validate_procedure(
     *,
     model: LogisticModel,
     policy: ThresholdPolicy | None,
-    formula: str | None,
 ) -> tuple[dict[str, Any], FloatArray]:
     """Cross-validate the whole procedure on the fitting rows (see the module notes).
 
@@ -124,7 +123,6 @@ def cross_validate_procedure(
             None if w is None else w[train],
             spec,
             positive=model.positive_class_,
-            formula=formula,
         )
         columns = [int(np.flatnonzero(part.model.classes_ == c)[0]) for c in classes]
         proba[test] = part.model.predict_proba(X.iloc[test])[:, columns]

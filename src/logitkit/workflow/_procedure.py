@@ -113,11 +113,11 @@ def _estimator(spec: TrainingSpec, positive: Any) -> LogisticModel | LogisticMod
     )
 
 
-def encoder_for(spec: TrainingSpec, formula: str | None) -> TableEncoder:
+def encoder_for(spec: TrainingSpec) -> TableEncoder:
     """The encoder the procedure learns on its rows (levels, imputation, formula)."""
     return TableEncoder(
         impute=spec.impute,
-        formula=formula,
+        formula=spec.rhs,
         normalize_levels=spec.normalize_labels,
         reference=dict(spec.reference) or None,
     )
@@ -130,10 +130,9 @@ def fit_procedure(
     spec: TrainingSpec,
     *,
     positive: Any,
-    formula: str | None,
 ) -> Fitted:
     """Run the whole procedure on the rows ``X``, ``y`` (weights ``w``)."""
-    encoder = encoder_for(spec, formula).fit(X)
+    encoder = encoder_for(spec).fit(X)
     E = encoder.transform(X)
     estimator = _estimator(spec, positive)
     if isinstance(estimator, LogisticModelCV):

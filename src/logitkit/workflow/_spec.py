@@ -11,10 +11,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from logitkit.data.formula import split_formula
 from logitkit.decision._rules import rule_params
 from logitkit.exceptions import DataError
 
-__all__ = ["PENALTIES", "SCORINGS", "PolicyRule", "TrainingSpec", "policy_rule"]
+__all__ = ["PENALTIES", "RULE_OPTIONS", "SCORINGS", "PolicyRule", "TrainingSpec", "policy_rule"]
 
 PolicyRule = dict[str, float]
 PENALTIES = ("l2", "l1", "elasticnet", "firth", None)
@@ -22,57 +23,52 @@ SCORINGS = ("log_loss", "roc_auc", "brier")
 _IMPUTE = (None, "median", "most_frequent")
 
 
-def policy_rule(
-    *,
-    min_recall: float | None = None,
-    min_precision: float | None = None,
-    max_fpr: float | None = None,
-    cost_fp: float | None = None,
-    cost_fn: float | None = None,
-    threshold: float | None = None,
-) -> PolicyRule | None:
-    """The one decision rule the arguments name (None when none is named).
+#: The options that name a decision rule (at most one may be given).
+RULE_OPTIONS = ("min_recall", "min_precision", "max_fpr", "cost_fp", "cost_fn", "threshold")
+#: Their names in :meth:`ThresholdPolicy.fit`, where they differ.
+_RULE_NAMES = {"max_fpr": "max_false_positive_rate"}
+
+
+def policy_rule(options: Mapping[str, float | None]) -> PolicyRule | None:
+    """The one decision rule the options name (None when none is named).
 
     Examples
     --------
-    >>> policy_rule(min_recall=0.99)
+    >>> policy_rule({"min_recall": 0.99, "threshold": None})
     {'min_recall': 0.99}
-    >>> policy_rule(cost_fp=1, cost_fn=20)
+    >>> policy_rule({"cost_fp": 1, "cost_fn": 20})
     {'cost_fp': 1.0, 'cost_fn': 20.0}
     """
-    rules: list[PolicyRule] = []
-    if min_recall is not None:
-        rules.append({"min_recall": min_recall})
-    if min_precision is not None:
-        rules.append({"min_precision": min_precision})
-    if max_fpr is not None:
-        rules.append({"max_false_positive_rate": max_fpr})
-    if cost_fp is not None or cost_fn is not None:
-        if cost_fp is None or cost_fn is None:
-            msg = "--cost-fp and --cost-fn go together: give the cost of each kind of error."
-            raise DataError(msg)
-        rules.append({"cost_fp": cost_fp, "cost_fn": cost_fn})
-    if threshold is not None:
-        rules.append({"threshold": threshold})
-    if len(rules) > 1:
+    given = {k: v for k, v in options.items() if k in RULE_OPTIONS and v is not None}
+    costs: dict[str, float | None] = {k: given.pop(k) for k in ("cost_fp", "cost_fn") if k in given}
+    if len(costs) == 1:
+        msg = "--cost-fp and --cost-fn go together: give the cost of each kind of error."
+        raise DataError(msg)
+    if len(given) + bool(costs) > 1:
         msg = (
             "Give one decision rule: --min-recall, --min-precision, --max-fpr, "
             "--cost-fp/--cost-fn or --threshold."
         )
         raise DataError(msg)
-    if not rules:
+    rule = costs or {_RULE_NAMES.get(k, k): v for k, v in given.items()}
+    if not rule:
         return None
     try:
-        return rule_params("the decision rule", rules[0])
+        return rule_params("the decision rule", rule)
     except ValueError as exc:
         raise DataError(str(exc)) from None
 
 
 @dataclass(frozen=True)
 class TrainingSpec:
-    """The options of one training run (see :func:`logitkit.train` for each)."""
+    """The options of one training run (see :func:`logitkit.train` for each).
 
-    target: str
+    ``formula`` is the whole formula (``"y ~ a + b"``); ``target`` may come from its left
+    side. The decision rule is one of :data:`RULE_OPTIONS`; ``rule`` holds it as
+    :meth:`ThresholdPolicy.fit` takes it, and ``rhs`` the formula's right side.
+    """
+
+    target: str | None = None
     positive: Any = None
     formula: str | None = None
     drop: tuple[str, ...] = ()
@@ -90,12 +86,35 @@ class TrainingSpec:
     Cs: int = 10
     scoring: str = "log_loss"
     folds: int = 5
-    rule: PolicyRule | None = None
+    min_recall: float | None = None
+    min_precision: float | None = None
+    max_fpr: float | None = None
+    cost_fp: float | None = None
+    cost_fn: float | None = None
+    threshold: float | None = None
     confidence: float | None = None
     test_size: float = 0.0
     seed: int = 0
+    rule: PolicyRule | None = field(init=False, default=None)
+    rhs: str | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
+        target, rhs = self.target, None
+        if self.formula is not None:
+            lhs, rhs = split_formula(self.formula)
+            if lhs is not None and target is not None and lhs != target:
+                msg = f"The formula names the target '{lhs}' but target names '{target}'; give one."
+                raise DataError(msg)
+            target = lhs or target
+        if target is None:
+            msg = "Name the target column (--target, or the left side of --formula)."
+            raise DataError(msg)
+        # Derived once here, so that every stage reads the same resolved values.
+        object.__setattr__(self, "target", target)
+        object.__setattr__(self, "rhs", rhs)
+        object.__setattr__(self, "drop", tuple(self.drop))
+        object.__setattr__(self, "reference", dict(self.reference or {}))
+        object.__setattr__(self, "rule", policy_rule(vars(self)))
         _check_choice("--penalty", self.penalty, PENALTIES, lambda v: v or "none")
         _check_choice("--impute", self.impute, _IMPUTE, str)
         _check_choice("--scoring", self.scoring, SCORINGS, str)
@@ -146,6 +165,23 @@ class TrainingSpec:
         if self.weight is not None and self.weight == self.target:
             msg = f"--weight names the target column '{self.target}'; name a weight column."
             raise DataError(msg)
+
+    def in_memory_options(self) -> list[str]:
+        """The options given that need the rows in memory (a streamed fit refuses them)."""
+        defaults = TrainingSpec(target=self.target)
+        named = {
+            "formula": "--formula",
+            "impute": "--impute",
+            "normalize_labels": "--normalize-labels",
+            "reference": "--reference",
+            "cv": "--cv",
+            "rule": "a decision rule (--min-recall, ...)",
+            "confidence": "--confidence",
+            "test_size": "--test-size",
+        }
+        return [
+            flag for name, flag in named.items() if getattr(self, name) != getattr(defaults, name)
+        ]
 
     @property
     def fit_params(self) -> dict[str, Any]:

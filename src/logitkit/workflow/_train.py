@@ -19,7 +19,7 @@ The stages, in order, each recording what it used (``TrainingResult.provenance``
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping, Sequence
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,6 @@ from logitkit.artifact import data_fingerprint
 from logitkit.data.arrow import read_table
 from logitkit.data.checks import check_label_spelling, check_sample_weight
 from logitkit.data.fingerprint import RowFingerprint
-from logitkit.data.formula import split_formula
 from logitkit.diagnostics import diagnose
 from logitkit.exceptions import DataError, InferenceWarning
 from logitkit.inference import Summary
@@ -41,7 +40,7 @@ from logitkit.reference import reference_profile
 from logitkit.workflow._assessment import cross_validate_procedure, evaluate_rows
 from logitkit.workflow._procedure import Fitted, fit_procedure
 from logitkit.workflow._result import TrainingResult
-from logitkit.workflow._spec import TrainingSpec, policy_rule
+from logitkit.workflow._spec import TrainingSpec
 
 __all__ = ["train"]
 
@@ -49,36 +48,7 @@ FloatArray = NDArray[np.float64]
 
 
 def train(
-    data: pd.DataFrame | str | Path,
-    *,
-    target: str | None = None,
-    positive: Any = None,
-    formula: str | None = None,
-    drop: Sequence[str] = (),
-    weight: str | None = None,
-    impute: str | None = None,
-    normalize_labels: bool = False,
-    reference: Mapping[str, Any] | None = None,
-    penalty: str | None = "l2",
-    C: float = 1.0,
-    l1_ratio: float | None = None,
-    class_weight: str | None = None,
-    max_iter: int = 100,
-    tol: float = 1e-10,
-    cv: bool = False,
-    Cs: int = 10,
-    scoring: str = "log_loss",
-    folds: int = 5,
-    min_recall: float | None = None,
-    min_precision: float | None = None,
-    max_fpr: float | None = None,
-    cost_fp: float | None = None,
-    cost_fn: float | None = None,
-    threshold: float | None = None,
-    confidence: float | None = None,
-    test_size: float = 0.0,
-    seed: int = 0,
-    source: str | None = None,
+    data: pd.DataFrame | str | Path, *, source: str | None = None, **options: Any
 ) -> TrainingResult:
     """Train a model, choose its decision rule, and measure both honestly.
 
@@ -91,6 +61,10 @@ def train(
     ----------
     data : pandas.DataFrame, str or Path
         The rows (a CSV or Parquet file is read with :func:`~logitkit.data.arrow.read_table`).
+    source : str, optional
+        How to name the data in the outputs (default: the file name).
+    **options
+        The options of the run (:class:`TrainingSpec`), each below.
     target : str
         The target column (or the left side of ``formula``).
     positive : label, optional
@@ -126,8 +100,6 @@ def train(
         Share of rows held out before fitting, only to report on.
     seed : int, default=0
         Seed of the split and of the folds.
-    source : str, optional
-        How to name the data in the outputs (default: the file name).
 
     Returns
     -------
@@ -147,6 +119,12 @@ def train(
     >>> result.model.positive_class_, result.policy.method
     ('malignant', 'min_recall')
     """
+    try:
+        spec = TrainingSpec(**options)
+    except TypeError as exc:
+        known = ", ".join(f.name for f in fields(TrainingSpec) if f.init)
+        msg = f"{exc}; the options of train() are: {known}."
+        raise DataError(msg) from None
     if isinstance(data, str | Path):
         source = source or str(data)
         frame = read_table(data)
@@ -158,49 +136,6 @@ def train(
             "For data larger than memory use `logitkit train FILE --stream`."
         )
         raise DataError(msg)
-    rhs = None
-    if formula is not None:
-        lhs, rhs = split_formula(formula)
-        if lhs is not None and target is not None and lhs != target:
-            msg = f"The formula names the target '{lhs}' but target names '{target}'; give one."
-            raise DataError(msg)
-        target = lhs or target
-    if target is None:
-        shown = ", ".join(map(str, frame.columns[:10]))
-        msg = f"Name the target column with --target (columns: {shown}...)."
-        raise DataError(msg)
-    rule = policy_rule(
-        min_recall=min_recall,
-        min_precision=min_precision,
-        max_fpr=max_fpr,
-        cost_fp=cost_fp,
-        cost_fn=cost_fn,
-        threshold=threshold,
-    )
-    spec = TrainingSpec(
-        target=target,
-        positive=positive,
-        formula=rhs,
-        drop=tuple(drop),
-        weight=weight,
-        impute=impute,
-        normalize_labels=normalize_labels,
-        reference=dict(reference or {}),
-        penalty=penalty,
-        C=C,
-        l1_ratio=l1_ratio,
-        class_weight=class_weight,
-        max_iter=max_iter,
-        tol=tol,
-        cv=cv,
-        Cs=Cs,
-        scoring=scoring,
-        folds=folds,
-        rule=rule,
-        confidence=confidence,
-        test_size=test_size,
-        seed=seed,
-    )
     return run(frame, spec, source=source or "data frame")
 
 
@@ -247,7 +182,7 @@ def _columns(
 
 def _checked_labels(values: NDArray[Any], spec: TrainingSpec) -> NDArray[Any]:
     if values.dtype.kind in "OUS":
-        values, _ = check_label_spelling(values, spec.target, normalize=spec.normalize_labels)
+        values, _ = check_label_spelling(values, str(spec.target), normalize=spec.normalize_labels)
     return np.asarray(values)
 
 
@@ -271,11 +206,9 @@ def run(frame: pd.DataFrame, spec: TrainingSpec, *, source: str) -> TrainingResu
     fit_rows, held_rows = _split(y, spec)
     X_fit, y_fit = X.iloc[fit_rows], y[fit_rows]
     w_fit = None if w is None else w[fit_rows]
-    fitted = fit_procedure(X_fit, y_fit, w_fit, spec, positive=positive, formula=spec.formula)
+    fitted = fit_procedure(X_fit, y_fit, w_fit, spec, positive=positive)
     model, policy = fitted.model, fitted.policy
-    performance, _ = cross_validate_procedure(
-        X_fit, y_fit, w_fit, spec, model=model, policy=policy, formula=spec.formula
-    )
+    performance, _ = cross_validate_procedure(X_fit, y_fit, w_fit, spec, model=model, policy=policy)
     held_out, held = None, None
     if held_rows.size:
         X_held, y_held = X.iloc[held_rows], y[held_rows]
@@ -399,7 +332,7 @@ def _provenance(
     }
     if fitted.policy is not None:
         out["policy"] = (
-            f"chosen on out-of-fold probabilities of {rows} ({spec.folds}-fold, "
+            f"out-of-fold probabilities of {rows} ({spec.folds}-fold, "
             + (
                 "at the C chosen by cross-validation"
                 if spec.cv
