@@ -453,6 +453,12 @@ def test_multiclass_cost_decision_is_brute_force_argmin(data):
     assert MulticlassPolicy.argmax(classes).decide_index(P).tolist() == P.argmax(1).tolist()
 
 
+def test_argmax_separates_probabilities_one_ulp_apart():
+    # 1 - 0.34 and 1 - 0.3400000000000001 round to the same float: argmin of 1 - p ties.
+    P = [[0.34, 0.3400000000000001, 0.31999999999999984]]
+    assert MulticlassPolicy.argmax(["a", "b", "c"]).decide(P).tolist() == ["b"]
+
+
 def test_two_class_cost_matrix_equals_bayes_threshold():
     rng = np.random.default_rng(0)
     p = rng.uniform(size=500)
@@ -623,10 +629,8 @@ def test_demo_like_policy_is_unstable_and_unverifiable(demo_like):
         "flagged) is at least 0.995, for the fewest false alarms."
     )
     assert words[1] == "Threshold: decide malignant when P(malignant) >= 0.00045; otherwise benign."
-    assert (
-        words[2].startswith("On 426 rows (159 malignant, 267 benign) it flags ")
-        and "159 of 159 malignant rows (recall 1.000, 95% interval 0.977 to 1.000)" in words[2]
-    )
+    assert words[2].startswith("On 426 rows (159 malignant, 267 benign) it flags ")
+    assert "159 of 159 malignant rows (recall 1.000, 95% interval 0.977 to 1.000)" in words[2]
     assert words[-2:] == [f"Warning: {unverifiable}", f"Warning: {unstable}"]
 
 
@@ -643,7 +647,8 @@ def test_at_confidence_says_what_the_data_can_show(demo_like):
     pol = ThresholdPolicy.fit(y, p, positive="malignant", min_recall=0.98, at_confidence=0.9)
     tp = pol.confusion["tp"]
     assert sm_lower(tp, 159, 0.9) >= 0.98
-    assert pol.verification.verified and pol.verification.level == 0.9
+    assert pol.verification.verified
+    assert pol.verification.level == 0.9
     assert not pol.caveats() or [k for k, _, _ in pol.caveats()] == ["unstable_threshold"]
     assert "the 90% lower confidence bound of recall of malignant" in pol.describe()[0]
 
@@ -659,7 +664,8 @@ def test_verified_policy_says_so(cancer):
         assert any(
             s.startswith("At 90% confidence these rows show recall >=") for s in pol.describe()
         )
-    assert pol.rests_on > 2 and not pol.unstable
+    assert pol.rests_on > 2
+    assert not pol.unstable
     assert [k for k, _, _ in pol.caveats()] == ([] if v.verified else ["unverifiable_policy"])
     assert any(s.startswith(f"The threshold rests on {pol.rests_on} rows") for s in pol.describe())
     cost = ThresholdPolicy.fit(y, p, positive="malignant", cost_fp=1, cost_fn=5)
@@ -674,7 +680,7 @@ def test_unverifiable_caveats_of_the_other_constraints(demo_like):
     v = fpr.verification
     assert (v.metric, v.side, v.n, v.rows_needed) == ("false_positive_rate", "upper", 267, None)
     assert v.bound == pytest.approx(sm_upper(0, 267, 0.95), rel=1e-9)
-    message = dict((k, m) for k, _, m in fpr.caveats())["unverifiable_policy"]
+    message = {k: m for k, _, m in fpr.caveats()}["unverifiable_policy"]
     assert "267 benign rows cannot show that at 95% confidence" in message
     assert "No number of rows can show a false-positive rate of exactly 0" in message
     prec = ThresholdPolicy.fit(y, p, positive="malignant", min_precision=0.99)
@@ -718,39 +724,32 @@ def test_at_confidence_min_recall_is_highest_threshold_whose_bound_meets_it(data
     assert np.sum(p >= pol.threshold) == np.sum(p >= max(ok))
     assert pol.threshold <= point.threshold  # never above the point-estimate threshold
     assert pol.verification.verified
-    assert pol.rests_on >= point.rests_on
 
 
-@settings(max_examples=60, deadline=None)
-@given(binary_data(), st.floats(0.01, 1.0), levels)
-def test_at_confidence_min_precision_is_lowest_threshold_whose_bound_meets_it(data, target, level):
-    y, p = data
-    ok = _reference_choice(y, p, "min_precision", target, level)
-    if not ok:
-        with pytest.raises(ConstraintError, match="cannot be shown"):
-            ThresholdPolicy.fit(y, p, positive=True, min_precision=target, at_confidence=level)
-        return
-    pol = ThresholdPolicy.fit(y, p, positive=True, min_precision=target, at_confidence=level)
-    assert np.sum(p >= pol.threshold) == np.sum(p >= min(ok))
-    point = ThresholdPolicy.fit(y, p, positive=True, min_precision=target, n_boot=0)
-    assert pol.threshold >= point.threshold
-    assert pol.verification.verified
+@pytest.mark.parametrize(
+    ("method", "targets"),
+    [("min_precision", st.floats(0.01, 1.0)), ("max_false_positive_rate", st.floats(0.0, 0.99))],
+)
+def test_at_confidence_lower_bounded_rules_take_the_lowest_threshold_whose_bound_meets_it(
+    method, targets
+):
+    @settings(max_examples=60, deadline=None)
+    @given(binary_data(), targets, levels)
+    def check(data, target, level):
+        y, p = data
+        ok = _reference_choice(y, p, method, target, level)
+        rule = {method: target}
+        if not ok:
+            with pytest.raises(ConstraintError, match="cannot be shown"):
+                ThresholdPolicy.fit(y, p, positive=True, at_confidence=level, **rule)
+            return
+        pol = ThresholdPolicy.fit(y, p, positive=True, at_confidence=level, **rule)
+        assert np.sum(p >= pol.threshold) == np.sum(p >= min(ok))
+        point = ThresholdPolicy.fit(y, p, positive=True, n_boot=0, **rule)
+        assert pol.threshold >= point.threshold  # never below the point-estimate threshold
+        assert pol.verification.verified
 
-
-@settings(max_examples=60, deadline=None)
-@given(binary_data(), st.floats(0.0, 0.99), levels)
-def test_at_confidence_max_fpr_is_lowest_threshold_whose_bound_meets_it(data, target, level):
-    y, p = data
-    ok = _reference_choice(y, p, "max_false_positive_rate", target, level)
-    rule = {"max_false_positive_rate": target}
-    if not ok:
-        with pytest.raises(ConstraintError, match="cannot be shown"):
-            ThresholdPolicy.fit(y, p, positive=True, at_confidence=level, **rule)
-        return
-    pol = ThresholdPolicy.fit(y, p, positive=True, at_confidence=level, **rule)
-    assert np.sum(p >= pol.threshold) == np.sum(p >= min(ok))
-    assert pol.threshold >= ThresholdPolicy.fit(y, p, positive=True, **rule).threshold
-    assert pol.verification.verified
+    check()
 
 
 @settings(max_examples=60, deadline=None)
@@ -814,7 +813,8 @@ def test_version_2_dicts_round_trip_every_field(cancer, demo_like):
     d = policies[0].to_dict()
     assert d["rule"] == {"method": "min_recall", "min_recall": 0.9, "at_confidence": 0.9}
     assert d["fitted_on"] == {"n_samples": 569, "n_positive": 212, "n_negative": 357}
-    assert d["verification"]["level"] == 0.9 and d["verification"]["verified"] is True
+    assert d["verification"]["level"] == 0.9
+    assert d["verification"]["verified"] is True
     assert policies[2].to_dict()["rule"] == {
         "method": "max_false_positive_rate", "max_false_positive_rate": 0.05
     }  # fmt: skip
@@ -854,7 +854,7 @@ V1_POLICY = {
         "accuracy": 0.606,
         "predicted_positive_rate": 0.768,
         "expected_cost": None,
-    },  # fmt: skip
+    },
     "intervals": {
         "precision": [0.43, 0.54],
         "recall": [1.0, 1.0],
@@ -863,7 +863,7 @@ V1_POLICY = {
         "accuracy": [0.56, 0.65],
         "predicted_positive_rate": [0.72, 0.81],
         "expected_cost": None,
-    },  # fmt: skip
+    },
     "bootstrap": {"n_boot": 1000, "confidence": 0.95, "random_state": 0},
 }
 
@@ -882,7 +882,8 @@ def test_version_1_dicts_are_still_read():
     assert roundtrip(pol) == pol  # written back as version 2
     assert pol.to_dict()["format_version"] == 2
     refit = pol.refit(["benign", "malignant", "malignant"], [0.2, 0.0005, 0.9])
-    assert refit.verification is not None and refit.rests_on == 1  # a refit gains the evidence
+    assert refit.verification is not None  # a refit gains the evidence
+    assert refit.rests_on == 1
     bands = {"type": "RiskBands", "format_version": 1, "positive": "malignant",
              "names": ["low", "high"], "cuts": [V1_POLICY], "table": None}  # fmt: skip
     assert RiskBands.from_dict(bands).thresholds == (V1_POLICY["threshold"],)
@@ -904,13 +905,15 @@ def test_at_confidence_parameter_errors():
     )
     with pytest.raises(ValueError, match=re.escape(msg)):
         ThresholdPolicy.fit(y, p, positive=1, min_recall=0.5, at_confidence=1.5)
-    with pytest.raises(ValueError, match="'verify_level' parameter .* applies only with"):
+    with pytest.raises(ValueError, match=r"'verify_level' parameter .* applies only with"):
         ThresholdPolicy.fit(y, p, positive=1, cost_fp=1, cost_fn=2, verify_level=0.9)
     with pytest.raises(ValueError, match="mixes 'threshold'"):
         RiskBands.fit(
             y, p, positive=1, bands=[("a", {"threshold": 0.5, "at_confidence": 0.9}), "b"]
         )
-    with pytest.raises(ValueError, match="'at_confidence' parameter of RiskBands.fit applies only"):
+    with pytest.raises(
+        ValueError, match=re.escape("'at_confidence' parameter of RiskBands.fit applies only")
+    ):
         RiskBands.fit(y, p, positive=1,
                       bands=[("a", {"cost_fp": 1, "cost_fn": 1, "at_confidence": 0.9}), "b"])  # fmt: skip
 
@@ -920,7 +923,8 @@ def test_risk_band_cut_at_confidence(cancer):
     rules = [("clear", {"min_recall": 0.95, "at_confidence": 0.95}), "refer"]
     bands = RiskBands.fit(y, p, positive="malignant", bands=rules)
     cut = bands.cuts[0]
-    assert cut.at_confidence == 0.95 and cut.verification.verified
+    assert cut.at_confidence == 0.95
+    assert cut.verification.verified
     assert cut == ThresholdPolicy.fit(y, p, positive="malignant", min_recall=0.95,
                                       at_confidence=0.95)  # fmt: skip
     assert roundtrip(bands) == bands

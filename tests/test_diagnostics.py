@@ -484,18 +484,12 @@ def test_a_real_policy_that_rests_on_one_row() -> None:
 
 # ------------------------------------------------------------------ rank, collapse
 def test_findings_are_ranked_by_what_matters() -> None:
-    order = [
-        "no_signal",
-        "separation",
-        "convergence",
-        "saturation",
-        "unverifiable_policy",
-        "unstable_threshold",
-        "imbalance",
-        "events_per_parameter",
-        "collinearity",
-        "vif",
-    ]
+    # Whether the model is worth having, then whether its estimates exist, whether its
+    # decisions hold, what limits its precision, and last what affects reading it.
+    order = (
+        "no_signal separation convergence saturation unverifiable_policy"
+        " unstable_threshold imbalance events_per_parameter collinearity vif"
+    ).split()
     assert [c for c in CHECKS if c in order] == order
     assert CHECKS[-1] == "vif"
     shuffled = [Finding(c, "warning", "m", "a") for c in reversed(order)]

@@ -274,3 +274,51 @@ def test_explorer_embeds_a_sample_of_many_rows(demo):
     assert reason is None
     assert len(data["pos"]) + len(data["neg"]) == 50
     assert data["note"] == "A random sample of 50 of the 143 rows is used."
+
+
+def test_policy_section_shows_counts_exact_intervals_and_caveats(demo, page):
+    policy_html = page[page.index('<section id="policy"') :]
+    policy_html = policy_html[: policy_html.index("</section>")]
+    # The demo's threshold rests on one malignant row and 159 cannot show 0.995.
+    assert demo.policy.n_positive == 159
+    assert "The data cannot show the target" in policy_html
+    assert "The threshold rests on too few rows" in policy_html
+    assert "it would take at least 598 malignant rows".lower() in policy_html.lower()
+    assert "rests on 1 row" in policy_html
+    # The caveats come before the record, and they are cards a reader cannot miss.
+    assert policy_html.index("The data cannot show the target") < policy_html.index(
+        "How the rule performed"
+    )
+    assert policy_html.count('class="finding warning"') == 2
+    # Counts and exact intervals, never a degenerate "1 to 1".
+    assert "159 of 159" in policy_html
+    assert "0.977 to 1" in policy_html
+    assert "1 to 1<" not in policy_html
+    assert "1.000 to 1.000" not in policy_html
+    assert "exact (Clopper-Pearson)" in policy_html
+    assert "bootstrap interval" not in policy_html
+    # The sentences come from the policy's own describe().
+    for sentence in demo.policy.describe()[2:4]:
+        assert sentence.replace(">=", "&gt;=") in policy_html
+
+
+def test_confusion_matrices_give_exact_intervals(page):
+    confusion = page[page.index('<section id="confusion"') :]
+    assert "Recall 1 (53 of 53; 95% exact interval 0.933 to 1)" in confusion
+
+
+def test_a_confident_policy_and_an_old_policy_say_how_they_were_chosen(demo):
+    confident = ThresholdPolicy.fit(
+        demo.y_train, demo.oof, positive="malignant", min_recall=0.95, at_confidence=0.95
+    )
+    page = demo.page(policy=confident)
+    assert "The target must hold for the 95% lower confidence bound" in page
+    assert "The data cannot show the target" not in page
+    # A version-1 policy (bootstrap intervals) is labelled as such.
+    old = demo.policy.to_dict()
+    old.update(format_version=1, bootstrap={"n_boot": 1000, "confidence": 0.95, "random_state": 0})
+    for key in ("confidence", "interval_method", "evidence", "verification"):
+        del old[key]
+    page = demo.page(policy=ThresholdPolicy.from_dict(old))
+    assert "(bootstrap)" in page
+    assert "bootstrap percentile" in page

@@ -69,9 +69,12 @@ def print_result(
         highlight=False,
     )
     if result.positive is not None:
+        named = bool(result.training.get("positive_named"))
         say(
-            f"Positive class [bold]{result.positive!s}[/]: coefficients, odds ratios, "
-            f"probabilities and decisions are about {result.positive!s}.",
+            f"Positive class [bold]{result.positive!s}[/]"
+            + ("" if named else " (the label that sorts last; name another with --positive)")
+            + f": coefficients, odds ratios, probabilities and decisions are about "
+            f"{result.positive!s}.",
             highlight=False,
         )
     say("")

@@ -392,6 +392,13 @@ def _unmet(
     return ConstraintError(msg, best_achievable=best)
 
 
+_NAMES = {
+    "recall": "recall",
+    "precision": "precision",
+    "false_positive_rate": "false-positive rate",
+}
+
+
 def _unshown(
     method: str, target: float, bound: FloatArray, data: BinaryTarget, c: Curve, level: float
 ) -> ConstraintError:
@@ -399,33 +406,35 @@ def _unshown(
     metric, side = CONSTRAINED[method]
     need = rows_needed(target, level, side=side)
     pct = percent(level)
-    if method == "min_recall":
-        best = float(np.nanmax(bound))
-        text = (
-            f"recall >= {target:g} cannot be shown at {pct} confidence from {c.n_pos} "
-            f"positives ({data.positive!r}): zero misses proves only recall >= {best:.3f}"
-        )
-        more = f"{need} positives"
-    elif method == "min_precision":
-        best = float(np.nanmax(bound))
-        text = (
-            f"precision >= {target:g} cannot be shown at {pct} confidence on these "
-            f"{data.y.size} rows ({c.n_pos} positive, {data.positive!r}): the best threshold "
-            f"proves only precision >= {best:.3f}"
-        )
-        more = f"{need} flagged rows, none of them a false alarm"
-    else:
-        best = float(np.nanmin(bound))
-        text = (
-            f"false-positive rate <= {target:g} cannot be shown at {pct} confidence from "
-            f"{c.n_neg} negatives ({data.negative!r}): the best threshold proves only "
-            f"false-positive rate <= {best:.3g}"
-        )
-        more = f"{need} negatives, none of them flagged"
+    best = float(np.nanmax(bound) if side == "lower" else np.nanmin(bound))
+    op, digits = (">=", ".3f") if side == "lower" else ("<=", ".3g")
+    # From which rows, what the best bound is, and what rows would show the target.
+    source, proof, more = {
+        "min_recall": (
+            f"from {c.n_pos} positives ({data.positive!r})",
+            "zero misses proves only",
+            f"{need} positives",
+        ),
+        "min_precision": (
+            f"on these {data.y.size} rows ({c.n_pos} positive, {data.positive!r})",
+            "the best threshold proves only",
+            f"{need} flagged rows, none of them a false alarm",
+        ),
+        "max_false_positive_rate": (
+            f"from {c.n_neg} negatives ({data.negative!r})",
+            "the best threshold proves only",
+            f"{need} negatives, none of them flagged",
+        ),
+    }[method]
+    name = _NAMES[metric]
+    text = (
+        f"{name} {op} {target:g} cannot be shown at {pct} confidence {source}: {proof} "
+        f"{name} {op} {best:{digits}}"
+    )
     tail = (
         f"; it would take at least {more}."
         if need is not None
-        else f"; no number of rows can show a {metric.replace('_', '-')} of exactly {target:g}."
+        else f"; no number of rows can show a {_NAMES[metric]} of exactly {target:g}."
     )
     showable = (
         f"{math.floor(best * 1000) / 1000:.3f} or less"

@@ -45,7 +45,13 @@ _ROWS_CHECKS: dict[str, list[Any]] = {
 
 
 def lower_bound(k: ArrayLike, n: ArrayLike, level: float) -> FloatArray:
-    """One-sided exact lower bound of ``k / n`` at ``level`` (elementwise; NaN where ``n = 0``)."""
+    """One-sided exact lower bound of ``k / n`` at ``level`` (elementwise; NaN where ``n = 0``).
+
+    Examples
+    --------
+    >>> lower_bound([0, 159], 159, 0.95).round(4).tolist()
+    [0.0, 0.9813]
+    """
     k_, n_ = np.broadcast_arrays(np.asarray(k, dtype=np.float64), np.asarray(n, dtype=np.float64))
     alpha = 1.0 - level
     out = np.full(k_.shape, np.nan)
@@ -58,7 +64,13 @@ def lower_bound(k: ArrayLike, n: ArrayLike, level: float) -> FloatArray:
 
 
 def upper_bound(k: ArrayLike, n: ArrayLike, level: float) -> FloatArray:
-    """One-sided exact upper bound of ``k / n`` at ``level`` (elementwise; NaN where ``n = 0``)."""
+    """One-sided exact upper bound of ``k / n`` at ``level`` (elementwise; NaN where ``n = 0``).
+
+    Examples
+    --------
+    >>> upper_bound([0, 267], 267, 0.95).round(4).tolist()
+    [0.0112, 1.0]
+    """
     k_, n_ = np.broadcast_arrays(np.asarray(k, dtype=np.float64), np.asarray(n, dtype=np.float64))
     return 1.0 - lower_bound(n_ - k_, n_, level)
 
@@ -143,6 +155,11 @@ def least_n(holds: Callable[[int], bool], guess: int) -> int | None:
 
     A bracket around ``guess``, then bisection, so a guess far off in floating point
     costs a few dozen calls. ``None`` when even ``2 ** 62`` rows do not do.
+
+    Examples
+    --------
+    >>> least_n(lambda n: n * n >= 50, guess=3)
+    8
     """
     hi = max(1, guess)
     while not holds(hi):

@@ -105,6 +105,12 @@ class MulticlassPolicy:
         >>> MulticlassPolicy.argmax(["x", "y"]).decide_index([[0.1, 0.9]]).tolist()
         [1]
         """
+        if self.cost is None:
+            # The most probable class directly: 1 - proba rounds near-equal
+            # probabilities together and would hand the tie to the wrong class.
+            P = check_proba_matrix(proba, len(self.classes), "MulticlassPolicy")
+            best: NDArray[np.intp] = np.argmax(P, axis=1)
+            return best
         out: NDArray[np.intp] = np.argmin(self.expected_costs(proba), axis=1)
         return out
 

@@ -360,7 +360,13 @@ class ThresholdPolicy:
 
     @property
     def n_negative(self) -> int | None:
-        """Negative rows the policy was chosen (or assessed) on."""
+        """Negative rows the policy was chosen (or assessed) on.
+
+        Examples
+        --------
+        >>> ThresholdPolicy.fixed(0.5, positive=1).refit([0, 1, 0], [0.2, 0.7, 0.4]).n_negative
+        2
+        """
         if self.n_samples is None or self.n_positive is None:
             return None
         return self.n_samples - self.n_positive

@@ -30,6 +30,21 @@ _MAX_NAMED_DEPENDENCIES = 5
 _DROP_CLI = "--drop COL (it takes the data's column names; repeat it for several)"
 
 
+def _redundant(
+    check: str,
+    names: tuple[str, ...],
+    message: str,
+    fixes: tuple[str, str],
+    why: str,
+    value: float | None = None,
+) -> Finding:
+    """A warning about columns that carry the same information: the fix in both forms."""
+    python, cli = fixes
+    return Finding(
+        check, "warning", message, f"{python}: {why}", names, value, cli_advice=f"{cli}: {why}"
+    )
+
+
 def duplicates(d: Rows) -> tuple[list[Finding], set[int]]:
     """Identical columns; returns the findings and the columns to leave out (all but one)."""
     if d.dense is None:
@@ -43,18 +58,17 @@ def duplicates(d: Rows) -> tuple[list[Finding], set[int]]:
             continue
         dropped.update(cols[1:])
         names = tuple(d.names[j] for j in cols)
-        why = (
-            "the fit cannot tell them apart, so their coefficients are split arbitrarily "
-            "(penalised) or not identified (no penalty)."
-        )
         out.append(
-            Finding(
+            _redundant(
                 "duplicate",
-                "warning",
-                f"{len(cols)} columns are identical: {quoted(names)}.",
-                f"Keep one of them (remove {quoted(names[1:])} from X): {why}",
                 names,
-                cli_advice=f"Keep one of them, leaving the others out with {_DROP_CLI}: {why}",
+                f"{len(cols)} columns are identical: {quoted(names)}.",
+                (
+                    f"Keep one of them (remove {quoted(names[1:])} from X)",
+                    f"Keep one of them, leaving the others out with {_DROP_CLI}",
+                ),
+                "the fit cannot tell them apart, so their coefficients are split arbitrarily "
+                "(penalised) or not identified (no penalty).",
             )
         )
     return out, dropped
@@ -108,20 +122,19 @@ def collinearity(d: Rows, dropped: set[int]) -> list[Finding]:
         load = np.abs(vecs[:, 0])
         members = [cols[i] for i in np.argsort(-load) if load[i] > 1e-3 * load.max()]
         names = tuple(d.names[j] for j in members)
-        why = (
-            "their coefficients are not identified without a penalty, and the penalty alone "
-            "decides how they share the effect."
-        )
         out.append(
-            Finding(
+            _redundant(
                 "collinearity",
-                "warning",
+                names,
                 f"Features {quoted(names)} are exactly collinear: one is a linear "
                 "combination of the others.",
-                f"Drop one of them (e.g. remove {names[0]!r} from X): {why}",
-                names,
+                (
+                    f"Drop one of them (e.g. remove {names[0]!r} from X)",
+                    f"Leave one of them out with {_DROP_CLI}",
+                ),
+                "their coefficients are not identified without a penalty, and the penalty "
+                "alone decides how they share the effect.",
                 float("inf"),
-                cli_advice=f"Leave one of them out with {_DROP_CLI}: {why}",
             )
         )
         cols.remove(members[0])

@@ -128,6 +128,17 @@ def _overview(ctx: Context) -> Html:
     if ctx.binary and ctx.policy is not None:
         decide, _ = sections.policy_words(ctx)
         words.append(el("p", decide, class_="rule"))
+        caveats = ctx.policy.caveats()
+        if caveats:  # what the data cannot show leads, before any number
+            words.append(
+                el(
+                    "p",
+                    el("strong", f"{len(caveats)} warning(s) on this rule: "),
+                    " ".join(message.split(":")[0] + "." for _, _, message in caveats),
+                    " ",
+                    el("a", "See the decision rule.", href="#policy"),
+                )
+            )
     missing = []
     if ctx.held_out is None:
         missing.append(

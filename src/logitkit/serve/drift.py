@@ -31,6 +31,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import stats
 
+from logitkit.decision import decide
 from logitkit.serve.predictor import Predictor
 
 __all__ = ["METHOD", "drift_report", "expected_performance", "psi_test"]
@@ -261,7 +262,7 @@ def drift_report(
             report["positive_rate"] = _rate_shift(flagged, expected, n_ref, alpha)
         elif reference.get("score") and rule.threshold is not None:
             sample = np.asarray(reference["score"]["sample"], dtype=np.float64)
-            expected = float((sample >= rule.threshold).mean())
+            expected = float(decide(sample, rule.threshold).mean())
             report["positive_rate"] = _rate_shift(flagged, expected, len(sample), alpha)
         report["expected"] = expected_performance(probability, flagged)
         labelled = np.array([r["truth"] is not None for r in rows])

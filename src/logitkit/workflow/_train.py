@@ -275,6 +275,7 @@ def _explain(
     training = {
         "source": source,
         "target": spec.target,
+        "positive_named": spec.positive is not None,
         "n_rows_read": n_read,
         "fingerprint": data_fingerprint(E, y),
         "dropped_columns": list(spec.drop),
@@ -321,6 +322,11 @@ def _provenance(
         "model": f"fitted on {rows}",
         "C": C,
         "coefficients": f"the shipped model on {rows}; log-odds of {fitted.model.positive_class_!s}"
+        + (
+            ""
+            if spec.positive is not None
+            else " (no positive label named: the label that sorts last)"
+        )
         if fitted.model.positive_class_ is not None
         else f"the shipped model on {rows}; each class against {fitted.model.classes_[0]!s}",
         "policy": None,
