@@ -486,7 +486,7 @@ def test_a_real_policy_that_rests_on_one_row() -> None:
 def test_findings_are_ranked_by_what_matters() -> None:
     # Whether the model is worth having, then whether its estimates exist, whether its
     # decisions hold, what limits its precision, and last what affects reading it.
-    order = (
+    order = (  # noqa: SIM905 - one line of words reads as the ranking it states
         "no_signal separation convergence saturation unverifiable_policy"
         " unstable_threshold imbalance events_per_parameter collinearity vif"
     ).split()

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from logitkit._fitting import GroupedData
 from logitkit.data.encoding import TableEncoder
 from logitkit.diagnostics import Findings
 from logitkit.inference import Summary
@@ -81,6 +82,7 @@ def _fit_section(model: LogisticModel) -> dict[str, Any] | None:
         hess = None
     fixed = getattr(model, "_fixed_features", None)
     sums = getattr(model, "_class_weight_sums", None)
+    grouped: GroupedData | None = getattr(model, "_grouped", None)
     return {
         "method": result.method,
         "message": result.message,
@@ -98,6 +100,9 @@ def _fit_section(model: LogisticModel) -> dict[str, Any] | None:
         "class_counts": [int(n) for n in model.class_counts_],
         "class_weight_sums": None if sums is None else _floats(sums),
         "fixed_features": None if fixed is None else [bool(v) for v in np.asarray(fixed)],
+        # Grouped binomial data: the constants of the grouped likelihood and Pearson's
+        # statistic, so that fit_statistics() and summary() answer as before saving.
+        "grouped": None if grouped is None else plain(grouped.to_dict()),
     }
 
 
@@ -209,6 +214,8 @@ def _restore_fit(model: LogisticModel, fit: dict[str, Any]) -> None:
         model._class_weight_sums = np.array(fit["class_weight_sums"], dtype=np.float64)
     if fit["fixed_features"] is not None:
         model._fixed_features = np.array(fit["fixed_features"], dtype=bool)
+    grouped = fit.get("grouped")  # absent from artifacts written before grouped fits
+    model._grouped = None if grouped is None else GroupedData.from_dict(grouped)
 
 
 # ---------------------------------------------------------------- stored results

@@ -14,7 +14,7 @@ from numpy.typing import NDArray
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from logitkit._fitting import TrainingData, blas_threads, prepare
+from logitkit._fitting import GroupedData, TrainingData, blas_threads, grouped_rows, prepare
 from logitkit._fitting_sources import SourceData, is_row_source, prepare_source
 from logitkit._params import InstanceOf, Interval, OneOf, validate_params
 from logitkit.data.checks import (
@@ -29,8 +29,10 @@ from logitkit.solver.loss import sigmoid, softmax
 from logitkit.solver.separation import find_separation, single_feature_separation
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from logitkit.data.encoding import TableEncoder
-    from logitkit.inference import Summary
+    from logitkit.inference import Summary, WaldTest
 
 FloatArray = NDArray[np.float64]
 
@@ -330,7 +332,15 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         check_finite(X, names)
         return X
 
-    def fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> LogisticModel:
+    def fit(
+        self,
+        X: Any,
+        y: Any = None,
+        sample_weight: Any = None,
+        *,
+        trials: Any = None,
+        proportion: bool = False,
+    ) -> LogisticModel:
         """Fit the model.
 
         Parameters
@@ -343,9 +353,26 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             DataFrame or Array (with ``y`` a dask Series or Array); a source names its
             own target and weight, so ``y`` and ``sample_weight`` stay None.
         y : array-like of shape (n_samples,)
-            Class labels of any type (strings, integers, booleans).
+            Class labels of any type (strings, integers, booleans). With ``trials``:
+            the successes of each group (whole numbers in ``[0, trials]``), or their
+            share of the trials when ``proportion=True``.
         sample_weight : array-like of shape (n_samples,), optional
-            Non-negative row weights; a row of weight 2 counts as the row twice.
+            Non-negative row weights; a row of weight 2 counts as the row twice. Not
+            with ``trials`` (a group's trials already weight it).
+        trials : array-like of shape (n_samples,), optional
+            Grouped binomial data, as R's ``glm(cbind(s, n - s) ~ ...)``: each row of
+            ``X`` is a group of ``trials`` independent trials, of which ``y``
+            succeeded. The model is binary (``classes_ = [0, 1]``, 1 a success) and
+            predicts each row's probability of success; :meth:`fit_statistics` and
+            :meth:`summary` then report the grouped model's likelihood (with the
+            binomial coefficients), deviance, residual degrees of freedom (groups
+            minus parameters), Pearson chi-square and goodness of fit, as R and
+            statsmodels' ``GLM(Binomial)`` do; ``summary(scale="pearson")`` gives
+            quasi-binomial standard errors. In memory only, without ``class_weight``.
+        proportion : bool, default=False
+            With ``trials``: ``y`` is the proportion of successes (R's ``glm`` with
+            ``weights = trials``) rather than their count; ``y * trials`` must be a
+            whole number.
 
         Returns
         -------
@@ -356,14 +383,43 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         ------
         DataError
             On NaN or infinite values, non-numeric columns, a single class, mismatched
-            lengths or negative weights; the message names the column or row.
+            lengths or negative weights; with ``trials``, on counts that are not whole,
+            negative, or more successes than trials. The message names the column or
+            row.
         SeparationError
             When ``penalty=None`` and the classes are perfectly separated.
+
+        Examples
+        --------
+        Budworm deaths out of 20 per batch (Venables and Ripley, section 7.2):
+
+        >>> import numpy as np
+        >>> from logitkit import LogisticModel
+        >>> ldose = np.arange(6.0)
+        >>> X = np.column_stack([np.r_[ldose, ldose], np.repeat([1.0, 0.0], 6)])
+        >>> dead = np.array([1, 4, 9, 13, 18, 20, 0, 2, 6, 10, 12, 16])
+        >>> model = LogisticModel(penalty=None).fit(X, dead, trials=np.full(12, 20))
+        >>> stats = model.fit_statistics()
+        >>> round(stats["deviance"], 4), stats["df_resid"]
+        (6.7571, 9.0)
         """
         C, l1_ratio = self._effective_penalty()
         data: TrainingData | SourceData
+        grouped: GroupedData | None = None
+        X_groups: Any = None
+        if trials is None and proportion:
+            msg = "proportion=True describes y as a share of trials: pass trials=... as well."
+            raise ValueError(msg)
         if is_row_source(X):  # a file streamed in batches, or Dask partitions
+            if trials is not None:
+                msg = "trials=... applies to rows in memory; a row source is not grouped."
+                raise ValueError(msg)
             data, X = prepare_source(X, y, sample_weight, self.class_weight), None
+        elif trials is not None:
+            self._check_grouped_options(sample_weight)
+            X_groups = self._validate_X(X, reset=True)
+            X, labels, weights, grouped = grouped_rows(X_groups, y, trials, proportion=proportion)
+            data = prepare(X, labels, weights, None)
         else:
             X = self._validate_X(X, reset=True)
             data = prepare(X, y, sample_weight, self.class_weight)
@@ -396,6 +452,13 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         self.feature_mean_ = moments.mean
         self.feature_scale_ = scaling.scale
         self._set_solution(result, scaling)
+        self._grouped: GroupedData | None = None
+        if grouped is not None:  # outcomes counted over trials, not rows
+            self.class_counts_ = np.array(
+                [grouped.n_trials - grouped.n_successes, grouped.n_successes], dtype=np.int64
+            )
+            p = sigmoid(_rowwise_products(X_groups, self.coef_)[:, 0] + self.intercept_[0])
+            self._grouped = grouped.with_pearson(p)
         # (The separation check needs the rows in memory.)
         if math.isinf(C) and self.penalty != "firth" and isinstance(data, TrainingData):
             self._check_separation(X, data.codes, data.weights, scaling, result)
@@ -410,6 +473,23 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
                 stacklevel=2,
             )
         return self
+
+    def _check_grouped_options(self, sample_weight: Any) -> None:
+        """Refuse what grouped data does not define: row weights and class weights."""
+        if sample_weight is not None:
+            msg = (
+                "sample_weight cannot be combined with trials: each group is already "
+                "weighted by its trials. For a group seen w times, multiply its trials and "
+                "successes by w (or repeat the row)."
+            )
+            raise ValueError(msg)
+        if self.class_weight is not None:
+            msg = (
+                "class_weight cannot be combined with trials: the grouped binomial "
+                "likelihood (deviance, AIC, goodness of fit) is defined for unweighted "
+                "trials. Fit without class_weight."
+            )
+            raise ValueError(msg)
 
     def _solve(self, problem: Problem, theta0: FloatArray) -> SolverResult:
         if self.penalty != "firth":
@@ -566,6 +646,79 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         _, lse = softmax(Z)
         return np.asarray(Z - lse[:, None])
 
+    def predict_interval(
+        self,
+        X: Any,
+        level: float = 0.95,
+        cov_type: str = "nonrobust",
+        *,
+        X_train: Any = None,
+        y_train: Any = None,
+        sample_weight: Any = None,
+        groups: Any = None,
+    ) -> pd.DataFrame:
+        """Probability of the positive class per row, with a delta-method interval.
+
+        The interval is formed on the log-odds scale, ``eta +- z se`` with
+        ``se = sqrt(x' V x)`` (``x`` with a leading 1 for the intercept, ``V`` the
+        coefficient covariance of :meth:`summary`), and mapped by the logistic function:
+        R's ``plogis(fit +- z * se.fit)`` from ``predict(glm, newdata, type="link",
+        se.fit=TRUE)``. It is for the probability of ``positive_class_`` (which may be
+        ``classes_[0]``). Binary models only; penalised fits (L1, L2, elastic net) are
+        refused, as their Wald intervals would be centred wrongly and too narrow: refit
+        with ``penalty=None`` (or ``"firth"``).
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+            Rows to predict, as for :meth:`predict_proba`.
+        level : float, default=0.95
+            Confidence level, in (0, 1).
+        cov_type : {"nonrobust", "HC0", "HC1", "cluster"}, default="nonrobust"
+            Model-based (from the stored Hessian: works for a loaded model), or a
+            robust type, which needs the training rows ``X_train`` and ``y_train``.
+        X_train, y_train, sample_weight : array-like, optional
+            The training rows, for the robust covariances.
+        groups : array-like of shape (n_train,), optional
+            Cluster of each training row, for ``cov_type="cluster"``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns :data:`logitkit.inference.PREDICTION_COLUMNS`: ``log_odds``,
+            ``std_err`` (of the log-odds), ``probability`` (equal to
+            :meth:`predict_proba`'s column), ``ci_low`` and ``ci_high``; the index of
+            ``X`` when it is a DataFrame. NaN bounds for a row that needs a coefficient
+            without a standard error (see :func:`logitkit.diagnose`).
+
+        Raises
+        ------
+        ValueError
+            For a multinomial model, a penalised fit, or a level outside (0, 1).
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_breast_cancer
+        >>> from logitkit import LogisticModel
+        >>> X, y = load_breast_cancer(return_X_y=True)
+        >>> model = LogisticModel(penalty=None).fit(X[:, :3], y)
+        >>> table = model.predict_interval(X[:1, :3])
+        >>> bool(table.ci_low[0] <= table.probability[0] <= table.ci_high[0])
+        True
+        """
+        from logitkit.inference import prediction_interval  # noqa: PLC0415 - sits above
+
+        return prediction_interval(
+            self,
+            X,
+            level=level,
+            cov_type=cov_type,
+            X_train=X_train,
+            y_train=y_train,
+            sample_weight=sample_weight,
+            groups=groups,
+        )
+
     def predict(self, X: Any) -> NDArray[Any]:
         """Most probable class of each row (the 0.5 rule for binary targets).
 
@@ -588,6 +741,7 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         method: str = "auto",
         n_boot: int = 200,
         random_state: Any = None,
+        scale: float | str | None = None,
     ) -> Summary:
         """Coefficient table: estimates, standard errors, tests, intervals, odds ratios.
 
@@ -620,6 +774,11 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             Bootstrap resamples.
         random_state : int, numpy Generator or None
             Seed of the bootstrap.
+        scale : None, "pearson" or float, default=None
+            Dispersion multiplying the model-based (Wald) covariance: None is the
+            binomial 1; "pearson" (or "X2") estimates it as Pearson chi2 / df_resid of
+            a fit on grouped data (``trials=...``), the quasi-binomial standard errors
+            of statsmodels' ``GLM(...).fit(scale="X2")``; z and p-values stay normal.
 
         Returns
         -------
@@ -648,6 +807,7 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             method=method,
             n_boot=n_boot,
             random_state=random_state,
+            scale=scale,
         )
 
     def fit_statistics(
@@ -672,6 +832,54 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
 
         return fit_statistics(self, X=X, y=y, sample_weight=sample_weight)
 
+    def marginal_effects(
+        self,
+        X: Any = None,
+        *,
+        at: str = "overall",
+        dummy: bool | list[str] = True,
+        alpha: float = 0.05,
+        cov_type: str = "nonrobust",
+        y: Any = None,
+        sample_weight: Any = None,
+        groups: Any = None,
+    ) -> pd.DataFrame:
+        """Marginal effects on the class probabilities, with delta-method standard errors.
+
+        Average marginal effects (``at="overall"``) or effects at the mean row
+        (``at="mean"``) over the rows ``X``: derivatives for continuous features,
+        discrete changes from 0 to 1 for dummies. See
+        :func:`logitkit.inference.marginal_effects`; for unpenalised fits the numbers are
+        statsmodels' ``get_margeff(at=..., method="dydx", dummy=...)``.
+
+        Returns
+        -------
+        MarginalEffects
+            A pandas DataFrame subclass; ``.header`` and ``.notes`` hold the rest.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_breast_cancer
+        >>> from logitkit import LogisticModel
+        >>> X, y = load_breast_cancer(return_X_y=True)
+        >>> model = LogisticModel(penalty=None).fit(X[:, :3], y)
+        >>> model.marginal_effects(X[:, :3]).columns.tolist()[:2]
+        ['dy_dx', 'std_err']
+        """
+        from logitkit.inference import marginal_effects  # noqa: PLC0415 - inference sits above
+
+        return marginal_effects(
+            self,
+            X,
+            at=at,
+            dummy=dummy,
+            alpha=alpha,
+            cov_type=cov_type,
+            y=y,
+            sample_weight=sample_weight,
+            groups=groups,
+        )
+
     def lr_test(self, reduced: LogisticModel) -> dict[str, float]:
         """Likelihood-ratio test of a nested ``reduced`` model against this one.
 
@@ -689,6 +897,63 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         from logitkit.inference import lr_test  # noqa: PLC0415 - inference sits above
 
         return lr_test(self, reduced)
+
+    def wald_test(
+        self,
+        constraints: Any,
+        q: Any = None,
+        *,
+        cov_type: str = "nonrobust",
+        X: Any = None,
+        y: Any = None,
+        sample_weight: Any = None,
+        groups: Any = None,
+    ) -> WaldTest:
+        """Wald test of linear constraints on the coefficients, e.g. ``"age = 0, lwt = 0"``.
+
+        Terms are the summary's rows (``intercept``, the features; ``"<class>[<term>]"``
+        for a multinomial model); or pass a matrix ``R`` and ``q``. ``cov_type`` and the
+        training rows as in :meth:`summary`. See :func:`logitkit.inference.wald_test`.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_breast_cancer
+        >>> from logitkit import LogisticModel
+        >>> X, y = load_breast_cancer(return_X_y=True)
+        >>> model = LogisticModel(penalty=None).fit(X[:, :3], y)
+        >>> model.wald_test("x1 = 0, x2 = 0").df
+        2
+        """
+        from logitkit.inference import wald_test  # noqa: PLC0415 - inference sits above
+
+        return wald_test(
+            self,
+            constraints,
+            q,
+            cov_type=cov_type,
+            X=X,
+            y=y,
+            sample_weight=sample_weight,
+            groups=groups,
+        )
+
+    def anova(self, *larger: LogisticModel) -> pd.DataFrame:
+        """Deviance table of this model and ``larger`` ones nested in turn (R's ``anova``).
+
+        See :func:`logitkit.inference.anova`.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_breast_cancer
+        >>> from logitkit import LogisticModel
+        >>> X, y = load_breast_cancer(return_X_y=True)
+        >>> small = LogisticModel(penalty=None).fit(X[:, :2], y)
+        >>> small.anova(LogisticModel(penalty=None).fit(X[:, :3], y))["df"].tolist()[1]
+        1.0
+        """
+        from logitkit.inference import anova  # noqa: PLC0415 - inference sits above
+
+        return anova(self, *larger)
 
     def save(self, path: str | Path, **metadata: Any) -> Path:
         """Write the fitted model to a hashed JSON artifact (see :func:`logitkit.save`)."""

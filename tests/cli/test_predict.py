@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -31,6 +32,7 @@ from logitkit.data.encoding import TableEncoder
 from tests.cli.helpers import loan_frame, save_loan_model
 
 runner = CliRunner()
+BIRTHWT = Path(__file__).parents[1] / "data" / "birthwt.csv"
 
 
 @pytest.fixture(scope="module")
@@ -352,3 +354,64 @@ def test_shared_reading_options_make_the_documented_command_line():
         False,
         {},
     ]
+
+
+@pytest.fixture(scope="module")
+def birthwt(tmp_path_factory):
+    """MASS birthwt (``low`` on eight predictors) fitted by maximum likelihood, saved."""
+    where = tmp_path_factory.mktemp("birthwt")
+    frame = pd.read_csv(BIRTHWT)
+    X = frame[["age", "lwt", "race", "smoke", "ptl", "ht", "ui", "ftv"]].astype(float)
+    model = LogisticModel(penalty=None).fit(X, frame["low"].to_numpy())
+    path = model.save(where / "model.json")
+    X.assign(id=frame["rownames"]).to_csv(where / "rows.csv", index=False)
+    return where, X, path
+
+
+def test_interval_adds_the_bounds_of_the_positive_probability(birthwt):
+    where, X, path = birthwt
+    out = where / "pred.parquet"
+    args = ["predict", str(path), str(where / "rows.csv"), "--keep", "id", "--out", str(out)]
+    result = runner.invoke(app, [*args, "--interval", "0.9", "--batch-size", "50"])
+    assert result.exit_code == 0, result.output
+    written = read_table(out)
+    assert list(written.columns) == ["id", "p_1", "p_1_low", "p_1_high", "label"]
+    expected = logitkit.load(path).predict_interval(X, level=0.9)
+    np.testing.assert_array_equal(written["p_1"].to_numpy(), expected["probability"])
+    np.testing.assert_allclose(written["p_1_low"].to_numpy(), expected["ci_low"], rtol=1e-12)
+    np.testing.assert_allclose(written["p_1_high"].to_numpy(), expected["ci_high"], rtol=1e-12)
+    assert "p_1_low, p_1_high = its 90% confidence interval" in result.output
+    # Without the option the output is as before.
+    result = runner.invoke(app, ["predict", str(path), str(where / "rows.csv"), "--keep", "id"])
+    assert result.exit_code == 0, result.output
+    assert list(pd.read_csv(io.StringIO(result.stdout)).columns) == ["id", "p_1", "label"]
+
+
+def test_interval_of_the_other_class_is_the_mirror(birthwt):
+    where, X, path = birthwt
+    args = ["predict", str(path), str(where / "rows.csv"), "--keep", "id", "--interval", "0.95"]
+    result = runner.invoke(app, [*args, "--positive", "0"])
+    assert result.exit_code == 0, result.output
+    printed = pd.read_csv(io.StringIO(result.stdout))
+    assert list(printed.columns) == ["id", "p_0", "p_0_low", "p_0_high", "label"]
+    expected = logitkit.load(path).predict_interval(X)
+    np.testing.assert_allclose(printed["p_0_low"], 1.0 - expected["ci_high"], rtol=1e-9)
+    np.testing.assert_allclose(printed["p_0_high"], 1.0 - expected["ci_low"], rtol=1e-9)
+
+
+def test_interval_is_refused_for_penalised_models_and_bad_levels(loans, birthwt, tmp_path):
+    where, _, model_path = loans
+    out = tmp_path / "pred.csv"
+    args = ["predict", str(model_path), str(where / "loans.csv"), "--out", str(out)]
+    result = runner.invoke(app, [*args, "--interval", "0.95"])
+    assert result.exit_code == 2
+    assert "--interval: Prediction intervals are refused for a penalised fit" in result.output
+    assert "Refit with penalty=None" in result.output
+    assert not out.exists()
+    where, _, path = birthwt
+    for level in ("95", "0", "1"):
+        result = runner.invoke(
+            app, ["predict", str(path), str(where / "rows.csv"), "--interval", level]
+        )
+        assert result.exit_code == 2
+        assert "--interval must be a level in (0, 1)" in result.output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -264,3 +265,20 @@ def test_streamed_training_from_parquet(tmp_path):
     )
     assert result.exit_code == 2
     assert "--cv cannot be combined with a streamed fit" in result.output
+
+
+def test_grouped_data_from_the_command_line(tmp_path):
+    # Venables & Ripley sec. 7.2: glm(cbind(numdead, 20 - numdead) ~ sex*ldose, binomial)
+    # has residual deviance 4.9937 on 8 df.
+    data = Path(__file__).parent.parent / "data" / "budworm.csv"
+    out = tmp_path / "bud.json"
+    args = ["train", str(data), "--formula", "numdead ~ sex*ldose", "--trials", "n"]
+    result = runner.invoke(app, [*args, "--penalty", "none", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "4.9937 on 8 df" in result.output
+    stats = logitkit.load(out).fit_statistics()
+    assert stats["deviance"] == pytest.approx(4.9937, abs=1e-4)
+    assert stats["df_resid"] == 8
+    result = runner.invoke(app, [*args, "--min-recall", "0.9", "--out", str(out)])
+    assert result.exit_code == 2
+    assert "cannot be combined with --trials" in result.output

@@ -338,3 +338,95 @@ def test_both_databases_log_every_answer(db: Db, demo_model, demo_rows):
         logged = live.runtime.log.window(None, 1000)
     assert len(logged) == 40
     assert live.runtime.log.healthy is False  # closed with the server
+
+
+# ------------------------------------------------------------- probability intervals
+BIRTHWT = Path(__file__).parents[1] / "data" / "birthwt.csv"
+BIRTHWT_FEATURES = ["age", "lwt", "race", "smoke", "ptl", "ht", "ui", "ftv"]
+
+
+@pytest.fixture(scope="module")
+def birthwt_server(tmp_path_factory: pytest.TempPathFactory):
+    """MASS birthwt (``low`` on eight predictors), maximum likelihood, served."""
+    where = tmp_path_factory.mktemp("birthwt")
+    frame = pd.read_csv(BIRTHWT)
+    X = frame[BIRTHWT_FEATURES].astype(float)
+    path = logitkit.LogisticModel(penalty=None).fit(X, frame["low"]).save(where / "model.json")
+    settings = Settings(model_path=path, db_url=f"sqlite:///{where / 'log.db'}", max_batch=1000)
+    with LiveServer(settings) as live:
+        yield live, logitkit.load(path), X
+
+
+@pytest.mark.parametrize("rows", [slice(0, 3), slice(0, 189)])  # the small and the fast path
+def test_interval_gives_each_probability_its_delta_method_bounds(birthwt_server, rows):
+    live, model, X = birthwt_server
+    body = instances(BIRTHWT_FEATURES, X.iloc[rows].to_numpy().tolist())
+    if rows.stop > 3:
+        assert len(json.dumps(body)) > 16_384
+    answer = live.client().post("/v1/predict", json={**body, "interval": 0.9})
+    assert answer.status_code == 200, answer.text
+    predictions = answer.json()["predictions"]
+    expected = model.predict_interval(X.iloc[rows], level=0.9)
+    got = np.array([p["probability_interval"] for p in predictions])
+    np.testing.assert_allclose(got[:, 0], expected["ci_low"], rtol=1e-12)
+    np.testing.assert_allclose(got[:, 1], expected["ci_high"], rtol=1e-12)
+    probability = np.array([p["probability"] for p in predictions])
+    np.testing.assert_allclose(probability, expected["probability"], rtol=1e-12)
+    assert list(predictions[0]) == [
+        "label",
+        "probability",
+        "probability_interval",
+        "probabilities",
+        "decision",
+        "threshold",
+    ]
+    # Without the field the answer is the one it always was.
+    plain = live.client().post("/v1/predict", json=body)
+    assert plain.status_code == 200, plain.text
+    for with_, without in zip(predictions, plain.json()["predictions"], strict=True):
+        assert "probability_interval" not in without
+        assert {k: v for k, v in with_.items() if k != "probability_interval"} == without
+
+
+def test_interval_retry_is_answered_again_with_its_bounds(birthwt_server):
+    live, _, X = birthwt_server
+    body = {**instances(BIRTHWT_FEATURES, X.iloc[:2].to_numpy().tolist()), "interval": 0.95}
+    headers = {"X-Request-ID": "interval-retry"}
+    first = live.client().post("/v1/predict", json=body, headers=headers)
+    again = live.client().post("/v1/predict", json=body, headers=headers)
+    assert first.status_code == again.status_code == 200
+    assert first.content == again.content
+
+
+@pytest.mark.parametrize("n", [1, 189])  # the small and the fast path
+@pytest.mark.parametrize("level", [0, 1, 1.5, -0.5, True, "0.95", None])
+def test_interval_outside_zero_one_is_422_naming_it(birthwt_server, level, n):
+    live, _, X = birthwt_server
+    body = {**instances(BIRTHWT_FEATURES, X.iloc[:n].to_numpy().tolist()), "interval": level}
+    answer = live.client().post("/v1/predict", json=body)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["errors"][0]["field"] == "interval"
+
+
+def test_interval_is_in_the_schema_only_where_the_model_gives_one(birthwt_server, client):
+    live, _, X = birthwt_server
+    schema = live.client().get("/openapi.json").json()["components"]["schemas"]
+    assert "interval" in schema["PredictRequest"]["properties"]
+    assert "interval" not in schema["ExplainRequest"]["properties"]
+    demo = client.get("/openapi.json").json()["components"]["schemas"]
+    assert "interval" not in demo["PredictRequest"]["properties"]
+    body = {**instances(BIRTHWT_FEATURES, X.iloc[:1].to_numpy().tolist()), "interval": 0.95}
+    explained = live.client().post("/v1/explain", json=body)
+    assert explained.status_code == 422
+    assert explained.json()["errors"][0]["field"] == "interval"
+
+
+def test_penalised_model_refuses_intervals_saying_why(client, demo_rows):
+    names, rows = demo_rows
+    answer = client.post("/v1/predict", json={**instances(names, rows[:2]), "interval": 0.95})
+    assert answer.status_code == 422
+    error = answer.json()["errors"][0]
+    assert error["field"] == "interval"
+    assert error["type"] == "interval_unavailable"
+    assert "penalised fit" in error["message"]
+    assert "penalty=None" in error["message"]

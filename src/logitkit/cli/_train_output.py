@@ -68,7 +68,7 @@ def print_result(
         f"classes {counts}",
         highlight=False,
     )
-    if result.positive is not None:
+    if result.positive is not None and "trials_column" not in training:
         named = bool(result.training.get("positive_named"))
         say(
             f"Positive class [bold]{result.positive!s}[/]"
@@ -82,8 +82,8 @@ def print_result(
     provenance = result.provenance
     say(
         f"[bold]Model[/]: {model!r}, {provenance['model']} ({model.n_features_in_} model "
-        f"columns, {int(model.n_iter_[0])} iterations, {elapsed:.1f} s in all); "
-        f"{provenance['C']}.",
+        f"columns, {int(model.n_iter_[0])} iterations, {elapsed:.1f} s in all)"
+        + (f"; {provenance['C']}." if provenance.get("C") else "."),
         highlight=False,
     )
     if result.policy is not None:

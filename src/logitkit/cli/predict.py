@@ -7,7 +7,10 @@ Output columns, named after what they hold: any ``--keep`` columns, then for a b
 model ``p_<positive>`` (the probability of the positive class, e.g. ``p_malignant``),
 ``label`` (the most probable class) and ``decision`` (``positive`` when ``p_<positive> >=
 threshold`` of the model's threshold policy, when it has one); for a multiclass model
-``p_<class>`` per class and ``label``. Probabilities are written exactly (shortest
+``p_<class>`` per class and ``label``. With ``--interval LEVEL`` (binary, unpenalised
+models) ``p_<positive>_low`` and ``p_<positive>_high`` follow ``p_<positive>``: the
+delta-method confidence interval of that probability, formed on the log-odds scale
+(see :meth:`logitkit.LogisticModel.predict_interval`). Probabilities are written exactly (shortest
 round-trip decimals in CSV and JSON, float64 in Parquet), so they equal
 ``model.predict_proba`` bit for bit.
 """
@@ -40,9 +43,10 @@ from logitkit.cli._reading import DecimalOption, NaValuesOption, SepOption, read
 from logitkit.data.arrow import arrow_types, count_rows, iter_batches
 from logitkit.decision import ThresholdPolicy
 from logitkit.exceptions import DataError
+from logitkit.inference import link_covariance, probability_bounds
 from logitkit.model import LogisticModel
 
-__all__ = ["predict", "predictions", "probability_column"]
+__all__ = ["interval_columns", "predict", "predictions", "probability_column"]
 
 #: How each policy rule chose its threshold, for the line that explains the columns.
 _RULES = {
@@ -66,6 +70,18 @@ def probability_column(label: Any) -> str:
     return f"p_{label}"
 
 
+def interval_columns(label: Any) -> tuple[str, str]:
+    """The output columns holding the interval of class ``label``'s probability.
+
+    Examples
+    --------
+    >>> interval_columns("malignant")
+    ('p_malignant_low', 'p_malignant_high')
+    """
+    column = probability_column(label)
+    return f"{column}_low", f"{column}_high"
+
+
 def predictions(
     model: LogisticModel,
     batch: pa.RecordBatch,
@@ -73,8 +89,9 @@ def predictions(
     keep: list[str],
     positive: Any,
     policy: ThresholdPolicy | None,
+    interval: float | None = None,
 ) -> pa.RecordBatch:
-    """The output rows of one input batch."""
+    """The output rows of one input batch (with ``interval``: the bounds at that level)."""
     frame = batch.to_pandas()
     absent = [c for c in keep if c not in frame.columns]
     if absent:
@@ -87,6 +104,16 @@ def predictions(
     if len(classes) == 2:
         column = int(np.flatnonzero(classes == positive)[0])
         columns[probability_column(positive)] = pa.array(proba[:, column], type=pa.float64())
+        if interval is not None:
+            table = model.predict_interval(X)
+            # The table is for the model's positive class; the other class's log-odds is
+            # its negation (exact), so its bounds come from the same standard errors.
+            sign = 1.0 if positive == table.attrs["logitkit"]["positive"] else -1.0
+            bounds = probability_bounds(
+                sign * table["log_odds"].to_numpy(), table["std_err"].to_numpy(), interval
+            )
+            for name, values in zip(interval_columns(positive), bounds, strict=True):
+                columns[name] = pa.array(values, type=pa.float64())
         columns["label"] = pa.array(model.predict(X).tolist())
         if policy is not None:
             decision = policy.decide_labels(proba[:, column], negative=classes[1 - column])
@@ -98,11 +125,15 @@ def predictions(
     return pa.RecordBatch.from_pydict(columns)
 
 
-def _check_keep(keep: list[str], model: LogisticModel, positive: Any) -> None:
+def _check_keep(
+    keep: list[str], model: LogisticModel, positive: Any, interval: float | None = None
+) -> None:
     """Refuse a --keep column that an output column would overwrite."""
     classes = model.classes_.tolist()
     probabilities = [positive] if len(classes) == 2 else classes
     outputs = {"label", "decision", *(probability_column(c) for c in probabilities)}
+    if interval is not None:
+        outputs.update(interval_columns(positive))
     clash = [c for c in keep if c in outputs]
     if clash:
         msg = (
@@ -110,6 +141,18 @@ def _check_keep(keep: list[str], model: LogisticModel, positive: Any) -> None:
             f"(outputs: {', '.join(sorted(outputs))}); keep another column, or rename it."
         )
         raise DataError(msg, column=clash[0])
+
+
+def _check_interval(model: LogisticModel, level: float) -> None:
+    """Refuse --interval before any row is read: a bad level, or a model without intervals."""
+    if not 0.0 < level < 1.0:
+        msg = f"--interval must be a level in (0, 1), e.g. 0.95; got {level:g}."
+        raise DataError(msg)
+    try:
+        link_covariance(model)
+    except ValueError as exc:
+        msg = f"--interval: {exc}"
+        raise DataError(msg) from None
 
 
 def _positive(model: LogisticModel, option: str | None, policy: ThresholdPolicy | None) -> Any:
@@ -127,7 +170,11 @@ def _positive(model: LogisticModel, option: str | None, policy: ThresholdPolicy 
 
 
 def _legend(
-    model: LogisticModel, model_path: Path, positive: Any, policy: ThresholdPolicy | None
+    model: LogisticModel,
+    model_path: Path,
+    positive: Any,
+    policy: ThresholdPolicy | None,
+    interval: float | None = None,
 ) -> str:
     """One line saying what the output columns mean."""
     classes = model.classes_.tolist()
@@ -137,6 +184,12 @@ def _legend(
         return f"Columns: p_<class> = the probability of each class; {label}."
     p = probability_column(positive)
     head = f"Columns: {p} = the probability of {positive!r}; {label}"
+    if interval is not None:
+        low, high = interval_columns(positive)
+        head += (
+            f"; {low}, {high} = its {100 * interval:g}% confidence interval (delta method "
+            "on the log-odds)"
+        )
     if policy is None:
         stored = stored_policy(model)
         why = (
@@ -275,6 +328,14 @@ def predict(
         bool,
         typer.Option("--json", help="JSON lines on stdout; with --out, a JSON summary."),
     ] = False,
+    interval: Annotated[
+        float | None,
+        typer.Option(
+            metavar="LEVEL",
+            help="Add p_<positive>_low and p_<positive>_high: the probability's confidence "
+            "interval at this level (e.g. 0.95; binary, unpenalised models).",
+        ),
+    ] = None,
 ) -> None:
     """Predict every row of DATA: p_<class>, label and decision, streamed in input order."""
     with one_line_errors():
@@ -286,7 +347,9 @@ def predict(
         pos = _positive(model, positive, policy)
         if policy is not None and pos != policy.positive:
             policy = None  # the policy decides another class
-        _check_keep(keep or [], model, pos)
+        if interval is not None:
+            _check_interval(model, interval)
+        _check_keep(keep or [], model, pos, interval)
         kind = "jsonl" if as_json and out is None else _kind(out)
         reading = read_options(na_values, sep, decimal)
         batches = _scored(
@@ -295,12 +358,13 @@ def predict(
             keep=keep or [],
             positive=pos,
             policy=policy,
+            interval=interval,
         )
         with _sink(out) as sink:
             rows = _write(sink, kind, batches)
     if quiet:
         return
-    legend = _legend(model, model_path, pos, policy)
+    legend = _legend(model, model_path, pos, policy, interval)
     error_console.print(legend, soft_wrap=True, markup=False, highlight=False)
     if out is not None and as_json:
         typer.echo(json.dumps({"rows": rows, "out": str(out), "model": model.artifact_["sha256"]}))

@@ -61,6 +61,13 @@ def train(
     weight: Annotated[
         str | None, typer.Option(help="A column of non-negative row weights.")
     ] = None,
+    trials: Annotated[
+        str | None,
+        typer.Option(
+            help="Grouped data: a column of trials per row, the target counting successes "
+            "(R's glm(cbind(s, n - s) ~ ...)); deviance and AIC are those of the groups."
+        ),
+    ] = None,
     impute: Annotated[
         str | None,
         typer.Option(help="Fill missing values: median or most_frequent (default: refuse them)."),
@@ -160,6 +167,7 @@ def train(
             formula=formula,
             drop=tuple(drop or ()),
             weight=weight,
+            trials=trials,
             impute=impute,
             normalize_labels=normalize_labels,
             reference=reading.parse_reference(reference or []),
@@ -215,7 +223,13 @@ def train(
             step("Writing the model")
             result.save(out)
             report_path = None
-            if not no_report:
+            if trials is not None and report is not None:
+                msg = (
+                    "--report cannot be combined with --trials: the report shows decisions "
+                    "on rows, and grouped data have none (the summary holds the fit)."
+                )
+                raise DataError(msg)
+            if not no_report and trials is None:
                 step("Writing the report")
                 report_path = report or Path("report.html")
                 _write(report_path, result.report(title=f"logitkit · {source}"))

@@ -32,19 +32,40 @@ from logitkit.inference._common import (
     training_rows,
 )
 from logitkit.inference.covariance import covariance
+from logitkit.inference.hypotheses import ANOVA_COLUMNS, WaldTest, anova, wald_test
+from logitkit.inference.margins import MARGINS_COLUMNS, MarginalEffects, marginal_effects
+from logitkit.inference.prediction import (
+    PREDICTION_COLUMNS,
+    LinkCovariance,
+    link_covariance,
+    prediction_interval,
+    probability_bounds,
+)
 from logitkit.inference.statistics import fit_statistics, lr_test
 from logitkit.inference.summary import Summary, summary
 
 __all__ = [
+    "ANOVA_COLUMNS",
     "COV_TYPES",
     "FIT_STATISTICS",
+    "MARGINS_COLUMNS",
     "METHODS",
+    "PREDICTION_COLUMNS",
     "SUMMARY_COLUMNS",
+    "LinkCovariance",
+    "MarginalEffects",
     "Summary",
     "TrainingRows",
+    "WaldTest",
+    "anova",
     "covariance",
     "fit_statistics",
+    "link_covariance",
     "lr_test",
+    "marginal_effects",
+    "prediction_interval",
+    "probability_bounds",
     "summary",
     "training_rows",
+    "wald_test",
 ]

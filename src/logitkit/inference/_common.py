@@ -59,6 +59,18 @@ FIT_STATISTICS: tuple[str, ...] = (
     "lr_stat",
     "lr_pvalue",
 )
+#: Further keys of :func:`fit_statistics` for a model fitted on grouped binomial data
+#: (``fit(X, successes, trials=...)``), in order.
+GROUPED_FIT_STATISTICS: tuple[str, ...] = (
+    "n_groups",
+    "n_trials",
+    "df_resid",
+    "null_df_resid",
+    "pearson_chi2",
+    "dispersion",
+    "gof_pvalue",
+    "pearson_pvalue",
+)
 COV_TYPES: tuple[str, ...] = ("nonrobust", "HC0", "HC1", "cluster")
 METHODS: tuple[str, ...] = ("auto", "wald", "profile", "bootstrap")
 _PENALISED = ("l2", "l1", "elasticnet")
@@ -133,6 +145,13 @@ def training_rows(model: LogisticModel, X: Any, y: Any, sample_weight: Any) -> T
     """
     if X is None and y is None:
         return None
+    if getattr(model, "_grouped", None) is not None:
+        msg = (
+            "This model was fitted on grouped data (trials=...): its statistics and "
+            "covariance come from the fit, so call without X and y. Robust covariances, "
+            "profile and bootstrap intervals need one row per trial: refit on those rows."
+        )
+        raise ValueError(msg)
     if X is None or y is None:
         msg = "Pass both X and y (the training rows), or neither."
         raise ValueError(msg)

@@ -10,7 +10,7 @@ from numpy.typing import NDArray
 from scipy.stats import chi2
 from sklearn.utils.validation import check_is_fitted
 
-from logitkit._fitting import class_weight_vector
+from logitkit._fitting import GroupedData, class_weight_vector
 from logitkit.inference._common import (
     TrainingRows,
     _State,
@@ -67,9 +67,87 @@ def _effective_df(model: LogisticModel, state: _State) -> float:
     return float(np.trace(Ha @ inv))
 
 
+def _grouped_statistics(
+    model: LogisticModel, state: _State, grouped: GroupedData
+) -> dict[str, float]:
+    """Statistics of the grouped binomial model (R's ``glm`` on ``cbind(s, n - s)``).
+
+    The rows the solver saw (successes and failures of each group) have the grouped
+    model's log-likelihood less ``sum log C(n_i, s_i)``; deviances are against the
+    saturated model, one probability per group.
+    """
+    sums = np.asarray(model._class_weight_sums, dtype=np.float64)
+    rows_llf = -float(state.stats.loss)
+    positive = sums[sums > 0]
+    rows_llnull = float(positive @ np.log(positive / sums.sum()))
+    llf = rows_llf + grouped.log_binomial
+    llnull = rows_llnull + grouped.log_binomial
+    G = float(grouped.n_groups)
+    k = _effective_df(model, state)
+    df_model = k - state.n_out
+    df_resid = G - k
+    deviance = 2.0 * (grouped.saturated_log_likelihood - rows_llf)
+    null_deviance = 2.0 * (grouped.saturated_log_likelihood - rows_llnull)
+    lr = 2.0 * (llf - llnull)
+    pearson = grouped.pearson_chi2
+    fitted = df_resid > 0
+    return {
+        "n_obs": G,
+        "n_params": k,
+        "df_model": df_model,
+        "log_likelihood": llf,
+        "null_log_likelihood": llnull,
+        "deviance": deviance,
+        "null_deviance": null_deviance,
+        "aic": -2.0 * llf + 2.0 * k,
+        "bic": -2.0 * llf + math.log(G) * k,
+        "pseudo_r2": 1.0 - llf / llnull if llnull != 0 else math.nan,
+        "lr_stat": lr,
+        "lr_pvalue": float(chi2.sf(lr, df_model)) if df_model > 0 else math.nan,
+        "n_groups": G,
+        "n_trials": grouped.n_trials,
+        "df_resid": df_resid,
+        "null_df_resid": G - 1.0,
+        "pearson_chi2": pearson,
+        "dispersion": pearson / df_resid if fitted else math.nan,
+        "gof_pvalue": float(chi2.sf(deviance, df_resid)) if fitted else math.nan,
+        "pearson_pvalue": float(chi2.sf(pearson, df_resid)) if fitted else math.nan,
+    }
+
+
+def _dispersion(model: LogisticModel, state: _State, scale: float | str | None) -> float:
+    """The factor on the covariance: 1, Pearson chi2 / df_resid, or a given scale."""
+    if scale is None:
+        return 1.0
+    if isinstance(scale, str):
+        if scale not in ("pearson", "X2"):
+            msg = f"scale must be None, 'pearson' (or 'X2') or a float > 0; got {scale!r}."
+            raise ValueError(msg)
+        grouped = getattr(model, "_grouped", None)
+        if grouped is None:
+            msg = (
+                "scale='pearson' estimates over-dispersion of grouped binomial data: fit "
+                "with trials=... (with one 0/1 outcome per row the Pearson statistic says "
+                "nothing about dispersion)."
+            )
+            raise ValueError(msg)
+        dispersion = _grouped_statistics(model, state, grouped)["dispersion"]
+        if not math.isfinite(dispersion):
+            msg = "The Pearson dispersion needs more groups than parameters (df_resid > 0)."
+            raise ValueError(msg)
+        return dispersion
+    if isinstance(scale, bool) or not isinstance(scale, int | float) or not scale > 0:
+        msg = f"scale must be None, 'pearson' (or 'X2') or a float > 0; got {scale!r}."
+        raise ValueError(msg)
+    return float(scale)
+
+
 def _fit_statistics(
     model: LogisticModel, state: _State, rows: TrainingRows | None
 ) -> dict[str, float] | None:
+    grouped = getattr(model, "_grouped", None)
+    if grouped is not None:
+        return _grouped_statistics(model, state, grouped)
     K = int(model.classes_.shape[0])
     if rows is not None:
         sums = np.bincount(rows.codes, weights=rows.w, minlength=K).astype(np.float64)
@@ -122,12 +200,25 @@ def fit_statistics(
         The training rows; needed for models loaded from an artifact, and for the
         effective degrees of freedom of penalised fits.
 
+    **Grouped binomial data** (``fit(X, successes, trials=...)``): the numbers are
+    those of the grouped model, as statsmodels' ``GLM(Binomial)`` on
+    ``column_stack([s, n - s])`` and R's ``glm(cbind(s, n - s) ~ ...)`` give them:
+    ``n_obs`` counts groups, the log-likelihoods include ``sum log C(n_i, s_i)`` (so
+    do AIC and BIC, with ``log(n_groups)``), and the deviances are against the
+    saturated model. The keys :data:`GROUPED_FIT_STATISTICS` follow: ``n_groups``,
+    ``n_trials``, ``df_resid`` (groups minus parameters), ``null_df_resid``,
+    ``pearson_chi2``, ``dispersion`` (``pearson_chi2 / df_resid``; above 1 is
+    over-dispersion, see ``summary(scale="pearson")``), ``gof_pvalue`` (the deviance
+    against chi-squared on ``df_resid``) and ``pearson_pvalue`` (the same for
+    Pearson's statistic). Both tests need trials large enough per group.
+
     Returns
     -------
     dict
         Keys :data:`FIT_STATISTICS`: ``n_obs``, ``n_params``, ``df_model``,
         ``log_likelihood``, ``null_log_likelihood``, ``deviance``, ``null_deviance``,
-        ``aic``, ``bic``, ``pseudo_r2`` (McFadden), ``lr_stat`` and ``lr_pvalue``.
+        ``aic``, ``bic``, ``pseudo_r2`` (McFadden), ``lr_stat`` and ``lr_pvalue``;
+        for grouped data then :data:`GROUPED_FIT_STATISTICS`.
 
     Examples
     --------
@@ -137,6 +228,15 @@ def fit_statistics(
     >>> stats = LogisticModel(penalty=None).fit(X[:, :3], y).fit_statistics()
     >>> round(stats["pseudo_r2"], 3), stats["n_params"]
     (0.709, 4.0)
+
+    Grouped data: 3 groups of 10 trials.
+
+    >>> import numpy as np
+    >>> Xg = np.array([[0.0], [1.0], [2.0]])
+    >>> model = LogisticModel(penalty=None).fit(Xg, [2, 5, 9], trials=[10, 10, 10])
+    >>> grouped = fit_statistics(model)
+    >>> grouped["n_obs"], grouped["df_resid"]
+    (3.0, 1.0)
     """
     rows = training_rows(model, X, y, sample_weight)
     out = _fit_statistics(model, _state(model, rows), rows)

@@ -29,6 +29,7 @@ from logitkit.inference.covariance import (
     _group_codes,
 )
 from logitkit.inference.statistics import (
+    _dispersion,
     _fit_statistics,
 )
 from logitkit.solver.firth import profile_interval
@@ -109,6 +110,8 @@ def _fmt(value: Any, spec: str = ".4f") -> str:
 
 
 def _rows_text(h: dict[str, Any]) -> str:
+    if h.get("n_groups") is not None:
+        return f"{h['n_groups']:g} groups of {h['n_trials']:g} trials in all (grouped binomial)"
     n_rows, n_obs = h.get("n_rows"), h.get("n_obs")
     if n_obs is None or n_rows is None or math.isclose(n_obs, n_rows):
         return str(n_rows)
@@ -145,6 +148,8 @@ def _render(h: dict[str, Any], table: pd.DataFrame, digits: int) -> str:
             ),
             ("AIC / BIC", f"{_fmt(st['aic'], '.3f')} / {_fmt(st['bic'], '.3f')}"),
         ]
+        if st.get("df_resid") is not None:
+            fields += _grouped_fields(st)
     fields += [
         ("Standard errors", h.get("cov_text")),
         ("Intervals", h.get("interval_text")),
@@ -157,6 +162,20 @@ def _render(h: dict[str, Any], table: pd.DataFrame, digits: int) -> str:
         lines.append("Notes:")
         lines += [f"  [{i}] {note}" for i, note in enumerate(notes, 1)]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _grouped_fields(st: dict[str, Any]) -> list[tuple[str, str]]:
+    """Header lines of a grouped binomial fit: deviances, goodness of fit, dispersion."""
+    deviance = (
+        f"{_fmt(st['deviance'])} on {_fmt(st['df_resid'], 'g')} df "
+        f"(null {_fmt(st['null_deviance'])} on {_fmt(st['null_df_resid'], 'g')} df)"
+    )
+    fit = (
+        f"deviance p = {_fmt(st['gof_pvalue'], '.3g')}, Pearson chi2 "
+        f"{_fmt(st['pearson_chi2'])} p = {_fmt(st['pearson_pvalue'], '.3g')}"
+    )
+    dispersion = f"{_fmt(st['dispersion'])} (Pearson chi2 / df_resid; binomial: 1)"
+    return [("Deviance", deviance), ("Goodness of fit", fit), ("Dispersion", dispersion)]
 
 
 def _reported_params(model: LogisticModel) -> FloatArray:
@@ -269,10 +288,14 @@ def summary(
     method: str = "auto",
     n_boot: int = 200,
     random_state: Any = None,
+    scale: float | str | None = None,
 ) -> Summary:
     """Coefficient table with standard errors, tests, intervals and odds ratios.
 
-    See :meth:`logitkit.LogisticModel.summary` for the parameters.
+    See :meth:`logitkit.LogisticModel.summary` for the parameters. ``scale`` multiplies
+    the model-based covariance: None (the binomial 1), ``"pearson"`` (or ``"X2"``) for
+    the Pearson dispersion of grouped data (quasi-binomial, statsmodels'
+    ``GLM(...).fit(scale="X2")``), or a float.
 
     Examples
     --------
@@ -294,6 +317,12 @@ def summary(
     penalised = model.penalty in _PENALISED
     if method == "auto":
         method = "none" if penalised else "wald"
+    if scale is not None and (method != "wald" or cov_type != "nonrobust"):
+        msg = (
+            f"scale={scale!r} scales the model-based Wald covariance; it does not apply "
+            f"to method={method!r} with cov_type={cov_type!r}."
+        )
+        raise ValueError(msg)
     if method in ("profile", "bootstrap") and (X is None or y is None):
         msg = f"method={method!r} refits the model: pass the training rows X=..., y=...."
         raise ValueError(msg)
@@ -306,6 +335,7 @@ def summary(
         raise ValueError(msg)
     rows = training_rows(model, X, y, sample_weight)
     state = _state(model, rows)
+    dispersion = _dispersion(model, state, scale)
     P = _reported_params(model)
     shape = P.shape
     se, lo, hi, z, pv = (np.full(shape, math.nan) for _ in range(5))
@@ -316,6 +346,7 @@ def summary(
             msg = "method='profile' needs a binary model with penalty=None or penalty='firth'."
             raise ValueError(msg)
         cov, unidentified = _covariance(state, rows, cov_type, groups)
+        cov = cov * dispersion
         if penalised:
             warnings.warn(notes[0], InferenceWarning, stacklevel=3)
         se = np.where(unidentified, math.nan, np.sqrt(np.maximum(np.diag(cov), 0.0)))
@@ -326,6 +357,11 @@ def summary(
         if method == "profile":
             assert rows is not None
             lo, hi, z, pv = _profile(model, state, rows, P, 1.0 - alpha)
+            notes.append(
+                "Profile intervals: z is the signed square root of the likelihood-ratio "
+                "statistic for coef = 0 (sign of the estimate), not coef / std_err; p_value is "
+                "that LR test's, and std_err is the Wald one, shown for reference."
+            )
         if unidentified[np.tile(state.free, state.n_out)].any():
             notes.append(
                 "Some coefficients are not identified (collinear features): they have no "
@@ -353,6 +389,8 @@ def summary(
             "model-based standard errors are not valid; use cov_type='HC0' or 'HC1' with "
             "X=..., y=...."
         )
+    if method == "wald" and model.penalty is None:
+        notes.extend(_wald_caveats(model, state, P))
     if model.penalty == "firth" and method == "wald":
         notes.append(
             "Firth's bias-reduced estimates with Wald intervals from X'WX at the estimate "
@@ -367,10 +405,67 @@ def summary(
         P, z, lo, hi = -P, -z, -hi, -lo
     frame = _frame(model, P, se, z, pv, lo, hi, rows)
     header = _header(model, state, rows, cov_type, groups, method, alpha, n_boot)
+    _grouped_header(header, scale, dispersion, notes)
     header["notes"] = notes
     out = Summary(frame)
     out.attrs["logitkit"] = header
     return out
+
+
+def _grouped_header(
+    header: dict[str, Any], scale: float | str | None, dispersion: float, notes: list[str]
+) -> None:
+    """Groups, trials and the scale in the header; a note on over-dispersion."""
+    st = header.get("fit_statistics") or {}
+    header["scale"] = dispersion
+    if scale is not None and header.get("cov_text") is not None:
+        kind = "Pearson dispersion, quasi-binomial" if isinstance(scale, str) else "given"
+        header["cov_text"] += f", scaled by {dispersion:.4g} ({kind})"
+    if st.get("n_groups") is None:
+        return
+    header["n_groups"], header["n_trials"] = st["n_groups"], st["n_trials"]
+    if scale is None and st["pearson_pvalue"] < 0.05 and st["dispersion"] > 1.0:
+        notes.append(
+            f"Over-dispersion: Pearson chi2 / df_resid = {st['dispersion']:.3g} (p = "
+            f"{st['pearson_pvalue']:.3g} against 1), so the binomial standard errors are "
+            "too small; summary(scale='pearson') gives quasi-binomial ones."
+        )
+
+
+#: Fewer events (rows of the smaller class) per estimated parameter than this make Wald
+#: intervals of an unpenalised fit unreliable (Peduzzi et al., 1996).
+_MIN_EVENTS_PER_PARAMETER = 10.0
+#: A standardised coefficient this large marks (near) separation: the likelihood is flat
+#: along it, and a Wald interval around it means little.
+_LARGE_STANDARDISED = 10.0
+
+
+def _wald_caveats(model: LogisticModel, state: _State, P: FloatArray) -> list[str]:
+    """Why Wald intervals of an unpenalised fit may mislead, with the remedy (R's confint)."""
+    counts = getattr(model, "class_counts_", None)
+    n_params = int(np.tile(state.free, state.n_out).sum())
+    reasons = []
+    if (
+        counts is not None
+        and n_params
+        and float(np.min(counts)) / n_params < _MIN_EVENTS_PER_PARAMETER
+    ):
+        reasons.append(
+            f"only {float(np.min(counts)) / n_params:.1f} rows of the smaller class per "
+            "estimated parameter (10 is the usual minimum)"
+        )
+    std = np.abs(P[:, 1:] * np.asarray(model.feature_scale_))
+    if model.standardize and std.size and float(np.nanmax(std)) > _LARGE_STANDARDISED:
+        reasons.append("a standardised coefficient above 10, a mark of (near) separation")
+    if not reasons:
+        return []
+    profile = (
+        "summary(method='profile', X=X, y=y) gives profile-likelihood intervals (R's "
+        "confint default), which do not assume a symmetric likelihood"
+        if state.n_out == 1
+        else "a penalised fit (penalty='l2') or fewer features is safer"
+    )
+    return [f"Wald intervals may be unreliable here: {'; '.join(reasons)}. {profile}."]
 
 
 def _positive_first(model: LogisticModel) -> bool:

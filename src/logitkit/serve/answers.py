@@ -10,7 +10,7 @@ instance for the JSON encoder, which counts on 1,000-instance batches.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -46,6 +46,9 @@ class Answers:
         The decision rule's answer per instance.
     threshold : float or None
         The threshold of the decision rule.
+    interval : ndarray of shape (n, 2) or None
+        The interval ``[low, high]`` of each ``probability``, when the request asked
+        for one (``"interval"``); None leaves the answer as it is without.
     """
 
     class_keys: tuple[str, ...]
@@ -54,6 +57,7 @@ class Answers:
     proba: FloatArray
     decisions: list[Any]
     threshold: float | None
+    interval: FloatArray | None = None
 
     @classmethod
     def of(cls, model: Predictor, out: Outputs) -> Answers:
@@ -84,9 +88,33 @@ class Answers:
     def __len__(self) -> int:
         return len(self.labels)
 
+    def with_interval(self, interval: FloatArray) -> Answers:
+        """These answers with each probability's interval, rows ``[low, high]``."""
+        return replace(self, interval=interval)
+
     def predictions(self) -> list[dict[str, Any]]:
-        """One dict per instance: label, probability, probabilities, decision, threshold."""
+        """One dict per instance: label, probability (and its interval, when asked for),
+        probabilities, decision, threshold."""
         keys = self.class_keys
+        if self.interval is not None:
+            return [
+                {
+                    "label": label,
+                    "probability": p,
+                    "probability_interval": bounds,
+                    "probabilities": dict(zip(keys, row, strict=True)),
+                    "decision": decision,
+                    "threshold": self.threshold,
+                }
+                for label, p, bounds, row, decision in zip(
+                    self.labels,
+                    self.probability.tolist(),
+                    self.interval.tolist(),
+                    self.proba.tolist(),
+                    self.decisions,
+                    strict=True,
+                )
+            ]
         return [
             {
                 "label": label,
@@ -109,6 +137,8 @@ class Answers:
         n, k = self.proba.shape
         if not n:
             return b"[]"
+        if self.interval is not None:
+            return self._with_interval_json()
         # orjson prints each number once; one template per instance, all filled by a
         # single formatting operation, puts them in place.
         keys = b",".join(orjson.dumps(key).replace(b"%", b"%%") + b":%s" for key in self.class_keys)
@@ -127,6 +157,30 @@ class Answers:
         for j in range(k):
             values[2 + j :: width] = numbers[j::k]
         values[k + 2 :: width] = _json_values(self.decisions)
+        return b"[" + b",".join([item] * n) % tuple(values) + b"]"
+
+    def _with_interval_json(self) -> bytes:
+        """:meth:`predictions_json` with ``probability_interval`` after ``probability``."""
+        keys = b",".join(orjson.dumps(key).replace(b"%", b"%%") + b":%s" for key in self.class_keys)
+        item = (
+            b'{"label":%s,"probability":%s,"probability_interval":[%s,%s],"probabilities":{'
+            + keys
+            + b'},"decision":%s,"threshold":'
+            + orjson.dumps(self.threshold)
+            + b"}"
+        )
+        n, k = self.proba.shape
+        width = k + 5
+        values: list[bytes] = [b""] * (n * width)
+        values[0::width] = _json_values(self.labels)
+        values[1::width] = json_bytes(self.probability)[1:-1].split(b",")
+        bounds = json_bytes(np.asarray(self.interval, dtype=np.float64).ravel())[1:-1].split(b",")
+        values[2::width] = bounds[0::2]
+        values[3::width] = bounds[1::2]
+        numbers = json_bytes(self.proba.ravel())[1:-1].split(b",")
+        for j in range(k):
+            values[4 + j :: width] = numbers[j::k]
+        values[k + 4 :: width] = _json_values(self.decisions)
         return b"[" + b",".join([item] * n) % tuple(values) + b"]"
 
 

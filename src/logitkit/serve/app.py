@@ -197,6 +197,10 @@ def _customise_openapi(app: FastAPI, runtime: Runtime) -> None:
         request = dict(current.request_schema)
         components.update(request.pop("$defs", {}))
         components["PredictRequest"] = request
+        # /v1/explain takes the instances only (no "interval"); same instance schema.
+        components["ExplainRequest"] = {
+            k: v for k, v in current.inputs.explain_schema.items() if k != "$defs"
+        }
         for name, body in _BODY_MODELS.items():
             part = TypeAdapter(body).json_schema(ref_template="#/components/schemas/{model}")
             components.update(part.pop("$defs", {}))

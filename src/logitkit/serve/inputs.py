@@ -21,7 +21,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NotRequired
 
 import msgspec
 import numpy as np
@@ -43,6 +43,16 @@ _MAX_ABS = 1e300
 _TYPES = ("float", "int", "bool", "category")
 #: Bodies from this size on try the batch fast path first (see :meth:`InputSchema.read`).
 _FAST_FROM_BYTES = 16_384
+#: The opt-in field of ``/v1/predict`` asking for probability intervals at a level.
+_INTERVAL_FIELD = Annotated[
+    float,
+    Field(
+        gt=0.0,
+        lt=1.0,
+        description="Optional: add probability_interval, the positive class's probability's "
+        "confidence interval at this level (e.g. 0.95), to each prediction.",
+    ),
+]
 
 
 @dataclass(frozen=True)
@@ -132,7 +142,8 @@ def _typed_dict(name: str, fields: dict[str, Any], config: ConfigDict) -> Any:
 
 
 def _batch_decoder(names: Sequence[str]) -> msgspec.json.Decoder[Any]:
-    """A decoder of ``{"instances": [...]}`` whose instances hold exactly these numbers.
+    """A decoder of ``{"instances": [...]}`` (and an optional ``"interval"`` number) whose
+    instances hold exactly these numbers.
 
     It checks in C what the validator checks in Python for a body of numbers: every
     feature present, no other key, each value a JSON number (``true`` and ``"1.5"`` are
@@ -146,7 +157,10 @@ def _batch_decoder(names: Sequence[str]) -> msgspec.json.Decoder[Any]:
     )
     items: Any = list[instance]  # type: ignore[valid-type]
     body = msgspec.defstruct(
-        "Instances", [("instances", items)], forbid_unknown_fields=True, gc=False
+        "Instances",
+        [("instances", items), ("interval", float | msgspec.UnsetType, msgspec.UNSET)],
+        forbid_unknown_fields=True,
+        gc=False,
     )
     return msgspec.json.Decoder(body)
 
@@ -175,6 +189,10 @@ class InputSchema:
         Reference profiles by name, for the field descriptions.
     max_batch : int
         Most instances in one request.
+    interval : bool, default=False
+        Whether the model gives probability intervals: then the published request schema
+        of ``/v1/predict`` has the optional ``interval`` field (it is read either way, so a
+        request for one gets a clear refusal rather than "extra field").
     """
 
     def __init__(
@@ -185,6 +203,7 @@ class InputSchema:
         encoder: TableEncoder | None,
         profiles: dict[str, Any],
         max_batch: int,
+        interval: bool = False,
     ) -> None:
         self.features = _specs(features, columns, coef)
         self.names = tuple(f.name for f in self.features)
@@ -221,8 +240,18 @@ class InputSchema:
         ]
         body = _typed_dict("PredictRequest", {"instances": items}, strict)
         self._adapter: TypeAdapter[dict[str, list[dict[str, Any]]]] = TypeAdapter(body)
-        self.request_schema: dict[str, Any] = self._adapter.json_schema(
-            ref_template="#/components/schemas/{model}"
+        asking = _typed_dict(
+            "PredictRequest",
+            {"instances": items, "interval": NotRequired[_INTERVAL_FIELD]},
+            strict,
+        )
+        self._predict_adapter: TypeAdapter[dict[str, Any]] = TypeAdapter(asking)
+        ref = "#/components/schemas/{model}"
+        #: The body of ``/v1/explain``: the instances only.
+        self.explain_schema: dict[str, Any] = self._adapter.json_schema(ref_template=ref)
+        #: The body of ``/v1/predict`` (with ``interval`` when the model gives intervals).
+        self.request_schema: dict[str, Any] = (
+            self._predict_adapter.json_schema(ref_template=ref) if interval else self.explain_schema
         )
         self.schema_key = hashlib.sha256(
             json.dumps(self.request_schema, sort_keys=True).encode()
@@ -243,19 +272,45 @@ class InputSchema:
             Naming each bad field.
         """
         if self._fast and len(body) >= _FAST_FROM_BYTES:
-            X = self.fast_matrix(body)
-            if X is not None:
-                return [], X
+            fast = self._fast_read(body)
+            if fast is not None and fast[1] is None:
+                return [], fast[0]
         instances = self.parse(body)
         return instances, self.matrix(instances)
 
+    def read_predict(self, body: bytes) -> tuple[list[dict[str, Any]], FloatArray, float | None]:
+        """As :meth:`read`, for ``/v1/predict``: also the optional ``interval`` level.
+
+        Raises
+        ------
+        pydantic.ValidationError
+            Naming each bad field (``interval`` outside (0, 1) included).
+        """
+        if self._fast and len(body) >= _FAST_FROM_BYTES:
+            fast = self._fast_read(body)
+            if fast is not None:
+                return [], fast[0], fast[1]
+        parsed = self._predict_adapter.validate_json(body)
+        instances = parsed["instances"]
+        return instances, self.matrix(instances), parsed.get("interval")
+
     def fast_matrix(self, body: bytes) -> FloatArray | None:
         """The model matrix of a valid body of numbers, or None to leave it to the validator."""
+        fast = self._fast_read(body)
+        return None if fast is None or fast[1] is not None else fast[0]
+
+    def _fast_read(self, body: bytes) -> tuple[FloatArray, float | None] | None:
+        """The model matrix and ``interval`` of a valid body of numbers, or None."""
         if self._fast_decoder is None:
             return None
         try:
-            items = self._fast_decoder.decode(body).instances
+            decoded = self._fast_decoder.decode(body)
         except (msgspec.DecodeError, msgspec.ValidationError):
+            return None
+        items = decoded.instances
+        # Absent, not null: null is no level, and the validator says so.
+        level = None if decoded.interval is msgspec.UNSET else decoded.interval
+        if level is not None and not 0.0 < level < 1.0:
             return None
         n, p = len(items), len(self.names)
         if not 1 <= n <= self._max_batch:
@@ -267,7 +322,7 @@ class InputSchema:
         ).reshape(n, p)
         if not (np.abs(X) <= self.bounds).all():
             return None
-        return X
+        return X, level
 
     def parse(self, body: bytes) -> list[dict[str, Any]]:
         """Validate a JSON body ``{"instances": [...]}`` and return its instances.

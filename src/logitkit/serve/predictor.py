@@ -22,6 +22,7 @@ from numpy.typing import NDArray
 
 import logitkit
 from logitkit.exceptions import ArtifactError
+from logitkit.inference import LinkCovariance, link_covariance, probability_bounds
 from logitkit.serve.inputs import FeatureSpec, FloatArray, InputSchema
 from logitkit.serve.rules import DecisionRule, make_rule
 
@@ -87,6 +88,9 @@ class Predictor:
         The raw input features: validation, encoding, logged form.
     rule : DecisionRule
         The decision under the threshold policy.
+    interval_refusal : str or None
+        Why the model gives no probability intervals (multinomial, penalised, or no
+        stored Hessian); None when it does (see :meth:`probability_interval`).
     """
 
     def __init__(
@@ -114,6 +118,13 @@ class Predictor:
         self.rule = rule
         self.policy_source = policy_source
         self.loaded_at = datetime.now(UTC)
+        # The coefficient covariance for probability intervals, formed once per model.
+        self._link: LinkCovariance | None = None
+        self.interval_refusal: str | None = None
+        try:
+            self._link = link_covariance(model)
+        except ValueError as exc:
+            self.interval_refusal = str(exc)
         columns = [
             str(c) for c in spec.get("encoded_features") or [f["name"] for f in spec["features"]]
         ]
@@ -125,6 +136,7 @@ class Predictor:
             getattr(model, "encoder_", None),
             profiles,
             max_batch,
+            interval=self._link is not None,
         )
         self.features = self.inputs.features
         self.names = self.inputs.names
@@ -165,6 +177,30 @@ class Predictor:
         else:
             probability = proba[np.arange(len(proba)), label_index]
         return Outputs(proba, probability, label_index, decision)
+
+    def probability_interval(self, X: FloatArray, level: float) -> FloatArray:
+        """Each row's interval ``[low, high]`` of the answered ``probability``, shape (n, 2).
+
+        The delta method on the log-odds of the class whose probability is answered
+        (the positive class), mapped by the logistic function; as
+        :meth:`logitkit.LogisticModel.predict_interval`. NaN where a row needs a
+        coefficient without a standard error.
+
+        Raises
+        ------
+        ValueError
+            When the model gives no intervals (:attr:`interval_refusal` says why).
+        """
+        link = self._link
+        if link is None:
+            raise ValueError(self.interval_refusal)
+        z = self.linear(X)[:, 0]
+        index = self.rule.positive_index
+        # The log-odds of the class whose probability is answered (see predict): the
+        # positive class, or (a policy without one) each row's label.
+        eta = np.where(z > 0, z, -z) if index is None else (z if index == 1 else -z)
+        low, high = probability_bounds(eta, link.std_err(X), level)
+        return np.column_stack([low, high])
 
     def labels(self, index: NDArray[np.intp]) -> list[Any]:
         """Class labels (plain Python values) at column indices."""

@@ -100,6 +100,14 @@ class Prediction(BaseModel):
     probability: float = Field(
         description="Binary: the probability of the positive class; multiclass: of label."
     )
+    probability_interval: list[float | None] | None = Field(
+        default=None,
+        min_length=2,
+        max_length=2,
+        description="Only when the request sent 'interval': [low, high], the confidence "
+        "interval of probability at that level (delta method on the log-odds; null bounds "
+        "where the instance needs a coefficient without a standard error).",
+    )
     probabilities: dict[str, float] = Field(description="Every class's probability.")
     decision: Label = Field(description="The decision under the threshold policy.")
     threshold: float | None = Field(description="The policy's threshold (null if none).")

@@ -73,6 +73,7 @@ class TrainingSpec:
     formula: str | None = None
     drop: tuple[str, ...] = ()
     weight: str | None = None
+    trials: str | None = None
     impute: str | None = None
     normalize_labels: bool = False
     reference: Mapping[str, Any] = field(default_factory=dict)
@@ -162,8 +163,31 @@ class TrainingSpec:
                     "that confidence. Add one, or leave --confidence out."
                 )
                 raise DataError(msg)
+        if self.trials is not None:
+            self._check_grouped()
         if self.weight is not None and self.weight == self.target:
             msg = f"--weight names the target column '{self.target}'; name a weight column."
+            raise DataError(msg)
+
+    def _check_grouped(self) -> None:
+        """Grouped data (successes of trials) have no rows to decide: say what cannot apply."""
+        given = {
+            "--positive": self.positive is not None,
+            "a decision rule (--min-recall, ...)": self.rule is not None,
+            "--confidence": self.confidence is not None,
+            "--cv": self.cv,
+            "--test-size": self.test_size > 0,
+            "--weight": self.weight is not None,
+            "--class-weight": self.class_weight is not None,
+        }
+        refused = [name for name, on in given.items() if on]
+        if refused:
+            msg = (
+                f"{', '.join(refused)} cannot be combined with --trials: the target then counts "
+                f"successes out of '{self.trials}' trials per group (R's glm(cbind(s, n - s) ~ "
+                "...)), so there are no single rows to decide, weight or hold out; the model "
+                "is the probability of a success."
+            )
             raise DataError(msg)
 
     def in_memory_options(self) -> list[str]:
@@ -178,6 +202,7 @@ class TrainingSpec:
             "rule": "a decision rule (--min-recall, ...)",
             "confidence": "--confidence",
             "test_size": "--test-size",
+            "trials": "--trials",
         }
         return [
             flag for name, flag in named.items() if getattr(self, name) != getattr(defaults, name)

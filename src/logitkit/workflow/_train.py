@@ -32,13 +32,13 @@ from logitkit.artifact import data_fingerprint
 from logitkit.data.arrow import read_table
 from logitkit.data.checks import check_label_spelling, check_sample_weight
 from logitkit.data.fingerprint import RowFingerprint
-from logitkit.diagnostics import diagnose
+from logitkit.diagnostics import Findings, diagnose
 from logitkit.exceptions import DataError, InferenceWarning
 from logitkit.inference import Summary
 from logitkit.model import LogisticModel, resolve_positive_class
 from logitkit.reference import reference_profile
 from logitkit.workflow._assessment import cross_validate_procedure, evaluate_rows
-from logitkit.workflow._procedure import Fitted, fit_procedure
+from logitkit.workflow._procedure import Fitted, encoder_for, fit_procedure
 from logitkit.workflow._result import TrainingResult
 from logitkit.workflow._spec import TrainingSpec
 
@@ -151,7 +151,7 @@ def _columns(
     if spec.target not in frame.columns:
         msg = f"Target column '{spec.target}' is not in the data; columns are: {', '.join(names)}."
         raise DataError(msg, column=spec.target)
-    named = [*spec.drop, *([spec.weight] if spec.weight else [])]
+    named = [*spec.drop, *(c for c in (spec.weight, spec.trials) if c)]
     missing = [c for c in named if c not in frame.columns]
     if missing:
         msg = f"Column(s) {', '.join(map(repr, missing))} named by --drop/--weight are not in the data."
@@ -164,7 +164,7 @@ def _columns(
             f"(first at row {first + 1} of the data); drop those rows or fill in their labels."
         )
         raise DataError(msg, column=spec.target, row=first, count=int(labels.isna().sum()))
-    y = _checked_labels(labels.to_numpy(), spec)
+    y = labels.to_numpy() if spec.trials is not None else _checked_labels(labels.to_numpy(), spec)
     w = None
     if spec.weight is not None:
         raw = pd.to_numeric(frame[spec.weight], errors="coerce")
@@ -188,6 +188,8 @@ def _checked_labels(values: NDArray[Any], spec: TrainingSpec) -> NDArray[Any]:
 
 def run(frame: pd.DataFrame, spec: TrainingSpec, *, source: str) -> TrainingResult:
     """Run every stage on the rows of ``frame`` (see the module notes)."""
+    if spec.trials is not None:
+        return run_grouped(frame, spec, source=source)
     X, y, w = _columns(frame, spec)
     classes = np.unique(y)
     if classes.size < 2:
@@ -347,3 +349,58 @@ def _provenance(
             + ")"
         )
     return out
+
+
+def run_grouped(frame: pd.DataFrame, spec: TrainingSpec, *, source: str) -> TrainingResult:
+    """Grouped binomial data: the target counts successes out of the ``trials`` column.
+
+    The fit, its summary and the grouped fit statistics (deviance on groups minus
+    parameters, Pearson chi-square, dispersion) are R's ``glm(cbind(s, n - s) ~ ...)``;
+    there are no single rows to decide, so no policy and no row-level evaluation.
+    """
+    X, successes, _ = _columns(frame, spec)
+    trials = pd.to_numeric(frame[str(spec.trials)], errors="coerce").to_numpy(dtype=np.float64)
+    encoder = encoder_for(spec).fit(X)
+    E = encoder.transform(X)
+    model = LogisticModel(
+        penalty=spec.penalty,
+        C=1.0 if spec.penalty in (None, "firth") else spec.C,
+        l1_ratio=spec.l1_ratio,
+        **spec.fit_params,
+    ).fit(E, successes, trials=trials)
+    model.encoder_ = encoder
+    groups = f"the {len(E)} groups ({int(np.nansum(trials))} trials)"
+    provenance = {
+        "model": f"fitted on {groups}: successes '{spec.target}' of trials '{spec.trials}'",
+        "coefficients": f"the shipped model on {groups}; log-odds of a success",
+        "fit_statistics": f"the grouped model on {groups}: deviance on groups minus parameters",
+        "policy": None,
+        "performance": None,
+    }
+    performance = {
+        "rows": groups,
+        "procedure": "none: grouped data have no single rows to score or decide",
+        "n_rows": len(E),
+        "problem": "grouped data: see the fit statistics (deviance, Pearson chi-square)",
+    }
+    return TrainingResult(
+        model=model,
+        policy=None,
+        performance=performance,
+        held_out=None,
+        findings=Findings(()),  # the row-level checks do not apply to groups
+        summary=_summary(model),
+        search=None,
+        oof=(np.asarray(successes), np.empty((0, 2))),
+        provenance=provenance,
+        fingerprint=RowFingerprint.of_rows(E),
+        reference=reference_profile(E, model._feature_names(), None),
+        training={
+            "source": source,
+            "target": spec.target,
+            "trials_column": spec.trials,
+            "positive_named": False,
+            "n_rows_read": len(E),
+            "fit_statistics": model.fit_statistics(),
+        },
+    )

@@ -22,7 +22,9 @@ router = APIRouter(tags=["predictions"])
     response_model=ExplainResponse,
     summary="Explain predictions: contributions to the log-odds, largest first",
     responses=error_responses(401, 413, 415, 422, 503),
-    openapi_extra=json_body_schema("PredictRequest", "The same body as /v1/predict."),
+    openapi_extra=json_body_schema(
+        "ExplainRequest", "The instances, as for /v1/predict (without 'interval')."
+    ),
 )
 async def explain(
     request: Request, runtime: RuntimeDep, model: CurrentModel, x_request_id: RequestIdHeader = None
