@@ -659,42 +659,8 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     ) -> pd.DataFrame:
         """Probability of the positive class per row, with a delta-method interval.
 
-        The interval is formed on the log-odds scale, ``eta +- z se`` with
-        ``se = sqrt(x' V x)`` (``x`` with a leading 1 for the intercept, ``V`` the
-        coefficient covariance of :meth:`summary`), and mapped by the logistic function:
-        R's ``plogis(fit +- z * se.fit)`` from ``predict(glm, newdata, type="link",
-        se.fit=TRUE)``. It is for the probability of ``positive_class_`` (which may be
-        ``classes_[0]``). Binary models only; penalised fits (L1, L2, elastic net) are
-        refused, as their Wald intervals would be centred wrongly and too narrow: refit
-        with ``penalty=None`` (or ``"firth"``).
-
-        Parameters
-        ----------
-        X : array-like or sparse matrix of shape (n_samples, n_features)
-            Rows to predict, as for :meth:`predict_proba`.
-        level : float, default=0.95
-            Confidence level, in (0, 1).
-        cov_type : {"nonrobust", "HC0", "HC1", "cluster"}, default="nonrobust"
-            Model-based (from the stored Hessian: works for a loaded model), or a
-            robust type, which needs the training rows ``X_train`` and ``y_train``.
-        X_train, y_train, sample_weight : array-like, optional
-            The training rows, for the robust covariances.
-        groups : array-like of shape (n_train,), optional
-            Cluster of each training row, for ``cov_type="cluster"``.
-
-        Returns
-        -------
-        pandas.DataFrame
-            Columns :data:`logitkit.inference.PREDICTION_COLUMNS`: ``log_odds``,
-            ``std_err`` (of the log-odds), ``probability`` (equal to
-            :meth:`predict_proba`'s column), ``ci_low`` and ``ci_high``; the index of
-            ``X`` when it is a DataFrame. NaN bounds for a row that needs a coefficient
-            without a standard error (see :func:`logitkit.diagnose`).
-
-        Raises
-        ------
-        ValueError
-            For a multinomial model, a penalised fit, or a level outside (0, 1).
+        See :func:`logitkit.inference.prediction_interval`. Binary models only, and not
+        for L1, L2 or elastic-net fits.
 
         Examples
         --------
@@ -846,25 +812,16 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     ) -> pd.DataFrame:
         """Marginal effects on the class probabilities, with delta-method standard errors.
 
-        Average marginal effects (``at="overall"``) or effects at the mean row
-        (``at="mean"``) over the rows ``X``: derivatives for continuous features,
-        discrete changes from 0 to 1 for dummies. See
-        :func:`logitkit.inference.marginal_effects`; for unpenalised fits the numbers are
-        statsmodels' ``get_margeff(at=..., method="dydx", dummy=...)``.
-
-        Returns
-        -------
-        MarginalEffects
-            A pandas DataFrame subclass; ``.header`` and ``.notes`` hold the rest.
+        See :func:`logitkit.inference.marginal_effects`.
 
         Examples
         --------
         >>> from sklearn.datasets import load_breast_cancer
         >>> from logitkit import LogisticModel
         >>> X, y = load_breast_cancer(return_X_y=True)
-        >>> model = LogisticModel(penalty=None).fit(X[:, :3], y)
-        >>> model.marginal_effects(X[:, :3]).columns.tolist()[:2]
-        ['dy_dx', 'std_err']
+        >>> X = X[:, :2]
+        >>> LogisticModel(penalty=None).fit(X, y).marginal_effects(X, at="mean").header["at"]
+        'mean'
         """
         from logitkit.inference import marginal_effects  # noqa: PLC0415 - inference sits above
 
@@ -911,17 +868,14 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     ) -> WaldTest:
         """Wald test of linear constraints on the coefficients, e.g. ``"age = 0, lwt = 0"``.
 
-        Terms are the summary's rows (``intercept``, the features; ``"<class>[<term>]"``
-        for a multinomial model); or pass a matrix ``R`` and ``q``. ``cov_type`` and the
-        training rows as in :meth:`summary`. See :func:`logitkit.inference.wald_test`.
+        See :func:`logitkit.inference.wald_test`.
 
         Examples
         --------
         >>> from sklearn.datasets import load_breast_cancer
         >>> from logitkit import LogisticModel
         >>> X, y = load_breast_cancer(return_X_y=True)
-        >>> model = LogisticModel(penalty=None).fit(X[:, :3], y)
-        >>> model.wald_test("x1 = 0, x2 = 0").df
+        >>> LogisticModel(penalty=None).fit(X[:, :3], y).wald_test("x1 = 0, x2 = 0").df
         2
         """
         from logitkit.inference import wald_test  # noqa: PLC0415 - inference sits above

@@ -229,3 +229,23 @@ def _state(model: LogisticModel, rows: TrainingRows | None) -> _State:
             raise ValueError(msg)
         stats = result.stats
     return _State(theta, scaling, stats, free, 1 if M == 1 else M - 1)
+
+
+def class_weight_note(invalid: str, rows: str = "X=..., y=...") -> str:
+    """Why a class-weighted fit's model-based covariance is not valid, and what to use.
+
+    ``invalid`` names what is not valid ("model-based standard errors are"), ``rows``
+    the training rows a robust covariance needs.
+    """
+    return (
+        "class_weight is set: the fit maximised a weighted pseudo-likelihood, so "
+        f"{invalid} not valid; use cov_type='HC0' or 'HC1' with {rows}."
+    )
+
+
+def convergence_notes(model: LogisticModel) -> list[str]:
+    """A note that the model's solver did not converge, or none."""
+    result = getattr(model, "solver_result_", None)
+    if result is not None and not result.converged:
+        return [f"The solver did not converge ({result.message}): numbers are unreliable."]
+    return []

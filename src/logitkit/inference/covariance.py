@@ -8,6 +8,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
+from logitkit.inference._checks import check_choice
 from logitkit.inference._common import (
     _BLOCK_VALUES,
     _SINGULAR,
@@ -108,9 +109,7 @@ def _covariance(
     state: _State, rows: TrainingRows | None, cov_type: str, groups: Any
 ) -> tuple[FloatArray, BoolArray]:
     """Covariance of the reported parameters in original units; see :func:`covariance`."""
-    if cov_type not in COV_TYPES:
-        msg = f"cov_type must be one of {', '.join(map(repr, COV_TYPES))}; got {cov_type!r}."
-        raise ValueError(msg)
+    check_choice("cov_type", cov_type, COV_TYPES)
     robust = cov_type != "nonrobust"
     if robust and rows is None:
         msg = (

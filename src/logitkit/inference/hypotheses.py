@@ -26,7 +26,7 @@ from scipy.stats import chi2, f
 from sklearn.utils.validation import check_is_fitted
 
 from logitkit.exceptions import InferenceWarning
-from logitkit.inference._common import _PENALISED, _state, training_rows
+from logitkit.inference._common import _PENALISED, _state, class_weight_note, training_rows
 from logitkit.inference.covariance import _covariance
 from logitkit.inference.statistics import _fit_statistics, fit_statistics, lr_test
 from logitkit.inference.summary import _positive_first, _reported_params
@@ -342,9 +342,7 @@ def wald_test(
         raise ValueError(msg)
     if model.class_weight is not None and cov_type == "nonrobust":
         warnings.warn(
-            "class_weight is set: the fit maximised a weighted pseudo-likelihood, so the "
-            "model-based covariance is not valid; use cov_type='HC0' or 'HC1' with "
-            "X=..., y=....",
+            class_weight_note("the model-based covariance is"),
             InferenceWarning,
             stacklevel=2,
         )

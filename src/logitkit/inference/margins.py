@@ -30,7 +30,17 @@ from scipy.stats import norm
 from sklearn.utils.validation import check_is_fitted
 
 from logitkit.data.checks import check_sample_weight
-from logitkit.inference._common import _BLOCK_VALUES, _PENALISED, COV_TYPES, _state, training_rows
+from logitkit.inference._checks import check_alpha, check_choice
+from logitkit.inference._common import (
+    _BLOCK_VALUES,
+    _PENALISED,
+    COV_TYPES,
+    _state,
+    class_weight_note,
+    convergence_notes,
+    training_rows,
+)
+from logitkit.inference._report import ReportFrame
 from logitkit.inference.covariance import _covariance
 from logitkit.inference.summary import _penalty_text, _positive_first, _reported_params
 from logitkit.solver.loss import softmax
@@ -48,7 +58,7 @@ _AT: tuple[str, ...] = ("overall", "mean")
 _TREATMENT = re.compile(r"[^:\[]+\[T\.[^\]]*\]")
 
 
-class MarginalEffects(pd.DataFrame):
+class MarginalEffects(ReportFrame):
     """The table of marginal effects (a DataFrame) that prints as a readable report.
 
     One row per feature (index ``term``); a multinomial model has a block of rows per
@@ -70,40 +80,13 @@ class MarginalEffects(pd.DataFrame):
     ...
     """
 
-    @property
-    def header(self) -> dict[str, Any]:
-        """Model, where evaluated, rows, dummies, covariance and notes (JSON-serialisable)."""
-        info: dict[str, Any] = self.attrs.get("logitkit", {})
-        return info
+    title = "Marginal effects"
+    hide_empty_columns = False
 
-    @property
-    def notes(self) -> list[str]:
-        """Why (or where) the numbers are or are not valid."""
-        return list(self.header.get("notes", []))
-
-    @property
-    def table(self) -> pd.DataFrame:
-        """The effects as a plain DataFrame."""
-        return pd.DataFrame(self, copy=True)
-
-    def to_text(self, columns: list[str] | None = None, digits: int = 4) -> str:
-        """The readable report: header lines, the table, then the notes.
-
-        Parameters
-        ----------
-        columns : list of str, optional
-            Columns of the table to show (by default all).
-        digits : int, default=4
-            Significant digits of the numbers.
-
-        Returns
-        -------
-        str
-        """
+    def _fields(self) -> list[tuple[str, Any]]:
         h = self.header
-        table = self.table if columns is None else self.table[columns]
         dummies = h.get("dummies") or []
-        fields = [
+        return [
             ("Model", h.get("model")),
             ("Effect on", h.get("effect_on")),
             ("Evaluated", h.get("at_text")),
@@ -112,17 +95,6 @@ class MarginalEffects(pd.DataFrame):
             ("Penalty", h.get("penalty_text")),
             ("Standard errors", h.get("cov_text")),
         ]
-        lines = ["Marginal effects", "=" * 16]
-        lines += [f"{name + ':':<17}{value}" for name, value in fields if value is not None]
-        lines += ["", table.to_string(float_format=lambda v: f"{v:.{digits}g}"), ""]
-        notes = h.get("notes", [])
-        if notes:
-            lines.append("Notes:")
-            lines += [f"  [{i}] {note}" for i, note in enumerate(notes, 1)]
-        return "\n".join(lines).rstrip() + "\n"
-
-    def __str__(self) -> str:
-        return self.to_text()
 
 
 # ----------------------------------------------------------------------- numerics
@@ -340,15 +312,9 @@ def marginal_effects(
     [0.347, 0.048]
     """
     check_is_fitted(model)
-    if at not in _AT:
-        msg = f"at must be one of {', '.join(map(repr, _AT))}; got {at!r}."
-        raise ValueError(msg)
-    if isinstance(alpha, str) or not 0.0 < alpha < 1.0:
-        msg = f"alpha must be a float in (0, 1); got {alpha!r}."
-        raise ValueError(msg)
-    if cov_type not in COV_TYPES:
-        msg = f"cov_type must be one of {', '.join(map(repr, COV_TYPES))}; got {cov_type!r}."
-        raise ValueError(msg)
+    check_choice("at", at, _AT)
+    check_alpha(alpha)
+    check_choice("cov_type", cov_type, COV_TYPES)
     if X is None:
         msg = (
             "marginal_effects needs the rows X=... that the effects average over (or are "
@@ -401,14 +367,8 @@ def marginal_effects(
                 "from X'WX at the estimate (as the summary's Wald intervals)."
             )
         if model.class_weight is not None and cov_type == "nonrobust":
-            notes.append(
-                "class_weight is set: the fit maximised a weighted pseudo-likelihood, so "
-                "model-based standard errors are not valid; use cov_type='HC0' or 'HC1' "
-                "with y=...."
-            )
-    result = getattr(model, "solver_result_", None)
-    if result is not None and not result.converged:
-        notes.append(f"The solver did not converge ({result.message}): numbers are unreliable.")
+            notes.append(class_weight_note("model-based standard errors are", "y=..."))
+    notes += convergence_notes(model)
     dydx = effect.ravel()
     crit = float(norm.ppf(1.0 - alpha / 2.0))
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -24,11 +24,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from numpy.typing import NDArray
 from scipy.stats import norm
 from sklearn.utils.validation import check_is_fitted
 
-from logitkit.inference._common import _PENALISED
+from logitkit.inference._checks import check_level
+from logitkit.inference._common import _PENALISED, BoolArray, FloatArray
 from logitkit.inference.covariance import covariance
 from logitkit.solver.loss import sigmoid
 
@@ -43,18 +43,8 @@ __all__ = [
     "probability_bounds",
 ]
 
-FloatArray = NDArray[np.float64]
-BoolArray = NDArray[np.bool_]
-
 #: The columns of :func:`prediction_interval`, in order: this vocabulary is API.
 PREDICTION_COLUMNS: tuple[str, ...] = ("log_odds", "std_err", "probability", "ci_low", "ci_high")
-
-
-def _check_level(level: Any) -> float:
-    if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0.0 < level < 1.0:
-        msg = f"The 'level' parameter must be a float in (0, 1). Got {level!r} instead."
-        raise ValueError(msg)
-    return float(level)
 
 
 @dataclass(frozen=True)
@@ -80,12 +70,17 @@ class LinkCovariance:
 
     Examples
     --------
-    >>> from sklearn.datasets import load_breast_cancer
-    >>> from logitkit import LogisticModel
-    >>> from logitkit.inference import link_covariance
-    >>> X, y = load_breast_cancer(return_X_y=True)
-    >>> link_covariance(LogisticModel(penalty=None).fit(X[:, :3], y)).cov.shape
-    (4, 4)
+    >>> import numpy as np
+    >>> link = LinkCovariance(
+    ...     positive=1,
+    ...     sign=1.0,
+    ...     cov=np.eye(2),
+    ...     mean=np.zeros(1),
+    ...     unidentified=np.zeros(1, dtype=bool),
+    ...     intercept_unidentified=False,
+    ... )
+    >>> link.std_err(np.array([[0.0], [1.0]])).round(4).tolist()
+    [1.0, 1.4142]
     """
 
     positive: Any
@@ -144,13 +139,9 @@ def link_covariance(
     ----------
     model : LogisticModel
         A fitted binary model, unpenalised (``penalty=None``) or Firth.
-    cov_type : {"nonrobust", "HC0", "HC1", "cluster"}, default="nonrobust"
-        As in :meth:`~logitkit.LogisticModel.summary`; the robust types need ``X`` and
-        ``y``, the training rows.
-    X, y, sample_weight : array-like, optional
-        The training rows (not the rows to predict).
-    groups : array-like of shape (n_samples,), optional
-        Cluster of each training row, for ``cov_type="cluster"``.
+    cov_type, X, y, sample_weight, groups
+        As in :func:`~logitkit.inference.covariance`: ``X`` and ``y`` are the training
+        rows (not the rows to predict).
 
     Returns
     -------
@@ -230,7 +221,7 @@ def probability_bounds(
     >>> round(float(low[0]), 4), round(float(high[0]), 4)
     (0.1235, 0.8765)
     """
-    level = _check_level(level)
+    level = check_level(level)
     # The upper tail's quantile from its own (small) probability: exact near level 1.
     z = float(norm.isf((1.0 - level) / 2.0))
     half = z * std_err
@@ -250,7 +241,44 @@ def prediction_interval(
 ) -> pd.DataFrame:
     """Each row's probability of the positive class with a delta-method interval.
 
-    See :meth:`logitkit.LogisticModel.predict_interval` for the parameters.
+    The interval is formed on the log-odds scale, ``eta +- z se`` with
+    ``se = sqrt(x' V x)`` (``x`` with a leading 1 for the intercept, ``V`` the
+    coefficient covariance of :meth:`~logitkit.LogisticModel.summary`), and mapped by
+    the logistic function: R's ``plogis(fit +- z * se.fit)`` from ``predict(glm,
+    newdata, type="link", se.fit=TRUE)``. It is for the probability of
+    ``positive_class_`` (which may be ``classes_[0]``). Binary models only; penalised
+    fits (L1, L2, elastic net) are refused, as their Wald intervals would be centred
+    wrongly and too narrow: refit with ``penalty=None`` (or ``"firth"``).
+
+    Parameters
+    ----------
+    model : LogisticModel
+        A fitted binary model.
+    X : array-like or sparse matrix of shape (n_samples, n_features)
+        Rows to predict, as for :meth:`~logitkit.LogisticModel.predict_proba`.
+    level : float, default=0.95
+        Confidence level, in (0, 1).
+    cov_type : {"nonrobust", "HC0", "HC1", "cluster"}, default="nonrobust"
+        Model-based (from the stored Hessian: works for a loaded model), or a
+        robust type, which needs the training rows ``X_train`` and ``y_train``.
+    X_train, y_train, sample_weight : array-like, optional
+        The training rows, for the robust covariances.
+    groups : array-like of shape (n_train,), optional
+        Cluster of each training row, for ``cov_type="cluster"``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`PREDICTION_COLUMNS`: ``log_odds``, ``std_err`` (of the
+        log-odds), ``probability`` (equal to ``predict_proba``'s column), ``ci_low``
+        and ``ci_high``; the index of ``X`` when it is a DataFrame. NaN bounds for a
+        row that needs a coefficient without a standard error (see
+        :func:`logitkit.diagnose`).
+
+    Raises
+    ------
+    ValueError
+        For a multinomial model, a penalised fit, or a level outside (0, 1).
 
     Examples
     --------
@@ -265,7 +293,7 @@ def prediction_interval(
     """
     from logitkit.model import _rowwise_products  # noqa: PLC0415 - model imports us lazily
 
-    level = _check_level(level)
+    level = check_level(level)
     link = link_covariance(
         model, cov_type, X=X_train, y=y_train, sample_weight=sample_weight, groups=groups
     )

@@ -15,6 +15,7 @@ from sklearn.base import clone
 from sklearn.utils.validation import check_is_fitted
 
 from logitkit.exceptions import ConvergenceWarning, DataError, InferenceWarning
+from logitkit.inference._checks import check_alpha, check_choice
 from logitkit.inference._common import (
     _PENALISED,
     METHODS,
@@ -22,8 +23,11 @@ from logitkit.inference._common import (
     TrainingRows,
     _State,
     _state,
+    class_weight_note,
+    convergence_notes,
     training_rows,
 )
+from logitkit.inference._report import ReportFrame
 from logitkit.inference.covariance import (
     _covariance,
     _group_codes,
@@ -43,7 +47,7 @@ BoolArray = NDArray[np.bool_]
 
 
 # --------------------------------------------------------------------------- summary
-class Summary(pd.DataFrame):
+class Summary(ReportFrame):
     """The coefficient table (a DataFrame) that prints as a readable report.
 
     One row per term (``intercept`` first, then the features); a multinomial model has
@@ -65,42 +69,10 @@ class Summary(pd.DataFrame):
     ...
     """
 
-    @property
-    def header(self) -> dict[str, Any]:
-        """Model, rows, classes, penalty, likelihoods and notes (JSON-serialisable)."""
-        info: dict[str, Any] = self.attrs.get("logitkit", {})
-        return info
+    title = "Logistic regression summary"
 
-    @property
-    def notes(self) -> list[str]:
-        """Why (or where) the numbers are or are not valid."""
-        return list(self.header.get("notes", []))
-
-    @property
-    def table(self) -> pd.DataFrame:
-        """The coefficient table as a plain DataFrame."""
-        return pd.DataFrame(self, copy=True)
-
-    def to_text(self, columns: list[str] | None = None, digits: int = 4) -> str:
-        """The readable report: header lines, the table, then the notes.
-
-        Parameters
-        ----------
-        columns : list of str, optional
-            Columns of the table to show (by default all that hold a number).
-        digits : int, default=4
-            Significant digits of the numbers.
-
-        Returns
-        -------
-        str
-        """
-        table = self.table
-        table = table.loc[:, table.notna().any()] if columns is None else table[columns]
-        return _render(self.header, table, digits)
-
-    def __str__(self) -> str:
-        return self.to_text()
+    def _fields(self) -> list[tuple[str, Any]]:
+        return _summary_fields(self.header)
 
 
 def _fmt(value: Any, spec: str = ".4f") -> str:
@@ -118,9 +90,8 @@ def _rows_text(h: dict[str, Any]) -> str:
     return f"{n_rows} (sum of sample weights {n_obs:g})"
 
 
-def _render(h: dict[str, Any], table: pd.DataFrame, digits: int) -> str:
-    lines = ["Logistic regression summary", "=" * 27]
-    fields = [
+def _summary_fields(h: dict[str, Any]) -> list[tuple[str, Any]]:
+    fields: list[tuple[str, Any]] = [
         ("Model", h.get("model")),
         ("Kind", h.get("kind")),
         ("Rows", _rows_text(h)),
@@ -155,13 +126,7 @@ def _render(h: dict[str, Any], table: pd.DataFrame, digits: int) -> str:
         ("Intervals", h.get("interval_text")),
         ("Converged", h.get("converged_text")),
     ]
-    lines += [f"{name + ':':<17}{value}" for name, value in fields if value is not None]
-    lines += ["", table.to_string(float_format=lambda v: f"{v:.{digits}g}"), ""]
-    notes = h.get("notes", [])
-    if notes:
-        lines.append("Notes:")
-        lines += [f"  [{i}] {note}" for i, note in enumerate(notes, 1)]
-    return "\n".join(lines).rstrip() + "\n"
+    return fields
 
 
 def _grouped_fields(st: dict[str, Any]) -> list[tuple[str, str]]:
@@ -307,12 +272,8 @@ def summary(
     >>> tuple(table.columns) == SUMMARY_COLUMNS
     True
     """
-    if isinstance(alpha, str) or not 0.0 < alpha < 1.0:
-        msg = f"alpha must be a float in (0, 1); got {alpha!r}."
-        raise ValueError(msg)
-    if method not in METHODS:
-        msg = f"method must be one of {', '.join(map(repr, METHODS))}; got {method!r}."
-        raise ValueError(msg)
+    check_alpha(alpha)
+    check_choice("method", method, METHODS)
     check_is_fitted(model)
     penalised = model.penalty in _PENALISED
     if method == "auto":
@@ -384,11 +345,7 @@ def summary(
             + (f" {failed} refit(s) failed to converge and were left out." if failed else "")
         )
     if model.class_weight is not None and method == "wald" and cov_type == "nonrobust":
-        notes.append(
-            "class_weight is set: the fit maximised a weighted pseudo-likelihood, so "
-            "model-based standard errors are not valid; use cov_type='HC0' or 'HC1' with "
-            "X=..., y=...."
-        )
+        notes.append(class_weight_note("model-based standard errors are"))
     if method == "wald" and model.penalty is None:
         notes.extend(_wald_caveats(model, state, P))
     if model.penalty == "firth" and method == "wald":
@@ -397,9 +354,7 @@ def summary(
             "(logistf with pl=FALSE); profile penalised-likelihood intervals, preferred "
             "when the classes are (nearly) separated: summary(method='profile', X=X, y=y)."
         )
-    result = getattr(model, "solver_result_", None)
-    if result is not None and not result.converged:
-        notes.append(f"The solver did not converge ({result.message}): numbers are unreliable.")
+    notes += convergence_notes(model)
     if _positive_first(model):
         # The positive class sorts first: report the log-odds of it, not of classes_[1].
         P, z, lo, hi = -P, -z, -hi, -lo

@@ -137,50 +137,32 @@ class Answers:
         n, k = self.proba.shape
         if not n:
             return b"[]"
-        if self.interval is not None:
-            return self._with_interval_json()
         # orjson prints each number once; one template per instance, all filled by a
         # single formatting operation, puts them in place.
         keys = b",".join(orjson.dumps(key).replace(b"%", b"%%") + b":%s" for key in self.class_keys)
+        bounds = b"" if self.interval is None else b'"probability_interval":[%s,%s],'
         item = (
-            b'{"label":%s,"probability":%s,"probabilities":{'
+            b'{"label":%s,"probability":%s,'
+            + bounds
+            + b'"probabilities":{'
             + keys
             + b'},"decision":%s,"threshold":'
             + orjson.dumps(self.threshold)
             + b"}"
         )
-        width = k + 3  # the values in one template: label, probability, k classes, decision
+        # The values in one template: label, probability, [low, high,] k classes, decision.
+        first = 2 if self.interval is None else 4  # where the classes' values start
+        width = first + k + 1
         values: list[bytes] = [b""] * (n * width)
         values[0::width] = _json_values(self.labels)
         values[1::width] = json_bytes(self.probability)[1:-1].split(b",")
+        if self.interval is not None:
+            ends = json_bytes(np.asarray(self.interval, dtype=np.float64).ravel())[1:-1]
+            values[2::width], values[3::width] = ends.split(b",")[0::2], ends.split(b",")[1::2]
         numbers = json_bytes(self.proba.ravel())[1:-1].split(b",")
         for j in range(k):
-            values[2 + j :: width] = numbers[j::k]
-        values[k + 2 :: width] = _json_values(self.decisions)
-        return b"[" + b",".join([item] * n) % tuple(values) + b"]"
-
-    def _with_interval_json(self) -> bytes:
-        """:meth:`predictions_json` with ``probability_interval`` after ``probability``."""
-        keys = b",".join(orjson.dumps(key).replace(b"%", b"%%") + b":%s" for key in self.class_keys)
-        item = (
-            b'{"label":%s,"probability":%s,"probability_interval":[%s,%s],"probabilities":{'
-            + keys
-            + b'},"decision":%s,"threshold":'
-            + orjson.dumps(self.threshold)
-            + b"}"
-        )
-        n, k = self.proba.shape
-        width = k + 5
-        values: list[bytes] = [b""] * (n * width)
-        values[0::width] = _json_values(self.labels)
-        values[1::width] = json_bytes(self.probability)[1:-1].split(b",")
-        bounds = json_bytes(np.asarray(self.interval, dtype=np.float64).ravel())[1:-1].split(b",")
-        values[2::width] = bounds[0::2]
-        values[3::width] = bounds[1::2]
-        numbers = json_bytes(self.proba.ravel())[1:-1].split(b",")
-        for j in range(k):
-            values[4 + j :: width] = numbers[j::k]
-        values[k + 4 :: width] = _json_values(self.decisions)
+            values[first + j :: width] = numbers[j::k]
+        values[first + k :: width] = _json_values(self.decisions)
         return b"[" + b",".join([item] * n) % tuple(values) + b"]"
 
 
