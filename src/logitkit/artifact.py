@@ -88,10 +88,12 @@ __all__ = [
     "data_fingerprint",
     "load",
     "read_content",
+    "read_policy",
     "save",
     "stored_diagnostics",
     "stored_summary",
     "write_content",
+    "write_policy",
 ]
 
 FORMAT = "logitkit-model"
@@ -425,6 +427,72 @@ def load(path: str | Path, *, key: str | bytes | None = None) -> LogisticModel:
     # The whole verified content (policy, reference distributions, metadata, hash).
     model.artifact_ = content
     return model
+
+
+# ---------------------------------------------------------------------- policy files
+def write_policy(policy: Any, path: str | Path, *, key: str | bytes | None = None) -> Path:
+    """Write a decision policy on its own, hashed and (with a key) signed like a model file.
+
+    ``logitkit serve --policy FILE`` reads such a file; with ``LOGITKIT_SIGNING_KEY`` set
+    it refuses one that is unsigned or signed with another key, so an unsigned policy
+    can never decide in place of the signed model's.
+
+    Parameters
+    ----------
+    policy : ThresholdPolicy, RiskBands, MulticlassPolicy or dict
+        The policy (anything with ``to_dict()``).
+    path : str or Path
+        Where to write (atomically).
+    key : str or bytes, optional
+        HMAC key; by default ``$LOGITKIT_SIGNING_KEY``. Without either, no signature.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> from logitkit import ThresholdPolicy
+    >>> path = os.path.join(tempfile.mkdtemp(), "p.json")
+    >>> _ = write_policy(ThresholdPolicy.fixed(0.3, positive=1), path, key="s3cret")
+    >>> read_policy(path, key="s3cret")["threshold"]
+    0.3
+    """
+    content = dict(policy.to_dict() if hasattr(policy, "to_dict") else policy)
+    return write_content(content, path, key=key)
+
+
+def read_policy(path: str | Path, *, key: str | bytes | None = None) -> dict[str, Any]:
+    """Read a policy file written by :func:`write_policy`, verifying hash and signature.
+
+    A file without ``sha256`` (a policy dict written by hand) is accepted only while no
+    signing key is set.
+
+    Raises
+    ------
+    ArtifactError
+        Unreadable, not JSON, edited after writing, unsigned or wrongly signed while a
+        key is set.
+    """
+    where = str(path)
+    try:
+        content = json.loads(
+            Path(path).read_text(encoding="utf-8"), parse_constant=_refuse_constant
+        )
+    except (OSError, ValueError) as exc:
+        msg = f"Cannot read the policy file {where}: {exc}."
+        raise ArtifactError(msg, path=where) from None
+    if not isinstance(content, dict):
+        msg = f"The policy file {where} does not hold a policy (a JSON object)."
+        raise ArtifactError(msg, path=where)
+    secret = _signing_key(key)
+    if "sha256" in content or secret is not None:
+        if content.get("sha256") != content_hash(content):
+            msg = (
+                f"The policy file {where} failed its integrity check (its SHA-256 is missing "
+                "or does not match its content): write it with logitkit.artifact.write_policy "
+                "or `logitkit threshold ... --policy-out`."
+            )
+            raise ArtifactError(msg, path=where)
+        _verify_signature(content, secret, where)
+    return {k: v for k, v in content.items() if k not in _UNHASHED}
 
 
 def _refuse_constant(name: str) -> float:

@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 import logitkit
 from logitkit.cli import app
+from logitkit.data.demo import load_demo
 from logitkit.serve.settings import Settings
 from tests.serve.helpers import LiveServer
 
@@ -313,3 +314,13 @@ def test_a_stray_token_in_a_numeric_column_is_named_with_its_line(tmp_path):
     model = logitkit.load(tmp_path / "m.json")
     assert "lwt" in model.encoder_.input_names  # still a number, not a '[T.?]' level
     assert not any("?" in name for name in model.artifact_["model"]["encoded_features"])
+
+
+def test_a_threshold_is_not_rechosen_on_training_rows(tmp_path):
+    model, rows = tmp_path / "m.json", tmp_path / "demo.csv"
+    load_demo().to_csv(rows, index=False)
+    train_cli("--out", str(model))  # every demo row trains the model
+    args = ["threshold", str(model), str(rows), "--min-recall", "0.9", "--out", str(tmp_path / "n")]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert "in-sample" in result.output

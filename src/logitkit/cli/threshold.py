@@ -19,7 +19,7 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
-from logitkit.artifact import data_fingerprint, write_content
+from logitkit.artifact import data_fingerprint, write_content, write_policy
 from logitkit.cli._common import echo, one_line_errors
 from logitkit.cli._data import positive_label, read_labelled, read_model, stored_policy
 from logitkit.cli._policy import (
@@ -60,6 +60,13 @@ def threshold(
     in_place: Annotated[
         bool, typer.Option("--in-place", help="Overwrite MODEL with the updated model.")
     ] = False,
+    policy_out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also (or only) write the policy alone, hashed and signed with "
+            "LOGITKIT_SIGNING_KEY, for `logitkit serve --policy`."
+        ),
+    ] = None,
     target: Annotated[
         str | None, typer.Option(help="Target column (default: the one the model was trained on).")
     ] = None,
@@ -83,7 +90,8 @@ def threshold(
     """Re-choose the decision threshold of MODEL on the labelled rows of DATA (no refit)."""
     say = echo(quiet or as_json)
     with one_line_errors():
-        destination = _target_path(model_path, out, in_place)
+        alone = policy_out is not None and out is None and not in_place
+        destination = None if alone else _target_path(model_path, out, in_place)
         rule = policy_rule(
             {
                 "min_recall": min_recall,
@@ -157,9 +165,13 @@ def threshold(
             ),
             "policy_scores_fingerprint": data_fingerprint(proba[:, None], y),
         }
-        write_content(content, destination)
+        if destination is not None:
+            write_content(content, destination)
+        if policy_out is not None:
+            write_policy(policy, policy_out)
     record = {
-        "model": str(destination),
+        "model": None if destination is None else str(destination),
+        "policy_file": None if policy_out is None else str(policy_out),
         "previous_threshold": None if old is None else old.threshold,
         "policy": policy.to_dict(),
     }
@@ -177,4 +189,7 @@ def threshold(
         shown = {k: v for k, v in policy.metrics.items() if v is not None}
         say("  " + ", ".join(f"{k} {v:.4g}" for k, v in shown.items()))
         say("  confusion: " + ", ".join(f"{k} {v}" for k, v in policy.confusion.items()))
-    say(f"Model written to [bold]{destination}[/] (coefficients unchanged)")
+    if destination is not None:
+        say(f"Model written to [bold]{destination}[/] (coefficients unchanged)")
+    if policy_out is not None:
+        say(f"Policy written to [bold]{policy_out}[/] (for logitkit serve --policy)")

@@ -257,15 +257,25 @@ class RiskBands:
         check_header(data, "RiskBands")
         try:
             table = data["table"]
-            return cls(
-                names=tuple(data["names"]),
-                cuts=tuple(ThresholdPolicy.from_dict(c) for c in data["cuts"]),
-                positive=data["positive"],
-                table=None if table is None else tuple(dict(r) for r in table),
-            )
+            names = tuple(data["names"])
+            cuts = tuple(ThresholdPolicy.from_dict(c) for c in data["cuts"])
+            positive = data["positive"]
         except (KeyError, TypeError) as exc:
             msg = f"Not a valid RiskBands dict: missing or malformed {exc}."
             raise ArtifactError(msg) from exc
+        thresholds = [c.threshold for c in cuts]
+        if len(names) != len(cuts) + 1 or thresholds != sorted(thresholds):
+            msg = (
+                f"Not a valid RiskBands dict: {len(names)} band names need {len(names) - 1} "
+                f"cuts in increasing order; got thresholds {thresholds}."
+            )
+            raise ArtifactError(msg)
+        return cls(
+            names=names,
+            cuts=cuts,
+            positive=positive,
+            table=None if table is None else tuple(dict(r) for r in table),
+        )
 
 
 def _band_index(thresholds: Sequence[float], p: NDArray[np.float64]) -> NDArray[np.intp]:

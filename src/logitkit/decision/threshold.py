@@ -507,6 +507,18 @@ class ThresholdPolicy:
         0.3
         """
         version = check_header(data, "ThresholdPolicy")
+        threshold = data.get("threshold")
+        if (
+            isinstance(threshold, bool)
+            or not isinstance(threshold, int | float)
+            or not 0.0 <= float(threshold) <= 1.0
+        ):
+            # A threshold outside [0, 1] decides every row the same way: never silently.
+            msg = (
+                f"The policy's threshold {threshold!r} is not a probability in [0, 1]; "
+                "refusing a policy that would decide every row the same way."
+            )
+            raise ArtifactError(msg)
         try:
             rule = dict(data["rule"])
             method = str(rule.pop("method"))

@@ -9,7 +9,6 @@ cannot overflow: a linear predictor of +-800 gives exactly 1 or 0.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 import logitkit
-from logitkit.exceptions import ArtifactError
+from logitkit.artifact import read_policy
 from logitkit.inference import LinkCovariance, link_covariance, probability_bounds
 from logitkit.serve.inputs import FeatureSpec, FloatArray, InputSchema
 from logitkit.serve.rules import DecisionRule, make_rule
@@ -317,11 +316,7 @@ def load_predictor(
     artifact: dict[str, Any] = model.artifact_
     policy, source = artifact.get("policy"), "artifact"
     if policy_path is not None:
-        try:
-            policy = json.loads(Path(policy_path).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            msg = f"Cannot read the policy file {policy_path}: {exc}."
-            raise ArtifactError(msg, path=str(policy_path)) from None
+        policy = read_policy(policy_path)  # signed when a signing key is set
         source = str(policy_path)
     named = model.positive_class_ if model.positive_class is not None else None
     rule = make_rule(policy, model.classes_.tolist(), named)

@@ -107,6 +107,12 @@ def make_rule(
     labels = np.array(list(classes), dtype=object)
     binary = len(classes) == 2
     kind = None if policy is None else policy.get("type") if isinstance(policy, dict) else "?"
+    if policy is not None and kind is None:
+        msg = (
+            "The policy has no 'type' (ThresholdPolicy, RiskBands or MulticlassPolicy), so "
+            "it cannot be read; refusing it rather than deciding at a default threshold."
+        )
+        raise ArtifactError(msg)
     if kind is None:
         if binary:
             pos = 1 if positive is None else _column(classes, positive, "positive")
