@@ -349,15 +349,22 @@ def read_content(path: str | Path, *, key: str | bytes | None = None) -> dict[st
             f"({__version__}) reads version {FORMAT_VERSION}. Re-train or upgrade logitkit."
         )
         raise ArtifactError(msg, path=where)
+    _verify(content, _signing_key(key), where, what="Model file", remedy="re-export the model")
+    return content
+
+
+def _verify(
+    content: dict[str, Any], key: bytes | None, where: str, *, what: str, remedy: str
+) -> None:
+    """Refuse content whose hash does not match (and, with a key, whose signature does not)."""
     if content.get("sha256") != content_hash(content):
         msg = (
-            f"Model file {where} failed its integrity check: the SHA-256 of its content does "
+            f"{what} {where} failed its integrity check: the SHA-256 of its content is missing or does "
             "not match the stored one, so it was edited or corrupted after it was written. "
-            "Do not use it; re-export the model."
+            f"Do not use it; {remedy}."
         )
         raise ArtifactError(msg, path=where)
-    _verify_signature(content, _signing_key(key), where)
-    return content
+    _verify_signature(content, key, where)
 
 
 def _verify_signature(content: dict[str, Any], key: bytes | None, where: str) -> None:
@@ -484,14 +491,10 @@ def read_policy(path: str | Path, *, key: str | bytes | None = None) -> dict[str
         raise ArtifactError(msg, path=where)
     secret = _signing_key(key)
     if "sha256" in content or secret is not None:
-        if content.get("sha256") != content_hash(content):
-            msg = (
-                f"The policy file {where} failed its integrity check (its SHA-256 is missing "
-                "or does not match its content): write it with logitkit.artifact.write_policy "
-                "or `logitkit threshold ... --policy-out`."
-            )
-            raise ArtifactError(msg, path=where)
-        _verify_signature(content, secret, where)
+        remedy = (
+            "write it with logitkit.artifact.write_policy or `logitkit threshold ... --policy-out`"
+        )
+        _verify(content, secret, where, what="The policy file", remedy=remedy)
     return {k: v for k, v in content.items() if k not in _UNHASHED}
 
 
