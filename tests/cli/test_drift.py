@@ -72,3 +72,12 @@ def test_bad_input_is_one_line(logged, tmp_path):
     assert "does not exist" in result.output
     result = runner.invoke(app, ["drift", str(model), "--window", "1"])
     assert result.exit_code == 2
+
+
+def test_a_two_row_window_gets_no_rate_interval_only_the_rows_it_needs(logged):
+    model, db = logged
+    result = runner.invoke(app, ["drift", str(model), "--db", db, "--window", "2"])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "not tested, the window has 2 rows and the test needs at least" in text
+    assert "95% CI" not in text.split("Predicted-positive rate")[1].split(".")[0]

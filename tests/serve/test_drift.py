@@ -105,3 +105,22 @@ def test_drift_endpoint_with_feedback(demo_model, demo_rows, tmp_path):
     assert "Yurdakul" in report["method"]
     assert "mean radius" in shifted["flagged"]
     assert shifted["n"] == 300
+
+
+def test_the_rate_shift_needs_enough_rows_and_its_interval_is_newcombes():
+    from statsmodels.stats.proportion import confint_proportions_2indep
+
+    from logitkit.serve.drift import _rate_shift, rows_needed_for_rate
+
+    # Two rows, both flagged, against 46% expected: no interval can claim certainty here.
+    tiny = _rate_shift(np.array([True, True]), 0.46, 569, 0.05)
+    assert tiny["p_value"] is None
+    assert tiny["ci_low"] is None
+    assert not tiny["flagged"]
+    assert tiny["rows_needed"] == rows_needed_for_rate(0.46) == 11
+    # Enough rows: Newcombe's hybrid score interval, as statsmodels computes it.
+    flagged = np.r_[np.ones(30, dtype=bool), np.zeros(20, dtype=bool)]
+    shift = _rate_shift(flagged, 250 / 569, 569, 0.05)
+    low, high = confint_proportions_2indep(30, 50, 250, 569, method="newcomb", compare="diff")
+    assert shift["ci_low"] == pytest.approx(low, rel=1e-9)
+    assert shift["ci_high"] == pytest.approx(high, rel=1e-9)

@@ -115,7 +115,13 @@ def _print(say: Any, report: dict[str, Any]) -> None:
     if items:
         say(table)
     rate = report["positive_rate"]
-    if rate:
+    if rate and rate["p_value"] is None:
+        say(
+            f"Predicted-positive rate {rate['observed']:.3f} vs {rate['expected']:.3f} expected: "
+            f"not tested, the window has {rate['n']} rows and the test needs at least "
+            f"{rate['rows_needed']} (5 expected rows of each decision)."
+        )
+    elif rate:
         say(
             f"Predicted-positive rate {rate['observed']:.3f} vs {rate['expected']:.3f} expected "
             f"(difference {rate['difference']:+.3f}, 95% CI [{rate['ci_low']:+.3f}, "

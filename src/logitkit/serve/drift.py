@@ -48,6 +48,8 @@ METHOD = (
     "Expected confusion matrix: sums of the calibrated probabilities."
 )
 _Z95 = 1.959963984540054
+#: Expected rows of each decision a window needs before its rate is tested.
+_MIN_EXPECTED = 5.0
 
 
 def psi_test(values: FloatArray, profile: dict[str, Any], alpha: float) -> dict[str, Any]:
@@ -180,27 +182,64 @@ def _realised(truth: NDArray[np.bool_], flagged: NDArray[np.bool_]) -> dict[str,
     }
 
 
+def _wilson(p: float, n: float) -> tuple[float, float]:
+    """Wilson score interval (95%) of a proportion ``p`` of ``n``."""
+    centre = (p + _Z95**2 / (2 * n)) / (1 + _Z95**2 / n)
+    half = _Z95 * math.sqrt(p * (1 - p) / n + _Z95**2 / (4 * n * n)) / (1 + _Z95**2 / n)
+    return centre - half, centre + half
+
+
+def rows_needed_for_rate(expected: float) -> int:
+    """Window rows for the rate test's normal approximation: 5 expected rows of each kind.
+
+    Examples
+    --------
+    >>> rows_needed_for_rate(0.46)
+    11
+    """
+    smaller = min(expected, 1.0 - expected)
+    return math.ceil(_MIN_EXPECTED / smaller) if smaller > 0 else 0
+
+
 def _rate_shift(
     flagged: NDArray[np.bool_], expected: float, n_ref: int, alpha: float
 ) -> dict[str, Any]:
+    """The window's predicted-positive rate against training's (two-proportion test).
+
+    The interval of the difference is Newcombe's hybrid score interval (from two Wilson
+    intervals), which stays honest for small windows and rates near 0 or 1; a window with
+    fewer than 5 expected rows of either decision gets no test at all, only how many rows
+    it would need.
+    """
     n = len(flagged)
     observed = float(flagged.mean())
     diff = observed - expected
-    pooled = (observed * n + expected * n_ref) / (n + n_ref)
-    se0 = math.sqrt(max(pooled * (1 - pooled), 1e-300) * (1 / n + 1 / n_ref))
-    p_value = float(2 * stats.norm.sf(abs(diff) / se0)) if se0 > 0 else 1.0
-    se = math.sqrt(observed * (1 - observed) / n + expected * (1 - expected) / n_ref)
-    return {
+    needed = rows_needed_for_rate(expected)
+    out: dict[str, Any] = {
         "n": n,
         "observed": observed,
         "expected": expected,
         "reference_n": n_ref,
         "difference": diff,
-        "ci_low": diff - _Z95 * se,
-        "ci_high": diff + _Z95 * se,
-        "p_value": min(p_value, 1.0),
-        "flagged": p_value < alpha,
+        "rows_needed": needed,
+        "ci_low": None,
+        "ci_high": None,
+        "p_value": None,
+        "flagged": False,
     }
+    if n < needed:
+        return out
+    pooled = (observed * n + expected * n_ref) / (n + n_ref)
+    se0 = math.sqrt(max(pooled * (1 - pooled), 1e-300) * (1 / n + 1 / n_ref))
+    p_value = min(float(2 * stats.norm.sf(abs(diff) / se0)) if se0 > 0 else 1.0, 1.0)
+    (l1, u1), (l2, u2) = _wilson(observed, n), _wilson(expected, n_ref)
+    out.update(
+        ci_low=diff - math.hypot(observed - l1, u2 - expected),
+        ci_high=diff + math.hypot(u1 - observed, expected - l2),
+        p_value=p_value,
+        flagged=p_value < alpha,
+    )
+    return out
 
 
 def _iso(value: Any) -> str | None:

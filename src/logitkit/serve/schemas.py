@@ -245,16 +245,21 @@ class FeatureDrift(BaseModel):
 
 
 class RateShift(BaseModel):
-    """Predicted-positive rate in the window against the rate expected from training."""
+    """Predicted-positive rate in the window against the rate expected from training.
+
+    A window with fewer than ``rows_needed`` rows (5 expected rows of each decision) is
+    not tested: its interval and p-value are null.
+    """
 
     n: int
     observed: float
     expected: float
     reference_n: int
     difference: float
-    ci_low: float
-    ci_high: float
-    p_value: float
+    rows_needed: int
+    ci_low: float | None
+    ci_high: float | None
+    p_value: float | None
     flagged: bool
 
 
