@@ -96,3 +96,18 @@ def test_serves_with_a_key_file_and_stops_cleanly_on_sigterm(model, tmp_path):
             )
         server.signal(signal.SIGTERM)
         assert server.wait(10) == 0
+
+
+def test_host_and_port_come_from_the_environment_unless_given(model, monkeypatch):
+    from logitkit.serve import server
+
+    seen = []
+    monkeypatch.setattr(server, "run", lambda settings, **_: seen.append(settings))
+    monkeypatch.setenv("LOGITKIT_API_KEYS", "k" * 24)
+    monkeypatch.setenv("LOGITKIT_HOST", "127.0.0.2")
+    monkeypatch.setenv("LOGITKIT_PORT", "8123")
+    assert runner.invoke(app, ["serve", str(model)]).exit_code == 0
+    assert (seen[-1].host, seen[-1].port) == ("127.0.0.2", 8123)
+    result = runner.invoke(app, ["serve", str(model), "--host", "127.0.0.3", "--port", "9000"])
+    assert result.exit_code == 0
+    assert (seen[-1].host, seen[-1].port) == ("127.0.0.3", 9000)

@@ -31,8 +31,13 @@ def require_serve_extra(command: str) -> None:
 
 def serve(
     model: Annotated[Path, typer.Argument(help="The model file (logitkit train --out).")],
-    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    host: Annotated[
+        str | None,
+        typer.Option(help="Interface to listen on (default: LOGITKIT_HOST, else 127.0.0.1)."),
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port to listen on (default: LOGITKIT_PORT, else 8000).")
+    ] = None,
     db: Annotated[
         str | None,
         typer.Option(
