@@ -245,6 +245,6 @@ def test_a_log_of_the_earlier_layout_is_refused_untouched(tmp_path):
 
 def test_an_unreachable_database_is_one_clear_error():
     log = PredictionLog("postgresql+psycopg://nobody@127.0.0.1:9/test")
-    with pytest.raises(ValueError, match=r"Cannot open the prediction log at postgresql.*--db"):
+    with pytest.raises(ValueError, match=r"Cannot reach .* at postgresql.*is up.*--db"):
         log.prepare()
     log.close()

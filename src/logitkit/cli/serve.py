@@ -13,7 +13,15 @@ from logitkit.cli._common import EXIT_BAD_INPUT, error_console, one_line_errors
 
 __all__ = ["require_serve_extra", "serve"]
 
-_SERVE_MODULES = ("fastapi", "uvicorn", "sqlalchemy", "prometheus_client", "orjson")
+_SERVE_MODULES = (
+    "fastapi",
+    "uvicorn",
+    "httptools",
+    "sqlalchemy",
+    "prometheus_client",
+    "orjson",
+    "pydantic_settings",
+)
 
 
 def require_serve_extra(command: str) -> None:
@@ -87,6 +95,50 @@ def serve(
     db_table_prefix: Annotated[
         str | None, typer.Option(help="Prefix of the log's tables (default logitkit_).")
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="Processes serving the port (default 1), sharing the --db log (PostgreSQL, "
+            "or a SQLite file on a local disk); each drains on SIGTERM as one does."
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            help="A TOML settings file, one key per setting (also: LOGITKIT_CONFIG). Options "
+            "here win over LOGITKIT_* variables, which win over the file."
+        ),
+    ] = None,
+    max_header_bytes: Annotated[
+        int | None,
+        typer.Option(help="Largest request line plus headers; more is 431 (default 16384)."),
+    ] = None,
+    header_timeout: Annotated[
+        float | None,
+        typer.Option(help="Seconds a request's headers may take to arrive; then 408 (default 10)."),
+    ] = None,
+    max_connections: Annotated[
+        int | None,
+        typer.Option(
+            help="Open connections per worker; more are answered 503 and closed (default "
+            "900; keep it below ulimit -n less 100)."
+        ),
+    ] = None,
+    allow_schema_change: Annotated[
+        bool | None,
+        typer.Option(
+            "--allow-schema-change",
+            help="Let SIGHUP (and /admin/reload) swap in a model with other features.",
+        ),
+    ] = None,
+    canary_timeout: Annotated[
+        float | None,
+        typer.Option(help="Seconds a model's canary prediction may take (default 5)."),
+    ] = None,
+    canary_max_bytes: Annotated[
+        int | None,
+        typer.Option(help="Bytes a model's canary prediction may allocate (default 64 MiB)."),
+    ] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn's log level.")] = "info",
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = False,
 ) -> None:
@@ -95,7 +147,10 @@ def serve(
     Endpoints: /v1/predict, /v1/explain, /v1/model, /v1/drift, /v1/feedback, /metrics,
     /health/live, /health/ready, /admin/reload and the Open Inference Protocol under /v2;
     the OpenAPI schema is at /openapi.json and the docs at /docs. SIGTERM drains and exits
-    within the grace period; SIGHUP reloads the model.
+    within the grace period; SIGHUP reloads the model. A model (at start and on reload)
+    is admitted only after it answers a canary prediction; a reload that changes the
+    features is refused without --allow-schema-change. Settings: options over LOGITKIT_*
+    variables over the --config file.
     """
     require_serve_extra("serve")
     from logitkit.serve.server import run  # noqa: PLC0415 - needs the optional extra
@@ -103,6 +158,7 @@ def serve(
 
     with one_line_errors():
         settings = Settings.from_env(
+            config_file=config,
             model_path=model,
             host=host,
             port=port,
@@ -116,6 +172,13 @@ def serve(
             grace_period_s=grace_period,
             db_synchronous=db_sync,
             db_table_prefix=db_table_prefix,
+            workers=workers,
+            max_header_bytes=max_header_bytes,
+            header_timeout_s=header_timeout,
+            max_connections=max_connections,
+            allow_schema_change=allow_schema_change,
+            canary_timeout_s=canary_timeout,
+            canary_max_bytes=canary_max_bytes,
         )
         extra = {}
         if api_keys_file is not None:

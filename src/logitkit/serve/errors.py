@@ -21,7 +21,14 @@ from starlette.responses import Response
 
 from logitkit.serve.schemas import ErrorBody, FieldError
 
-__all__ = ["ApiError", "error_response", "field_errors", "install_handlers", "json_response"]
+__all__ = [
+    "ApiError",
+    "error_answer",
+    "error_response",
+    "field_errors",
+    "install_handlers",
+    "json_response",
+]
 
 logger = logging.getLogger("logitkit.serve")
 
@@ -165,47 +172,55 @@ def _request_id(request: Request) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def install_handlers(app: FastAPI) -> None:
-    """Register the JSON error handlers on ``app``."""
+def error_answer(exc: Exception, method: str, path: str, request_id: str | None = None) -> Response:
+    """The JSON answer to any error raised while serving ``method path``: the one mapping.
 
-    async def on_api_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, ApiError)
+    :class:`ApiError` keeps its status, code, fields and headers; FastAPI's validation
+    errors become 422; Starlette's 404 and 405 name the path; anything else is logged
+    with its trace and answered 500 without it.
+
+    Examples
+    --------
+    >>> answer = error_answer(ApiError(401, "unauthorized", "Send a key."), "GET", "/v1/model")
+    >>> answer.status_code, answer.body
+    (401, b'{"error":"Send a key.","code":"unauthorized","errors":[],"request_id":null}')
+    """
+    if isinstance(exc, RequestValidationError):
+        exc = validation_error(exc)
+    if isinstance(exc, ApiError):
         return error_response(
             exc.status,
             exc.code,
             exc.message,
             errors=exc.errors,
             headers=exc.headers,
-            request_id=_request_id(request),
+            request_id=request_id,
         )
-
-    async def on_validation(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, RequestValidationError)
-        return await on_api_error(request, validation_error(exc))
-
-    async def on_http(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, StarletteHTTPException)
+    if isinstance(exc, StarletteHTTPException):
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         message = str(exc.detail)
         if exc.status_code == 404:
-            message = f"No such endpoint: {request.url.path}. See /docs for the endpoints."
+            message = f"No such endpoint: {path}. See /docs for the endpoints."
         elif exc.status_code == 405:
-            message = f"{request.method} is not allowed on {request.url.path}."
+            message = f"{method} is not allowed on {path}."
         return error_response(exc.status_code, code, message, headers=exc.headers)
+    logger.error("Unhandled error serving %s %s", method, path, exc_info=exc)
+    return error_response(
+        500,
+        "internal_error",
+        "The server failed on this request; it was logged. Retry, and report it if it persists.",
+        request_id=request_id,
+    )
 
-    async def on_crash(request: Request, _exc: Exception) -> Response:
-        logger.exception("Unhandled error serving %s %s", request.method, request.url.path)
-        return error_response(
-            500,
-            "internal_error",
-            "The server failed on this request; it was logged. Retry, and report it if it persists.",
-            request_id=_request_id(request),
-        )
 
-    app.add_exception_handler(ApiError, on_api_error)
-    app.add_exception_handler(RequestValidationError, on_validation)
-    app.add_exception_handler(StarletteHTTPException, on_http)
-    app.add_exception_handler(Exception, on_crash)
+def install_handlers(app: FastAPI) -> None:
+    """Answer every error raised by a route with :func:`error_answer`."""
+
+    async def on_error(request: Request, exc: Exception) -> Response:
+        return error_answer(exc, request.method, request.url.path, _request_id(request))
+
+    for kind in (ApiError, RequestValidationError, StarletteHTTPException, Exception):
+        app.add_exception_handler(kind, on_error)
 
 
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -217,7 +232,8 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
         404: "No such model, version or logged prediction.",
         409: "The X-Request-ID was already used for different inputs.",
         413: "The body is larger than the configured limit.",
-        415: "The body is not JSON (Content-Type: application/json).",
+        415: "The body is not JSON (send application/json, or no Content-Type; /v2 "
+        "inference also takes application/octet-stream with binary tensors).",
         422: "Invalid input: each error names the field and the problem.",
         503: "Overloaded, shutting down, timed out or the log is unavailable; see Retry-After.",
     }

@@ -2,14 +2,29 @@
 
 A request reads the current :class:`Predictor` once and uses only it, so swapping in a
 new one (hot reload) can never mix two models in one answer. Predictions come from the
-loaded model's ``coef_``, ``intercept_`` and ``classes_`` with the linear predictor
-computed here, vectorised with numpy, and probabilities from a sigmoid (softmax) that
-cannot overflow: a linear predictor of +-800 gives exactly 1 or 0.
+loaded model's ``coef_``, ``intercept_`` and ``classes_`` by the same operations, in the
+same order, as :meth:`logitkit.LogisticModel.predict_proba`: each row's linear
+predictor is its own pairwise sum (never a BLAS product, whose rounding depends on the
+rows beside it) and the probabilities come from ``scipy.special.expit`` (softmax), which
+cannot overflow. So a served probability equals ``predict_proba`` on the same row bit
+for bit, whether the row came alone or in a batch (``tests/serve/test_canary.py``
+checks it through the HTTP service).
+
+A model is admitted only after it answers a **canary**: one instance made from its own
+schema (each number at its training mean or imputed value, each category at its first
+level) goes through validation, encoding, prediction, decision, explanation and
+interval within a time and memory budget (:func:`run_canary`). The artifact's formula
+state is bounded in size before anything is decoded
+(:func:`logitkit.data.formula.check_state`), so a hostile file cannot allocate much
+before the canary refuses it.
 """
 
 from __future__ import annotations
 
 import math
+import threading
+import time
+import tracemalloc
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,15 +32,34 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 from numpy.typing import NDArray
+from scipy.special import expit
 
 import logitkit
 from logitkit.artifact import read_policy
+from logitkit.exceptions import ArtifactError
 from logitkit.inference import LinkCovariance, link_covariance, probability_bounds
+from logitkit.model import _rowwise_products
 from logitkit.serve.inputs import FeatureSpec, FloatArray, InputSchema
 from logitkit.serve.rules import DecisionRule, make_rule
 
-__all__ = ["FeatureSpec", "FloatArray", "Outputs", "Predictor", "load_predictor"]
+__all__ = [
+    "CANARY_MAX_BYTES",
+    "CANARY_TIMEOUT_S",
+    "FeatureSpec",
+    "FloatArray",
+    "Outputs",
+    "Predictor",
+    "canary_instance",
+    "load_predictor",
+    "run_canary",
+]
+
+#: Default time budget of the canary prediction (the settings' ``canary_timeout_s``).
+CANARY_TIMEOUT_S = 5.0
+#: Default memory budget of the canary: the most bytes it may allocate at its peak.
+CANARY_MAX_BYTES = 64 << 20
 
 
 @dataclass(frozen=True)
@@ -51,23 +85,17 @@ class Outputs:
 
 
 def _binary_proba(z: FloatArray) -> FloatArray:
-    """Columns ``1 - p`` and ``p`` of ``p = 1 / (1 + exp(-z))``, each without overflow or
-    cancellation: the smaller probability is ``e / (1 + e)`` with ``e = exp(-|z|)``, so far
-    out it is tiny rather than 0, and the larger one is exactly 1."""
-    e = np.exp(-np.abs(z))
-    small = e / (1.0 + e)
-    large = 1.0 / (1.0 + e)
-    positive = z >= 0
-    proba: FloatArray = np.empty((len(z), 2))
-    proba[:, 0] = np.where(positive, small, large)
-    proba[:, 1] = np.where(positive, large, small)
+    """Columns ``expit(-z)`` and ``expit(z)``, as ``LogisticModel.predict_proba``: each
+    from the sigmoid itself, so the smaller one is tiny rather than 0 far out."""
+    proba: FloatArray = np.column_stack([expit(-z), expit(z)])
     return proba
 
 
 def _softmax(Z: FloatArray) -> FloatArray:
-    E = np.exp(Z - Z.max(axis=1, keepdims=True))
-    out: FloatArray = E / E.sum(axis=1, keepdims=True)
-    return out
+    """Row-wise softmax in ``logitkit.solver.softmax``'s order of operations."""
+    E: FloatArray = np.exp(Z - Z.max(axis=1, keepdims=True))
+    E /= E.sum(axis=1, keepdims=True)
+    return E
 
 
 class Predictor:
@@ -155,8 +183,9 @@ class Predictor:
 
     # ------------------------------------------------------------------ output
     def linear(self, X: FloatArray) -> FloatArray:
-        """The linear predictors ``X @ coef.T + intercept``, shape ``(n, K')``."""
-        Z: FloatArray = X @ self.coef.T
+        """The linear predictors ``X @ coef.T + intercept``, shape ``(n, K')``, each row
+        reduced on its own as ``LogisticModel.decision_function`` does."""
+        Z: FloatArray = _rowwise_products(X, self.coef)
         Z += self.intercept
         return Z
 
@@ -200,6 +229,40 @@ class Predictor:
         eta = np.where(z > 0, z, -z) if index is None else (z if index == 1 else -z)
         low, high = probability_bounds(eta, link.std_err(X), level)
         return np.column_stack([low, high])
+
+    def schema_changes(self, other: Predictor) -> list[str]:
+        """What a request valid for this model may no longer be for ``other``.
+
+        A feature removed, renamed (removed plus added), added (old requests lack it),
+        of another type, no longer nullable, or a level no longer accepted.
+
+        Examples
+        --------
+        >>> import logitkit, os, tempfile
+        >>> from sklearn.datasets import load_breast_cancer
+        >>> X, y = load_breast_cancer(return_X_y=True)
+        >>> where = tempfile.mkdtemp()
+        >>> a = logitkit.LogisticModel().fit(X, y).save(os.path.join(where, "a.json"))
+        >>> b = logitkit.LogisticModel().fit(X[:, :29], y).save(os.path.join(where, "b.json"))
+        >>> load_predictor(a, name="a").schema_changes(load_predictor(b, name="b"))
+        ["feature 'x29' removed"]
+        """
+        old = {f.name: f for f in self.features}
+        new = {f.name: f for f in other.features}
+        changes = [f"feature {name!r} removed" for name in old if name not in new]
+        changes += [f"feature {name!r} added" for name in new if name not in old]
+        for name, was in old.items():
+            now = new.get(name)
+            if now is None:
+                continue
+            if now.type != was.type:
+                changes.append(f"feature {name!r} is now {now.type} (was {was.type})")
+            elif was.nullable and not now.nullable:
+                changes.append(f"feature {name!r} no longer accepts null")
+            gone = [level for level in was.levels if level not in now.levels]
+            if gone and now.type == was.type:
+                changes.append(f"feature {name!r} no longer accepts {', '.join(map(repr, gone))}")
+        return changes
 
     def labels(self, index: NDArray[np.intp]) -> list[Any]:
         """Class labels (plain Python values) at column indices."""
@@ -288,19 +351,141 @@ class Predictor:
         }
 
 
+def canary_instance(predictor: Predictor) -> dict[str, Any]:
+    """One request instance made from the model's own schema, for :func:`run_canary`.
+
+    Each number is its imputed value, else its training mean (the reference profile,
+    else the mean of the model column of that name), else 1 (a neutral value for
+    ``log`` and ``sqrt`` terms), within the feature's accepted bound; a category is its
+    first level and a boolean ``False``.
+
+    Examples
+    --------
+    >>> import logitkit, os, tempfile
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> path = logitkit.LogisticModel().fit(X[:, :2], y).save(os.path.join(tempfile.mkdtemp(), "m.json"))
+    >>> {k: round(v, 3) for k, v in canary_instance(load_predictor(path, name="m")).items()}
+    {'x0': 14.127, 'x1': 19.29}
+    """
+    raw = {str(f["name"]): f for f in predictor.artifact["model"]["features"]}
+    profiles = (predictor.artifact.get("reference") or {}).get("features") or {}
+    means = dict(zip(predictor.columns, predictor.mean.tolist(), strict=True))
+    instance: dict[str, Any] = {}
+    for feature in predictor.features:
+        if feature.type == "category":
+            instance[feature.name] = feature.levels[0]
+            continue
+        if feature.type == "bool":
+            instance[feature.name] = False
+            continue
+        imputed = raw.get(feature.name, {}).get("impute")
+        profile = profiles.get(feature.name) or {}
+        value = next(
+            (
+                float(v)
+                for v in (imputed, profile.get("mean"), means.get(feature.name))
+                if isinstance(v, int | float) and math.isfinite(v)
+            ),
+            1.0,
+        )
+        value = min(max(value, -feature.bound), feature.bound)
+        instance[feature.name] = round(value) if feature.type == "int" else value
+    return instance
+
+
+def run_canary(
+    predictor: Predictor,
+    *,
+    timeout_s: float = CANARY_TIMEOUT_S,
+    max_bytes: int = CANARY_MAX_BYTES,
+) -> None:
+    """Refuse a model unless it answers one prediction within a time and memory budget.
+
+    The instance of :func:`canary_instance` goes the whole way a request goes: the
+    JSON validator, the encoding, the prediction and decision, the explanation and (when
+    the model gives them) a probability interval; every probability must be finite and
+    each row's sum 1. It runs in a thread of its own, with :mod:`tracemalloc` counting
+    what it allocates (and, while it runs, what other threads do: the budget is set
+    well above a request's needs). A canary still running after ``timeout_s`` is left to
+    finish on its own, and the model is refused.
+
+    Raises
+    ------
+    ArtifactError
+        Saying what failed, took too long or allocated too much.
+    """
+    where = str(predictor.path)
+    failure: list[str] = []
+    done = threading.Event()
+
+    def canary() -> None:
+        try:
+            body = orjson.dumps({"instances": [canary_instance(predictor)]})
+            _, X, _ = predictor.inputs.read_predict(body)
+            out = predictor.predict(X)
+            sums = out.proba.sum(axis=1)
+            if not (np.isfinite(out.proba).all() and np.abs(sums - 1.0).max() < 1e-9):
+                failure.append(f"its probabilities are not finite or do not sum to 1: {out.proba}")
+            predictor.labels(out.label_index)
+            predictor.explain(X)
+            if predictor.interval_refusal is None:
+                predictor.probability_interval(X, 0.95)
+        except Exception as exc:  # noqa: BLE001 - any failure refuses the model, with its text
+            failure.append(f"{type(exc).__name__}: {exc}")
+        finally:
+            done.set()
+
+    tracing = tracemalloc.is_tracing()
+    if tracing:
+        tracemalloc.reset_peak()
+        base = tracemalloc.get_traced_memory()[0]
+    else:
+        tracemalloc.start()
+        base = 0
+    start = time.perf_counter()
+    try:
+        threading.Thread(target=canary, name="logitkit-canary", daemon=True).start()
+        finished = done.wait(timeout_s)
+        elapsed = time.perf_counter() - start
+        peak = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        if not tracing:
+            tracemalloc.stop()
+    if not finished or elapsed > timeout_s:
+        reason = f"it took longer than the {timeout_s:g} s budget"
+    elif failure:
+        reason = failure[0]
+    elif peak > max_bytes:
+        reason = f"it allocated {peak / 2**20:.1f} MiB, over the {max_bytes / 2**20:.1f} MiB budget"
+    else:
+        return
+    msg = (
+        f"Model file {where} failed its canary prediction (one instance made from its own "
+        f"schema): {reason}. It was not admitted; check how it was written, or retrain it."
+    )
+    raise ArtifactError(msg, path=where)
+
+
 def load_predictor(
     model_path: Path,
     *,
     name: str,
     policy_path: Path | None = None,
     max_batch: int = 10_000,
+    canary_timeout_s: float = CANARY_TIMEOUT_S,
+    canary_max_bytes: int = CANARY_MAX_BYTES,
 ) -> Predictor:
     """Load and verify an artifact (and an optional policy file) into a :class:`Predictor`.
+
+    The model is returned only after it has answered its canary prediction
+    (:func:`run_canary`) within ``canary_timeout_s`` seconds and ``canary_max_bytes``.
 
     Raises
     ------
     ArtifactError
-        The artifact or policy file is unreadable, tampered, or does not fit the model.
+        The artifact or policy file is unreadable, tampered, or does not fit the model,
+        or the model failed its canary prediction.
 
     Examples
     --------
@@ -313,6 +498,17 @@ def load_predictor(
     [0, 0]
     """
     model = logitkit.load(model_path)
+    if getattr(model, "fitted_with_offset_", False):
+        # A request carries features only: serving without the offset would shift every
+        # log-odds silently, so such a model is refused rather than served wrong.
+        column = getattr(model, "offset_column_", None)
+        named = f" (column '{column}')" if column else ""
+        msg = (
+            f"{model_path} was fitted with an offset{named}; the service cannot add a "
+            "per-row offset to requests. Score it with `logitkit predict`, which reads the "
+            "offset column, or refit without --offset to serve it."
+        )
+        raise ArtifactError(msg, path=str(model_path))
     artifact: dict[str, Any] = model.artifact_
     policy, source = artifact.get("policy"), "artifact"
     if policy_path is not None:
@@ -320,7 +516,7 @@ def load_predictor(
         source = str(policy_path)
     named = model.positive_class_ if model.positive_class is not None else None
     rule = make_rule(policy, model.classes_.tolist(), named)
-    return Predictor(
+    predictor = Predictor(
         model,
         name=name,
         path=Path(model_path),
@@ -328,3 +524,5 @@ def load_predictor(
         policy_source=source,
         max_batch=max_batch,
     )
+    run_canary(predictor, timeout_s=canary_timeout_s, max_bytes=canary_max_bytes)
+    return predictor

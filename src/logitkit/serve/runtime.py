@@ -2,8 +2,10 @@
 
 The current :class:`~logitkit.serve.predictor.Predictor` is one attribute, replaced in a
 single assignment by :meth:`Runtime.reload`; a request reads it once, so a swap can
-never mix two models in one answer, and a model that fails to load never replaces the
-one serving.
+never mix two models in one answer, and a model that fails to load, or to answer its
+canary prediction, never replaces the one serving. Nor does one that would refuse
+requests the serving model accepts (a feature added, removed, renamed or retyped, a
+level dropped), unless the reload says ``allow_schema_change``.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from logitkit.serve.metrics import Metrics
 from logitkit.serve.predictor import Predictor, load_predictor
 from logitkit.serve.settings import Settings
 
-__all__ = ["Keyring", "ReloadOutcome", "Runtime"]
+__all__ = ["Keyring", "ReloadOutcome", "Runtime", "SchemaChangeError"]
 
 logger = logging.getLogger("logitkit.serve")
 
@@ -51,6 +53,20 @@ class Keyring:
         for known in self._digests:
             found |= hmac.compare_digest(known, digest)
         return found
+
+
+class SchemaChangeError(ArtifactError):
+    """Raised when a reload would change the request schema and was not allowed to.
+
+    Attributes
+    ----------
+    changes : list of str
+        Each change (``"feature 'age' removed"``).
+    """
+
+    def __init__(self, message: str, *, changes: list[str], path: str | None = None) -> None:
+        super().__init__(message, path=path)
+        self.changes = changes
 
 
 @dataclass(frozen=True)
@@ -90,7 +106,6 @@ class Runtime:
         self.in_flight = 0
         self._reload_lock = asyncio.Lock()
         self.loop: asyncio.AbstractEventLoop | None = None
-        self.last_ping: tuple[float, bool] = (0.0, False)  # (monotonic time, answered)
         metrics.set_model(predictor.name, predictor.version)
         # Read when scraped (counting each request into a gauge would cost every request).
         metrics.in_flight.set_function(lambda: self.in_flight)
@@ -100,22 +115,48 @@ class Runtime:
         """Load the configured artifact and policy (does not swap it in)."""
         s = self.settings
         return load_predictor(
-            s.model_path, name=s.name, policy_path=s.policy_path, max_batch=s.max_batch
+            s.model_path,
+            name=s.name,
+            policy_path=s.policy_path,
+            max_batch=s.max_batch,
+            canary_timeout_s=s.canary_timeout_s,
+            canary_max_bytes=s.canary_max_bytes,
         )
 
-    async def reload(self) -> ReloadOutcome:
+    async def reload(self, *, allow_schema_change: bool | None = None) -> ReloadOutcome:
         """Load the artifact again and swap it in atomically if it verifies.
+
+        Parameters
+        ----------
+        allow_schema_change : bool, optional
+            Swap in a model whose request schema differs from the serving one's (default:
+            the setting ``allow_schema_change``).
 
         Raises
         ------
+        SchemaChangeError
+            The new model would refuse requests the serving one accepts.
         ArtifactError
-            The new file was refused (tampered, unreadable, incompatible policy); the
-            model serving before keeps serving.
+            The new file was refused (tampered, unreadable, incompatible policy, failed
+            its canary prediction); the model serving before keeps serving.
         """
+        if allow_schema_change is None:
+            allow_schema_change = self.settings.allow_schema_change
         async with self._reload_lock:
             previous = self.predictor
             try:
                 fresh = await asyncio.to_thread(self.load)
+                changes = previous.schema_changes(fresh)
+                if changes and not allow_schema_change:
+                    msg = (
+                        f"The model file {fresh.path} changes the request schema ("
+                        + "; ".join(changes)
+                        + "), so requests written for the serving model would fail. Reload "
+                        "with allow_schema_change=true (POST /admin/reload?"
+                        "allow_schema_change=true, or LOGITKIT_ALLOW_SCHEMA_CHANGE=true for "
+                        "SIGHUP) once the clients send the new schema."
+                    )
+                    raise SchemaChangeError(msg, changes=changes, path=str(fresh.path))
             except ArtifactError as exc:
                 self.metrics.reloads.labels("refused").inc()
                 logger.error("Reload refused, still serving %s: %s", previous.version[:12], exc)

@@ -10,6 +10,15 @@
   503 at once (nothing unlogged is ever acknowledged), then exit.
 * **SIGHUP**: reload the model file and policy (see :meth:`Runtime.reload`).
 * **SIGKILL** needs nothing: every acknowledged prediction is already committed.
+
+Connections are limited by :mod:`logitkit.serve.limits` (request-head size and time,
+open connections). With ``workers`` > 1, a supervisor process starts that many worker
+processes, each listening on the same port (``SO_REUSEPORT``: the kernel spreads new
+connections over them) with its own model, limits and connection to the prediction
+log, and each with the signal semantics above: the supervisor passes SIGTERM, SIGINT
+and SIGHUP on to every worker, restarts a worker that dies unasked, and exits 0 once
+all have drained. The workers share the prediction log: PostgreSQL, or a SQLite file
+on a local disk (their commits then take turns on its write lock).
 """
 
 from __future__ import annotations
@@ -17,15 +26,20 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import logging
+import multiprocessing
+import os
 import signal
 import socket
 import sys
 import time
 from types import FrameType
+from typing import Any
 
 import uvicorn
 
 from logitkit.serve.app import create_app
+from logitkit.serve.limits import limited_protocol
+from logitkit.serve.predictor import load_predictor
 from logitkit.serve.runtime import Runtime
 from logitkit.serve.settings import Settings
 
@@ -36,6 +50,9 @@ logger = logging.getLogger("logitkit.serve")
 _SWITCH_INTERVAL_S = 0.0005
 #: After SIGTERM, how long open keep-alive connections get to close from the client side.
 _CLOSE_WINDOW_S = 1.0
+#: A supervisor stops when its workers exit unasked more than this often in the window.
+_MAX_RESTARTS = 5
+_RESTART_WINDOW_S = 60.0
 
 
 class _Server(uvicorn.Server):
@@ -93,16 +110,30 @@ class _Server(uvicorn.Server):
 def run(settings: Settings, *, log_level: str = "info", access_log: bool = False) -> None:
     """Serve ``settings.model_path`` on ``settings.host:settings.port`` until told to stop.
 
+    With ``settings.workers`` > 1, in that many worker processes (see the module
+    docstring).
+
     Raises
     ------
     ValueError
-        Serving a non-loopback host without keys (see :meth:`Settings.check_exposure`).
+        Serving a non-loopback host without keys (see :meth:`Settings.check_exposure`),
+        or several workers on port 0.
     ArtifactError
-        The model cannot be loaded.
+        The model cannot be loaded or fails its canary prediction.
     ValueError
         The prediction log's database cannot be reached or holds another layout.
     """
     settings.check_exposure()
+    if settings.workers > 1:
+        _supervise(settings, log_level=log_level, access_log=access_log)
+        return
+    _serve(settings, log_level=log_level, access_log=access_log)
+
+
+def _serve(
+    settings: Settings, *, log_level: str, access_log: bool, reuse_port: bool = False
+) -> None:
+    """One worker: the app under uvicorn, with the signal semantics of the module."""
     app = create_app(settings)
     runtime: Runtime = app.state.runtime
     runtime.log.prepare()  # a database that cannot hold the log stops us here, in one line
@@ -111,7 +142,7 @@ def run(settings: Settings, *, log_level: str = "info", access_log: bool = False
         host=settings.host,
         port=settings.port,
         loop="uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
-        http="httptools" if importlib.util.find_spec("httptools") else "h11",
+        http=limited_protocol(settings),
         lifespan="on",
         log_level=log_level,
         access_log=access_log,
@@ -128,10 +159,84 @@ def run(settings: Settings, *, log_level: str = "info", access_log: bool = False
     early: list[int] = []
     signal.signal(signal.SIGTERM, lambda sig, _frame: early.append(sig))
     server = _Server(config, runtime, early)
-    server.run()
+    server.run(sockets=[_reuse_port_socket(settings)] if reuse_port else None)
     # Drained and flushed: a SIGTERM during the interpreter's own shutdown (which resets
     # Python-level handlers) must not turn this clean exit into death by signal.
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if not server.started:
         msg = "The server did not start (see the log above); nothing was served."
+        raise SystemExit(msg)
+
+
+def _reuse_port_socket(settings: Settings) -> socket.socket:
+    """A socket bound to the service's address that other workers may bind as well."""
+    family, kind, proto, _, address = socket.getaddrinfo(
+        settings.host, settings.port, type=socket.SOCK_STREAM
+    )[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind(address)
+    return sock
+
+
+def _worker(settings: Settings, log_level: str, access_log: bool) -> None:
+    """A worker process's entry point (see :func:`_supervise`)."""
+    logging.basicConfig(level=log_level.upper(), format="%(levelname)s: %(message)s")
+    _serve(settings, log_level=log_level, access_log=access_log, reuse_port=True)
+
+
+def _supervise(settings: Settings, *, log_level: str, access_log: bool) -> None:
+    """Run ``settings.workers`` worker processes on one port until they have all exited."""
+    if settings.port == 0:
+        msg = "--workers needs a fixed --port: each worker binds the same one."
+        raise ValueError(msg)
+    # One line for a bad model before any worker starts (each worker checks it again).
+    load_predictor(
+        settings.model_path,
+        name=settings.name,
+        policy_path=settings.policy_path,
+        max_batch=settings.max_batch,
+        canary_timeout_s=settings.canary_timeout_s,
+        canary_max_bytes=settings.canary_max_bytes,
+    )
+    context = multiprocessing.get_context("spawn")
+    arguments = (settings.with_(workers=1), log_level, access_log)
+
+    def start() -> Any:
+        process = context.Process(target=_worker, args=arguments, name="logitkit-worker")
+        process.start()
+        return process
+
+    received: list[int] = []
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, lambda number, _frame: received.append(number))
+    workers = [start() for _ in range(settings.workers)]
+    logger.info("Serving with %d workers: %s", len(workers), [w.pid for w in workers])
+    stopping = False
+    restarts: list[float] = []
+    while any(w.is_alive() for w in workers) or (not stopping and workers):
+        while received:
+            number = received.pop(0)
+            stopping = stopping or number != signal.SIGHUP
+            for w in workers:
+                if w.is_alive() and w.pid is not None:
+                    os.kill(w.pid, number)
+        for i, w in enumerate(workers):
+            if not stopping and not w.is_alive():
+                now = time.monotonic()
+                restarts = [t for t in restarts if now - t < _RESTART_WINDOW_S] + [now]
+                if len(restarts) > _MAX_RESTARTS:  # failing at start: stop, do not spin
+                    logger.error("Workers keep exiting (last: %s); stopping.", w.exitcode)
+                    stopping = True
+                    received.append(signal.SIGTERM)
+                    break
+                logger.error("Worker %s exited with %s; starting another.", w.pid, w.exitcode)
+                time.sleep(0.5)
+                workers[i] = start()
+        time.sleep(0.05)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    failed = [w.exitcode for w in workers if w.exitcode]
+    if failed or len(restarts) > _MAX_RESTARTS:
+        msg = f"Worker(s) exited with status {failed}."
         raise SystemExit(msg)

@@ -1,36 +1,62 @@
-"""Settings of the prediction service: one frozen dataclass, read from the environment.
+"""Settings of the prediction service, read by pydantic-settings from three places.
 
-Every setting has an environment variable (``LOGITKIT_*``); the command line overrides
-them, and tests build :class:`Settings` directly. Nothing else in ``serve/`` reads the
-environment.
+Precedence, highest first:
+
+1. **the command line** (``logitkit serve --port 9000``; in Python, the keyword
+   arguments of :meth:`Settings.from_env`);
+2. **the environment**: ``LOGITKIT_`` and the field's name in capitals
+   (``LOGITKIT_MAX_BODY_BYTES``); the model may also be ``LOGITKIT_MODEL``, and the
+   keys are ``LOGITKIT_API_KEYS`` / ``LOGITKIT_ADMIN_KEYS`` (comma-separated) plus
+   ``LOGITKIT_API_KEYS_FILE`` / ``LOGITKIT_ADMIN_KEYS_FILE`` (one per line), merged;
+3. **a settings file** in TOML (``logitkit serve --config serve.toml`` or
+   ``LOGITKIT_CONFIG``), one key per field (``max_body_bytes = 2097152``); an unknown
+   key is an error;
+4. the defaults below.
+
+``Settings(...)`` built directly reads neither the environment nor a file (tests
+do that); nothing else in ``serve/`` reads the environment.
 """
 
 from __future__ import annotations
 
+import contextvars
 import ipaddress
 import os
+import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-__all__ = ["MIN_KEY_LENGTH", "Settings", "is_loopback", "read_keys"]
+from pydantic import Field, ValidationError, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+__all__ = ["CONFIG_ENV", "MIN_KEY_LENGTH", "Settings", "is_loopback", "read_keys"]
 
 #: Shortest API key accepted: a guessable key is no key.
 MIN_KEY_LENGTH = 16
+#: The environment variable naming the settings file.
+CONFIG_ENV = "LOGITKIT_CONFIG"
 
 _SYNC_MODES = ("full", "normal")
+_KEY_VARS = {"api_keys": "LOGITKIT_API_KEYS", "admin_keys": "LOGITKIT_ADMIN_KEYS"}
+
+#: What :meth:`Settings.from_env` reads besides its arguments: (environment, file).
+_SOURCES: contextvars.ContextVar[tuple[Mapping[str, str], Path | None] | None] = (
+    contextvars.ContextVar("logitkit_settings_sources", default=None)
+)
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(BaseSettings):
     """How the service runs: model, prediction log, keys, limits and shutdown.
 
-    Build it with :meth:`from_env` (environment variables, then keyword overrides) or
-    directly. Every limit is enforced per request; the environment variable of each field
-    is ``LOGITKIT_`` followed by its name in capitals (``LOGITKIT_MAX_BODY_BYTES``), except
-    the keys (``LOGITKIT_API_KEYS``, ``LOGITKIT_API_KEYS_FILE``, ``LOGITKIT_ADMIN_KEYS``,
-    ``LOGITKIT_ADMIN_KEYS_FILE``: comma-separated, or one per line in the file).
+    Build it with :meth:`from_env` (command line over environment over settings file,
+    see the module docstring) or directly. Every limit is enforced per request or per
+    connection.
 
     Attributes
     ----------
@@ -60,6 +86,9 @@ class Settings:
         Serve a non-loopback host without keys anyway.
     host, port : str, int
         Where to listen.
+    workers : int
+        Processes serving the port (``logitkit serve --workers``); each has its own
+        model, limits and connection to the prediction log.
     max_body_bytes : int
         Largest request body (chunked bodies are counted as they arrive); more is 413.
     max_batch : int
@@ -75,6 +104,27 @@ class Settings:
         After SIGTERM, the time to drain in-flight requests, flush the log and exit.
     drift_window : int
         Default number of most recent log rows compared by ``/v1/drift``.
+    docs_public : bool
+        Whether ``/docs``, ``/redoc`` and ``/openapi.json`` are open when keys are
+        configured (default ``False``: they need a key).
+    metrics_public : bool
+        Whether ``/metrics`` is open when keys are configured (default ``True``).
+    max_header_bytes : int
+        Largest request head (request line and headers); more is answered 431 and the
+        connection closed, before the rest is read.
+    header_timeout_s : float
+        A connection whose request head is not complete this long after it began (or
+        after the previous answer) is closed.
+    max_connections : int
+        Open connections per worker; a connection beyond it is answered 503 and closed
+        at once.
+    allow_schema_change : bool
+        Let a reload (SIGHUP, or ``/admin/reload`` without its own flag) swap in a model
+        whose request schema differs from the serving one's.
+    canary_timeout_s : float
+        Time budget of the canary prediction a model must answer before it is admitted.
+    canary_max_bytes : int
+        Memory budget (peak bytes allocated) of that canary prediction.
 
     Examples
     --------
@@ -83,17 +133,22 @@ class Settings:
     (1048576, 'sqlite:///predictions.db')
     """
 
+    model_config = SettingsConfigDict(
+        frozen=True, extra="forbid", protected_namespaces=(), validate_default=True
+    )
+
     model_path: Path
     policy_path: Path | None = None
     model_name: str | None = None
     db_url: str = "sqlite:///predictions.db"
     db_table_prefix: str = "logitkit_"
     db_synchronous: str = "full"
-    api_keys: tuple[str, ...] = field(default=(), repr=False)
-    admin_keys: tuple[str, ...] = field(default=(), repr=False)
+    api_keys: tuple[str, ...] = Field(default=(), repr=False)
+    admin_keys: tuple[str, ...] = Field(default=(), repr=False)
     allow_no_auth: bool = False
     host: str = "127.0.0.1"
     port: int = 8000
+    workers: int = 1
     max_body_bytes: int = 1 << 20
     max_batch: int = 10_000
     max_in_flight: int = 1024
@@ -101,26 +156,66 @@ class Settings:
     request_timeout_s: float = 10.0
     grace_period_s: float = 10.0
     drift_window: int = 1000
+    docs_public: bool = False
+    metrics_public: bool = True
+    max_header_bytes: int = 16_384
+    header_timeout_s: float = 10.0
+    max_connections: int = 900
+    allow_schema_change: bool = False
+    canary_timeout_s: float = 5.0
+    canary_max_bytes: int = 64 << 20
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "model_path", Path(self.model_path))
-        if self.policy_path is not None:
-            object.__setattr__(self, "policy_path", Path(self.policy_path))
-        for name, low in (
-            ("max_body_bytes", 1),
-            ("max_batch", 1),
-            ("max_in_flight", 1),
-            ("max_pending_rows", 1),
-            ("drift_window", 2),
-            ("port", 0),
-        ):
+    _LOWER_BOUNDS: ClassVar[dict[str, int]] = {
+        "max_body_bytes": 1,
+        "max_batch": 1,
+        "max_in_flight": 1,
+        "max_pending_rows": 1,
+        "drift_window": 2,
+        "port": 0,
+        "workers": 1,
+        "max_header_bytes": 1024,
+        "max_connections": 1,
+        "canary_max_bytes": 1 << 20,
+    }
+    _SECONDS: ClassVar[tuple[str, ...]] = (
+        "request_timeout_s",
+        "grace_period_s",
+        "header_timeout_s",
+        "canary_timeout_s",
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,  # noqa: ARG003 - replaced by our own
+        dotenv_settings: PydanticBaseSettingsSource,  # noqa: ARG003 - no .env files
+        file_secret_settings: PydanticBaseSettingsSource,  # noqa: ARG003 - no secrets dir
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Keyword arguments, then (only under :meth:`from_env`) environment, then file."""
+        sources = _SOURCES.get()
+        if sources is None:
+            return (init_settings,)
+        environ, config = sources
+        chosen: list[PydanticBaseSettingsSource] = [
+            init_settings,
+            _EnvironmentSource(settings_cls, environ),
+        ]
+        if config is not None:
+            chosen.append(TomlConfigSettingsSource(settings_cls, toml_file=config))
+        return tuple(chosen)
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        for name, low in self._LOWER_BOUNDS.items():
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
                 msg = f"The {name!r} setting must be an int in [{low}, inf). Got {value!r} instead."
                 raise ValueError(msg)
-        for name in ("request_timeout_s", "grace_period_s"):
+        for name in self._SECONDS:
             value = getattr(self, name)
-            if not isinstance(value, int | float) or not 0 < value < 86_400:
+            if not 0 < value < 86_400:
                 msg = f"The {name!r} setting must be a float in (0, 86400). Got {value!r} instead."
                 raise ValueError(msg)
         if self.db_synchronous not in _SYNC_MODES:
@@ -135,9 +230,10 @@ class Settings:
                 f"digits and underscores. Got {self.db_table_prefix!r} instead."
             )
             raise ValueError(msg)
-        for name in ("api_keys", "admin_keys"):
+        for name in _KEY_VARS:
             for key in getattr(self, name):
                 _check_key(key, name)
+        return self
 
     @property
     def name(self) -> str:
@@ -167,49 +263,108 @@ class Settings:
         raise ValueError(msg)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
-        """Read settings from ``LOGITKIT_*`` variables; keyword arguments take precedence.
+    def from_env(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        config_file: str | Path | None = None,
+        **overrides: Any,
+    ) -> Settings:
+        """Settings from keyword arguments over ``LOGITKIT_*`` variables over a TOML file.
 
         Parameters
         ----------
         environ : mapping, optional
             The environment to read (default ``os.environ``).
+        config_file : str or Path, optional
+            A TOML settings file (default: ``$LOGITKIT_CONFIG`` if set, else none).
         **overrides
-            Field values that win over the environment (``None`` values are ignored, so a
-            command line can pass its options through unchanged).
+            Field values that win over the environment and the file (``None`` values are
+            ignored, so a command line can pass its options through unchanged).
 
         Raises
         ------
         ValueError
-            A value is malformed, or the model path is given nowhere.
+            A value is malformed (naming the setting and where it came from), the file
+            cannot be read or holds an unknown key, or the model path is given nowhere.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp()) / "serve.toml"
+        >>> _ = path.write_text('model_path = "m.json"\\nport = 9000\\nmax_batch = 50\\n')
+        >>> s = Settings.from_env({"LOGITKIT_PORT": "9100"}, config_file=path, max_batch=None)
+        >>> s.port, s.max_batch, str(s.model_path)
+        (9100, 50, 'm.json')
         """
         env = os.environ if environ is None else environ
+        raw_config = config_file if config_file is not None else env.get(CONFIG_ENV) or None
+        config = None if raw_config is None else Path(raw_config)
+        if config is not None and not config.is_file():
+            msg = f"The settings file {config} does not exist (from --config or {CONFIG_ENV})."
+            raise ValueError(msg)
+        given = {k: v for k, v in overrides.items() if v is not None}
+        token = _SOURCES.set((env, config))
+        try:
+            return cls(**given)
+        except ValidationError as exc:
+            raise ValueError(_one_message(exc, config)) from None
+        except tomllib.TOMLDecodeError as exc:
+            msg = f"The settings file {config} is not valid TOML: {exc}."
+            raise ValueError(msg) from None
+        finally:
+            _SOURCES.reset(token)
+
+    def with_(self, **changes: Any) -> Settings:
+        """A copy with some fields changed (validated again)."""
+        return type(self)(**{**self.model_dump(), **changes})
+
+
+class _EnvironmentSource(PydanticBaseSettingsSource):
+    """``LOGITKIT_*`` variables of a mapping, each parsed with a message naming it."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        super().__init__(settings_cls)
+        self.environ = environ
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # noqa: ARG002
+        """Unused: :meth:`__call__` reads every field at once."""
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        env = self.environ
         values: dict[str, Any] = {}
-        for f in fields(cls):
-            raw = env.get(f"LOGITKIT_{f.name.upper()}")
-            if raw is not None and f.name not in ("api_keys", "admin_keys"):
-                values[f.name] = _PARSERS.get(f.name, _str)(raw.strip(), f.name)
-        if "model_path" not in values:
-            raw_model = env.get("LOGITKIT_MODEL")
-            if raw_model:
-                values["model_path"] = raw_model
-        for name, var in (("api_keys", "LOGITKIT_API_KEYS"), ("admin_keys", "LOGITKIT_ADMIN_KEYS")):
+        for name, info in self.settings_cls.model_fields.items():
+            raw = env.get(f"LOGITKIT_{name.upper()}")
+            if raw is not None and name not in _KEY_VARS:
+                values[name] = _parser(info.annotation)(raw.strip(), name)
+        if "model_path" not in values and env.get("LOGITKIT_MODEL"):
+            values["model_path"] = env["LOGITKIT_MODEL"]
+        for name, var in _KEY_VARS.items():
             keys = _split_keys(env.get(var, ""))
             key_file = env.get(f"{var}_FILE")
             if key_file:
                 keys += read_keys(Path(key_file))
-            values[name] = tuple(dict.fromkeys(keys))
-        for name, value in overrides.items():
-            if value is not None:
-                values[name] = value
-        if "model_path" not in values:
-            msg = "No model given: pass MODEL on the command line or set LOGITKIT_MODEL."
-            raise ValueError(msg)
-        return cls(**values)
+            if keys:
+                values[name] = tuple(dict.fromkeys(keys))
+        return values
 
-    def with_(self, **changes: Any) -> Settings:
-        """A copy with some fields changed (validated again)."""
-        return replace(self, **changes)
+
+def _one_message(exc: ValidationError, config: Path | None) -> str:
+    """The first error of a validation, as one sentence naming the setting."""
+    error = exc.errors()[0]
+    text = str(error["msg"]).removeprefix("Value error, ")
+    where = ".".join(str(p) for p in error["loc"])
+    if error["type"] == "missing" and where == "model_path":
+        return "No model given: pass MODEL on the command line or set LOGITKIT_MODEL."
+    if error["type"] == "extra_forbidden":
+        return (
+            f"Unknown setting {where!r} in the settings file {config}; see logitkit serve --help."
+        )
+    if where and where not in text:
+        source = f" (LOGITKIT_{where.upper()}, or {where} in the settings file)"
+        return f"The {where!r} setting{source}: {text}. Got {error.get('input')!r}."
+    return text
 
 
 def is_loopback(host: str) -> bool:
@@ -293,14 +448,6 @@ def _str(raw: str, _name: str) -> str:
     return raw
 
 
-_PARSERS: dict[str, Callable[[str, str], Any]] = {
-    "port": _int,
-    "max_body_bytes": _int,
-    "max_batch": _int,
-    "max_in_flight": _int,
-    "max_pending_rows": _int,
-    "drift_window": _int,
-    "request_timeout_s": _float,
-    "grace_period_s": _float,
-    "allow_no_auth": _bool,
-}
+def _parser(annotation: Any) -> Callable[[str, str], Any]:
+    """The parser of an environment value for a field of this type."""
+    return {int: _int, float: _float, bool: _bool}.get(annotation, _str)

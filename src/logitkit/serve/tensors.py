@@ -3,15 +3,20 @@
 Inputs come either as one tensor of shape ``[N, p]`` (any name, columns in the model's
 feature order, as KServe's scikit-learn server takes them) or as one tensor per feature
 named after it, of shape ``[N]`` or ``[N, 1]`` (as MLServer's pandas codec sends
-them). ``data`` may be flat or nested (row-major). Numbers are checked as strictly as
+them). ``data`` may be flat or nested (row-major), or, under the protocol's binary
+tensor extension, raw little-endian bytes after the JSON (``binary_data_size`` in the
+input's parameters; :func:`with_binary_data`). Numbers are checked as strictly as
 ``/v1`` checks them: finite, within the feature's bound, of the declared datatype.
+Outputs go back as JSON or, when asked, as bytes (:func:`binary_output`).
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+import struct
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any, Generic, Literal, Protocol, TypeVar
 
 import msgspec
@@ -20,10 +25,29 @@ import numpy as np
 from logitkit.serve.inputs import FeatureSpec, FloatArray
 from logitkit.serve.predictor import Predictor
 
-__all__ = ["Tensor", "TensorError", "datatype_of", "flat", "float_tensor_matrix", "model_matrix"]
+__all__ = [
+    "BinaryInput",
+    "Tensor",
+    "TensorError",
+    "binary_output",
+    "datatype_of",
+    "flat",
+    "float_tensor_matrix",
+    "model_matrix",
+    "wants_binary",
+    "with_binary_data",
+]
 
 _FLOATS = frozenset({"FP16", "FP32", "FP64"})
 _INTEGERS = frozenset({"INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64"})
+
+
+#: Little-endian numpy types of the fixed-size datatypes in binary form (BOOL: one byte).
+_BINARY_TYPES = {
+    "BOOL": "u1", "UINT8": "<u1", "UINT16": "<u2", "UINT32": "<u4", "UINT64": "<u8",
+    "INT8": "<i1", "INT16": "<i2", "INT32": "<i4", "INT64": "<i8",
+    "FP16": "<f2", "FP32": "<f4", "FP64": "<f8",
+}  # fmt: skip
 
 
 class TensorError(ValueError):
@@ -41,6 +65,165 @@ class Tensor(Protocol):
     def datatype(self) -> str: ...
     @property
     def data(self) -> list[Any]: ...
+
+
+class _Input(Protocol):
+    """An input tensor as requested: its data may be absent (sent as bytes)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def shape(self) -> list[int]: ...
+    @property
+    def datatype(self) -> str: ...
+    @property
+    def parameters(self) -> dict[str, Any] | None: ...
+    @property
+    def data(self) -> list[Any] | None: ...
+
+
+@dataclass(frozen=True)
+class BinaryInput:
+    """An input tensor whose data were decoded from the binary part of the request."""
+
+    name: str
+    shape: list[int]
+    datatype: str
+    data: list[Any]
+
+
+def _decode_binary(name: str, raw: bytes, datatype: str, count: int) -> list[Any]:
+    """``count`` values of ``datatype`` from little-endian bytes (BYTES: 4-byte lengths)."""
+    if datatype == "BYTES":
+        values: list[Any] = []
+        at = 0
+        while at < len(raw) and len(values) < count:
+            if at + 4 > len(raw):
+                break
+            (size,) = struct.unpack_from("<I", raw, at)
+            chunk = raw[at + 4 : at + 4 + size]
+            if len(chunk) != size:
+                break
+            try:
+                values.append(chunk.decode("utf-8"))
+            except UnicodeDecodeError:
+                msg = f"Input {name!r}: element {len(values)} is not UTF-8 text."
+                raise TensorError(msg) from None
+            at += 4 + size
+        if len(values) != count or at != len(raw):
+            msg = (
+                f"Input {name!r}: its {len(raw)} bytes are not {count} BYTES elements (each a "
+                "4-byte little-endian length, then that many bytes)."
+            )
+            raise TensorError(msg)
+        return values
+    kind = _BINARY_TYPES.get(datatype)
+    if kind is None:
+        msg = f"Input {name!r}: datatype {datatype} cannot be sent as binary data."
+        raise TensorError(msg)
+    dtype = np.dtype(kind)
+    if len(raw) != count * dtype.itemsize:
+        msg = (
+            f"Input {name!r}: binary_data_size is {len(raw)} bytes, but its shape holds "
+            f"{count} {datatype} values of {dtype.itemsize} bytes ({count * dtype.itemsize})."
+        )
+        raise TensorError(msg)
+    array = np.frombuffer(raw, dtype=dtype)
+    if datatype == "BOOL":
+        return (array != 0).tolist()  # type: ignore[no-any-return]
+    return array.tolist()  # type: ignore[no-any-return]
+
+
+def with_binary_data(inputs: Sequence[_Input], blob: bytes) -> list[Any]:
+    """The inputs with the data of binary ones decoded from ``blob``, in input order.
+
+    An input with ``parameters.binary_data_size`` takes that many bytes of ``blob``, after
+    those of the binary inputs before it; the others keep their JSON ``data``.
+
+    Raises
+    ------
+    TensorError
+        An input has neither data nor a size, the sizes do not add up to ``blob``, or
+        bytes do not fit the input's datatype and shape.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> sent = SimpleNamespace(
+    ...     name="x", shape=[2], datatype="FP32", parameters={"binary_data_size": 8}, data=None
+    ... )
+    >>> with_binary_data([sent], struct.pack("<2f", 1.5, -2.0))[0].data
+    [1.5, -2.0]
+    """
+    out: list[Any] = []
+    at = 0
+    for tensor in inputs:
+        size = (tensor.parameters or {}).get("binary_data_size")
+        if size is None:
+            if tensor.data is None:
+                msg = (
+                    f"Input {tensor.name!r} has no data: send 'data', or its bytes after the "
+                    "JSON with 'binary_data_size' in its parameters."
+                )
+                raise TensorError(msg)
+            out.append(tensor)
+            continue
+        if tensor.data is not None:
+            msg = f"Input {tensor.name!r} has both 'data' and 'binary_data_size'; send one."
+            raise TensorError(msg)
+        if not isinstance(size, int) or isinstance(size, bool) or not 0 <= size <= len(blob) - at:
+            msg = (
+                f"Input {tensor.name!r}: binary_data_size {size!r} is not a byte count within "
+                f"the {len(blob) - at} bytes left after the JSON and the inputs before it."
+            )
+            raise TensorError(msg)
+        count = math.prod(tensor.shape)
+        values = _decode_binary(tensor.name, blob[at : at + size], tensor.datatype, count)
+        out.append(BinaryInput(tensor.name, list(tensor.shape), tensor.datatype, values))
+        at += size
+    if at != len(blob):
+        msg = (
+            f"{len(blob) - at} bytes after the JSON belong to no input: the inputs' "
+            "binary_data_size must add up to the bytes sent after it."
+        )
+        raise TensorError(msg)
+    return out
+
+
+def wants_binary(
+    request_parameters: Mapping[str, Any] | None, output_parameters: Mapping[str, Any] | None
+) -> bool:
+    """Whether an output goes back as bytes: its own ``binary_data`` parameter, else the
+    request's ``binary_data_output`` (Triton's HTTP client asks for that by default).
+
+    Examples
+    --------
+    >>> wants_binary({"binary_data_output": True}, None), wants_binary(None, {"binary_data": False})
+    (True, False)
+    """
+    own = (output_parameters or {}).get("binary_data")
+    if own is not None:
+        return bool(own)
+    return bool((request_parameters or {}).get("binary_data_output", False))
+
+
+def binary_output(values: Any, datatype: str) -> bytes:
+    """An output tensor's values as the extension's little-endian bytes.
+
+    Examples
+    --------
+    >>> binary_output(["ab"], "BYTES")
+    b'\\x02\\x00\\x00\\x00ab'
+    >>> binary_output([1.0], "FP64") == struct.pack("<d", 1.0)
+    True
+    """
+    if datatype == "BYTES":
+        parts = []
+        for v in values:
+            text = str(v).encode()
+            parts += [struct.pack("<I", len(text)), text]
+        return b"".join(parts)
+    return np.ascontiguousarray(values, dtype=np.dtype(_BINARY_TYPES[datatype])).tobytes()
 
 
 def datatype_of(values: Sequence[Any]) -> str:

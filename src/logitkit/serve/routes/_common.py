@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Header, Request
+from fastapi import Request
 from pydantic import ValidationError
 
 from logitkit.serve.errors import ApiError, validation_error
 from logitkit.serve.predictor import FloatArray, Predictor
 from logitkit.serve.schemas import REQUEST_ID_PATTERN, FieldError
 
-__all__ = ["REQUEST_ID_PARAMETER", "RequestIdHeader", "read_instances", "request_id_header"]
+__all__ = ["REQUEST_ID_PARAMETER", "read_instances", "request_id_header"]
 
 _REQUEST_ID = re.compile(REQUEST_ID_PATTERN)
 _REQUEST_ID_HELP = (
@@ -20,12 +20,7 @@ _REQUEST_ID_HELP = (
     "and body is answered from the log and stays one row. Default: a new id."
 )
 
-RequestIdHeader = Annotated[
-    str | None,
-    Header(alias="X-Request-ID", pattern=REQUEST_ID_PATTERN, description=_REQUEST_ID_HELP),
-]
-
-#: The same header as an OpenAPI parameter, for routes that read it themselves.
+#: The header as an OpenAPI parameter (routes read it with :func:`request_id_header`).
 REQUEST_ID_PARAMETER = {
     "name": "X-Request-ID",
     "in": "header",

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-
 from fastapi import APIRouter
 from starlette.responses import Response
 
@@ -19,29 +16,20 @@ __all__ = ["metrics_router", "readiness", "router"]
 router = APIRouter(tags=["health"])
 metrics_router = APIRouter(tags=["health"])
 
-_PING_TTL_S = 1.0
-
 
 async def readiness(runtime: Runtime) -> dict[str, str]:
-    """Failed checks by name (empty when ready): shutdown, model, log writer, database."""
+    """Failed checks by name (empty when ready): shutdown, and the prediction log.
+
+    The log is ready when a row can be committed now: a commit within the last second
+    says so, or else a test commit that leaves no prediction row (see
+    :meth:`~logitkit.serve.log.PredictionLog.check_commit`), waited for at most 2 s.
+    """
     failed: dict[str, str] = {}
     if runtime.draining:
         failed["shutdown"] = "draining after SIGTERM"
-    log = runtime.log
-    if not log.alive:
-        failed["log"] = "the log writer is not running"
-    elif not log.healthy:
-        failed["log"] = "the last commit to the prediction log failed"
-    else:
-        now = time.monotonic()
-        if now - runtime.last_ping[0] > _PING_TTL_S:
-            try:
-                ok = await asyncio.wait_for(asyncio.to_thread(log.ping), timeout=2.0)
-            except TimeoutError:
-                ok = False
-            runtime.last_ping = (now, ok)
-        if not runtime.last_ping[1]:
-            failed["log"] = "the prediction log's database does not answer"
+    reason = await runtime.log.check_commit()
+    if reason is not None:
+        failed["log"] = reason
     return failed
 
 
@@ -54,11 +42,11 @@ async def live() -> Response:
 @router.get(
     "/health/ready",
     response_model=Health,
-    summary="Ready: model loaded and prediction log reachable",
+    summary="Ready: model loaded and a row can be committed to the prediction log",
     responses={503: {"model": Health, "description": "Not ready; the checks say why."}},
 )
 async def ready(runtime: RuntimeDep) -> Response:
-    """200 when the model is loaded and the log is reachable; 503 (with the reason) if not."""
+    """200 when a prediction's row can be committed now; 503 (with the reason) if not."""
     failed = await readiness(runtime)
     if failed:
         return json_response({"status": "not ready", "checks": failed}, 503, {"Retry-After": "1"})

@@ -1,8 +1,11 @@
 """``POST /v1/predict``: answers only after the rows are committed to the log.
 
-:func:`handle` is the whole endpoint. The FastAPI route documents it (OpenAPI), and
-the app's guard also calls it directly, skipping per-request routing and dependency
-resolution, which cost more than the prediction itself (see ``app.py``).
+:func:`handle` is the whole endpoint, served by :data:`route`, a plain Starlette route
+inside the app: the app's middleware (the guard's key check, user middleware such as
+CORS) and error handlers apply to it as to every route, but FastAPI's per-request
+dependency resolution and response validation, which cost more than the prediction
+itself, do not run (it reads and checks its body itself). :data:`documented` describes
+the same endpoint to the OpenAPI schema and is never routed.
 """
 
 from __future__ import annotations
@@ -11,13 +14,15 @@ import time
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import Request
+from fastapi.routing import APIRoute
 from pydantic import ValidationError
 from starlette.responses import Response
+from starlette.routing import Match, Route
+from starlette.types import Receive, Scope, Send
 
 from logitkit.serve.answers import Answers
 from logitkit.serve.body import json_body_schema, read_json_body
-from logitkit.serve.deps import check_key
 from logitkit.serve.errors import ApiError, error_responses, validation_error
 from logitkit.serve.logged import predict_logged
 from logitkit.serve.predictor import FloatArray, Predictor
@@ -25,9 +30,7 @@ from logitkit.serve.routes._common import REQUEST_ID_PARAMETER, request_id_heade
 from logitkit.serve.runtime import Runtime
 from logitkit.serve.schemas import FieldError, PredictResponse
 
-__all__ = ["handle", "router"]
-
-router = APIRouter(tags=["predictions"])
+__all__ = ["documented", "handle", "route"]
 
 
 async def handle(request: Request) -> Response:
@@ -40,7 +43,6 @@ async def handle(request: Request) -> Response:
     """
     started = time.perf_counter()
     runtime: Runtime = request.app.state.runtime
-    check_key(runtime, request.headers.get("authorization"))
     client_id = request_id_header(request)
     model = runtime.predictor  # read once: a reload cannot mix two models in one answer
     body = await read_json_body(request, runtime.settings.max_body_bytes)
@@ -89,10 +91,33 @@ def _interval(model: Predictor, X: FloatArray, level: float, version: str) -> Fl
     return model.probability_interval(X, level)
 
 
-router.add_api_route(
+class _Endpoint:
+    """:func:`handle` as a plain ASGI app: Starlette's request/response wrapper would add a
+    second exception-handling layer inside the app's own (which maps errors here too)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = await handle(Request(scope, receive))
+        await response(scope, receive, send)
+
+
+class _LabelledRoute(Route):
+    """A Starlette route that puts itself in ``scope["route"]``, as FastAPI's routes do
+    (the guard labels its metrics by it)."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child = super().matches(scope)
+        if match != Match.NONE:
+            child["route"] = self
+        return match, child
+
+
+route = _LabelledRoute("/v1/predict", _Endpoint(), methods=["POST"])
+
+documented = APIRoute(
     "/v1/predict",
     handle,
     methods=["POST"],
+    tags=["predictions"],
     response_model=PredictResponse,
     summary="Predict one instance or a batch; answered once logged",
     responses=error_responses(401, 409, 413, 415, 422, 503),

@@ -1,35 +1,46 @@
 """The Open Inference Protocol (v2), so KServe and Seldon tooling can call the model.
 
 Inputs are one ``[N, p]`` tensor or one tensor per feature (see
-:mod:`logitkit.serve.tensors`); outputs are ``label``, ``probability`` (of the positive
-class), ``probabilities`` (``[N, K]``, columns in class order) and ``decision``. Errors
-are 400 with ``{"error": "..."}`` as the protocol asks. Every prediction is logged
-before it is answered, as under ``/v1``.
+:mod:`logitkit.serve.tensors`), as JSON or under the binary tensor extension; outputs are
+``label``, ``probability`` (of the positive class), ``probabilities`` (``[N, K]``,
+columns in class order) and ``decision``, as JSON or as bytes when asked (Triton's and
+KServe's clients call it unmodified). Errors are 400 with ``{"error": "..."}`` as the
+protocol asks. Every prediction is logged before it is answered, as under ``/v1``.
+
+The request's ``id`` is echoed in the answer and is no more than a label: only an
+``X-Request-ID`` header makes a retry safe (answered from the log).
 """
 
 from __future__ import annotations
 
-import re
 import time
 from typing import Annotated, Any, Literal
 
 import numpy as np
 import orjson
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field, ValidationError
 from starlette.responses import Response
 
 from logitkit import __version__
 from logitkit.serve.answers import Answers
-from logitkit.serve.body import json_body_schema, read_json_body
+from logitkit.serve.body import BINARY_HEADER, json_body_schema, read_inference_body
 from logitkit.serve.deps import CurrentModel, RuntimeDep
 from logitkit.serve.errors import ApiError, error_responses, json_response, validation_error
 from logitkit.serve.logged import predict_logged
 from logitkit.serve.predictor import FloatArray, Predictor
+from logitkit.serve.routes._common import REQUEST_ID_PARAMETER, request_id_header
 from logitkit.serve.routes.health import readiness
 from logitkit.serve.runtime import Runtime
-from logitkit.serve.schemas import REQUEST_ID_PATTERN
-from logitkit.serve.tensors import TensorError, datatype_of, float_tensor_matrix, model_matrix
+from logitkit.serve.tensors import (
+    TensorError,
+    binary_output,
+    datatype_of,
+    float_tensor_matrix,
+    model_matrix,
+    wants_binary,
+    with_binary_data,
+)
 
 __all__ = ["InferenceRequest", "health_router", "router"]
 
@@ -37,7 +48,6 @@ router = APIRouter(tags=["open inference protocol (v2)"])
 health_router = APIRouter(tags=["open inference protocol (v2)"])
 
 _OUTPUTS = ("label", "probability", "probabilities", "decision")
-_ID = re.compile(REQUEST_ID_PATTERN)
 
 
 Datatype = Literal[
@@ -47,13 +57,16 @@ Datatype = Literal[
 
 
 class RequestInput(BaseModel):
-    """One input tensor."""
+    """One input tensor: ``data`` in the JSON, or its bytes after it (``binary_data_size``
+    in ``parameters``)."""
 
     name: str = Field(min_length=1)
-    shape: list[Annotated[int, Field(ge=0)]]
+    shape: list[Annotated[int, Field(ge=0)]] = Field(
+        min_length=1, description="[N, p] for one tensor, [N] or [N, 1] per feature."
+    )
     datatype: Datatype
     parameters: dict[str, Any] | None = None
-    data: list[Any]
+    data: list[Any] | None = None
 
 
 class RequestOutput(BaseModel):
@@ -242,16 +255,18 @@ async def v2_model_version_ready(
 
 
 def _read(
-    model: Predictor, body: bytes, max_batch: int
+    model: Predictor, body: bytes, blob: bytes, max_batch: int
 ) -> tuple[Any, FloatArray, list[dict[str, Any]]]:
     """The request (id, outputs), its model matrix and, for encoded models, its instances.
+
+    ``body`` is the JSON request and ``blob`` the bytes of its binary inputs (if any).
 
     Raises
     ------
     ApiError
         400 naming what is wrong.
     """
-    fast = float_tensor_matrix(model, body, max_batch)
+    fast = None if blob else float_tensor_matrix(model, body, max_batch)
     request: Any
     if fast is not None:
         request, X = fast
@@ -268,7 +283,7 @@ def _read(
             msg = f"Unknown outputs {unknown}; this model gives {list(_OUTPUTS)}."
             raise TensorError(msg)
         if fast is None:
-            X, instances = model_matrix(model, request.inputs)
+            X, instances = model_matrix(model, with_binary_data(request.inputs, blob))
         if X.shape[0] > max_batch:
             msg = f"{X.shape[0]} rows exceed the limit of {max_batch} per request."
             raise TensorError(msg)
@@ -277,16 +292,21 @@ def _read(
     return request, X, instances
 
 
-async def _infer(
-    request: Request, runtime: Runtime, model: Predictor, header_id: str | None
-) -> Response:
+async def _infer(request: Request, runtime: Runtime, model: Predictor) -> Response:
     started = time.perf_counter()
-    body = await read_json_body(request, runtime.settings.max_body_bytes)
+    header_id = request_id_header(request)
+    body, blob = await read_inference_body(request, runtime.settings.max_body_bytes)
     read = time.perf_counter()
-    parsed, X, instances = _read(model, body, runtime.settings.max_batch)
-    wanted = [o.name for o in parsed.outputs] if parsed.outputs else list(_OUTPUTS)
-    client_id = header_id or (parsed.id if parsed.id and _ID.match(parsed.id) else None)
+    parsed, X, instances = _read(model, body, blob, runtime.settings.max_batch)
+    asked = (
+        [(o.name, o.parameters) for o in parsed.outputs]
+        if parsed.outputs
+        else [(name, None) for name in _OUTPUTS]
+    )
+    names = [name for name, _ in asked]
+    binary = [wants_binary(parsed.parameters, parameters) for _, parameters in asked]
     n, k = X.shape[0], len(model.classes)
+    json_length = [0]  # of the last answer rendered (a retry renders twice)
 
     def render(request_id: str, version: str, answers: Answers) -> bytes:
         tensors = {
@@ -295,27 +315,47 @@ async def _infer(
             "probabilities": ([n, k], "FP64", answers.proba.ravel()),
             "decision": ([n], datatype_of(answers.decisions), answers.decisions),
         }
-        outputs = [
-            {"name": w, "shape": tensors[w][0], "datatype": tensors[w][1], "data": tensors[w][2]}
-            for w in wanted
-        ]
+        outputs: list[dict[str, Any]] = []
+        blobs: list[bytes] = []
+        for name, as_bytes in zip(names, binary, strict=True):
+            shape, datatype, data = tensors[name]
+            output: dict[str, Any] = {"name": name, "shape": shape, "datatype": datatype}
+            if as_bytes:
+                blobs.append(binary_output(data, datatype))
+                output["parameters"] = {"binary_data_size": len(blobs[-1])}
+            else:
+                output["data"] = data
+            outputs.append(output)
         answer = {
             "model_name": model.name,
             "model_version": version,
-            "id": parsed.id or request_id,
+            "id": parsed.id if parsed.id is not None else request_id,
             "parameters": {"threshold": model.rule.threshold, "request_id": request_id},
             "outputs": outputs,
         }
-        return orjson.dumps(answer, option=orjson.OPT_SERIALIZE_NUMPY)
+        head = orjson.dumps(answer, option=orjson.OPT_SERIALIZE_NUMPY)
+        json_length[0] = len(head)
+        return head + b"".join(blobs)
 
-    logged = await predict_logged(runtime, model, X, instances, client_id, render)
+    logged = await predict_logged(runtime, model, X, instances, header_id, render)
     request.state.request_id = logged.request_id
-    return logged.response(started, read)
+    response = logged.response(started, read)
+    if any(binary):
+        response.headers[BINARY_HEADER] = str(json_length[0])
+        response.headers["content-type"] = "application/octet-stream"
+    return response
 
 
-_INFER_RESPONSES = error_responses(400, 401, 404, 409, 413, 415, 503)
-_INFER_BODY = json_body_schema("InferenceRequest", "The protocol's inference request.")
-RequestId = Annotated[str | None, Header(alias="X-Request-ID", pattern=REQUEST_ID_PATTERN)]
+_INFER_RESPONSES = error_responses(400, 401, 404, 409, 413, 415, 422, 503)
+_INFER_BODY = {
+    **json_body_schema(
+        "InferenceRequest",
+        "The protocol's inference request (no Content-Type is taken as JSON). Under the "
+        "binary tensor extension, send 'Inference-Header-Content-Length: <bytes of the "
+        "JSON>' and the inputs' bytes after the JSON.",
+    ),
+    "parameters": [REQUEST_ID_PARAMETER],
+}
 
 
 @router.post(
@@ -330,10 +370,9 @@ async def v2_infer(
     model_name: str,
     runtime: RuntimeDep,
     model: CurrentModel,
-    x_request_id: RequestId = None,
 ) -> Response:
     """Predict and log, then answer with the label, probabilities and decision tensors."""
-    return await _infer(request, runtime, _model(model, model_name, None), x_request_id)
+    return await _infer(request, runtime, _model(model, model_name, None))
 
 
 @router.post(
@@ -349,7 +388,6 @@ async def v2_infer_version(
     model_version: str,
     runtime: RuntimeDep,
     model: CurrentModel,
-    x_request_id: RequestId = None,
 ) -> Response:
     """Inference, if ``model_version`` is the one served."""
-    return await _infer(request, runtime, _model(model, model_name, model_version), x_request_id)
+    return await _infer(request, runtime, _model(model, model_name, model_version))

@@ -1,4 +1,4 @@
-"""The prediction log: its tables and the group-commit writer.
+"""The writer: one thread commits the rows of all concurrent requests together.
 
 A prediction is answered only after it is committed. To make that cheap, one writer
 thread commits the rows of all concurrent requests together: while one transaction
@@ -6,23 +6,25 @@ commits (with its fsync), the next requests' rows queue, and the next transactio
 them all. Under load a commit carries many rows; with one request at a time it carries
 one, and nobody waits for a timer.
 
-A request is one row of ``<prefix>requests``, whatever its number of instances: the
-instances' inputs, probabilities, labels and decisions are JSON arrays in that row. A
-database writes a row in microseconds, and a 1,000-instance batch as 1,000 rows costs
-more than everything else the request does; as one row it costs about as much as a
-single prediction. The view ``<prefix>predictions`` shows one row per instance (request
-id, instance, time, model version, inputs, probability, decision, ...) for SQL.
-
-One writer also means SQLite never sees two writers: its transactions are ``BEGIN
-IMMEDIATE`` (the write lock is taken up front, so no transaction fails half-way with
-"database is locked"); readers (drift, readiness) use their own connections, which WAL
-lets run beside the writer. SQLite copies the WAL back into the database file
-(a checkpoint) in a thread of its own, every megabyte committed, so no commit waits for
+One writer also means SQLite never sees two writers from one process: its transactions
+are ``BEGIN IMMEDIATE`` (the write lock is taken up front, so no transaction fails
+half-way with "database is locked"); readers (drift) use their own connections, which
+WAL lets run beside the writer. SQLite copies the WAL back into the database file (a
+checkpoint) in a thread of its own, every megabyte committed, so no commit waits for
 one. On PostgreSQL the same code runs on psycopg.
 
 A retried request id stays one row: rows are keyed by ``request_id`` and inserted with
 ``ON CONFLICT DO NOTHING``; when a client-chosen id was already logged, the request gets
 the logged answer back (or a conflict if its inputs differ).
+
+Readiness asks the writer whether a row can be committed now
+(:meth:`PredictionLog.check_commit`). Each commit the writer makes answers that for a
+second; when none was made, a *probe* joins the writer's queue: in one transaction it
+inserts a row into ``<prefix>requests`` and rolls that insert back (so it needs the
+locks and rights a prediction's row needs, and leaves none), then rewrites the one row
+of ``<prefix>heartbeat`` and commits. Only a commit that writes proves that the
+database takes writes: a rolled-back insert need not write anything to disk (SQLite
+keeps it in its page cache), so it can succeed where the commit of a row would fail.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
 import threading
 import time
 from collections.abc import Sequence
@@ -37,61 +41,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
-from sqlalchemy import (
-    DDL,
-    Column,
-    DateTime,
-    Double,
-    Engine,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    UniqueConstraint,
-    create_engine,
-    event,
-    func,
-    inspect,
-    select,
-    text,
-)
+from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import SQLAlchemyError
 
+from logitkit.serve.log import reads, schema
+from logitkit.serve.log.tables import COLUMNS, make_tables
 from logitkit.serve.metrics import Metrics
 
-__all__ = [
-    "COLUMNS",
-    "LogTables",
-    "LogUnavailableError",
-    "OverloadedError",
-    "PredictionLog",
-    "instances_of",
-    "make_tables",
-]
+__all__ = ["LogUnavailableError", "OverloadedError", "PredictionLog"]
 
-#: A logged request, as :meth:`PredictionLog.record` takes it: a tuple in this order.
-#: ``instances`` is the number of instances; ``classes`` (the class keys, in the order of
-#: each instance's ``probabilities``), ``inputs`` (each instance's raw values in feature
-#: order), ``probability``, ``probabilities``, ``label`` and ``decision`` are JSON arrays
-#: with one element per instance.
-COLUMNS = (
-    "request_id",
-    "created",
-    "model_version",
-    "instances",
-    "classes",
-    "inputs",
-    "probability",
-    "probabilities",
-    "label",
-    "decision",
-    "threshold",
-)
 _INSTANCES = COLUMNS.index("instances")
 
 #: SQLite: the checkpoint thread runs once this many bytes were committed since its last
@@ -100,6 +59,14 @@ _INSTANCES = COLUMNS.index("instances")
 _CHECKPOINT_BYTES = 1_000_000
 _CHECKPOINT_AFTER_S = 1.0
 _WAL_PAGES_MAX = 4_096
+
+#: Readiness: how long a commit's outcome answers :meth:`PredictionLog.check_commit`, and
+#: how long that waits for a probe's commit before it answers "not ready".
+PROOF_TTL_S = 1.0
+PROBE_TIMEOUT_S = 2.0
+#: The probe's row in ``<prefix>requests``: an id the table's sequence never gives, inserted
+#: and rolled back.
+_PROBE_ROW_ID = -1
 
 logger = logging.getLogger("logitkit.serve")
 
@@ -112,106 +79,10 @@ class OverloadedError(LogUnavailableError):
     """Too many rows wait for their commit: refuse new predictions with 503."""
 
 
-@dataclass(frozen=True)
-class LogTables:
-    """The log's tables: ``requests`` (one row per request) and ``feedback``.
-
-    ``predictions`` names the view that shows one row per instance.
-    """
-
-    metadata: MetaData
-    requests: Table
-    feedback: Table
-    predictions: str
-
-
-# One row per instance of each logged request: the arrays of a request row, zipped.
-# SQLite's json_extract reuses its parse of the same text across rows, so a request's
-# 1,000 instances take about 10 ms here; PostgreSQL zips the arrays in one pass.
-_SQLITE_VIEW = """\
-CREATE VIEW IF NOT EXISTS {view} AS
-SELECT r.id AS request_row, r.request_id, CAST(i.key AS INTEGER) AS instance, r.created,
-       r.model_version, i.value AS inputs,
-       json_extract(r.probability, '$[' || i.key || ']') AS probability,
-       r.classes, json_extract(r.probabilities, '$[' || i.key || ']') AS probabilities,
-       json_extract(r.label, '$[' || i.key || ']') AS label,
-       json_extract(r.decision, '$[' || i.key || ']') AS decision, r.threshold
-FROM {table} AS r, json_each(r.inputs) AS i"""
-_POSTGRESQL_VIEW = """\
-CREATE OR REPLACE VIEW {view} AS
-SELECT r.id AS request_row, r.request_id, (e.k - 1)::integer AS instance, r.created,
-       r.model_version, e.inputs::text AS inputs, e.probability::double precision AS probability,
-       r.classes, e.probabilities::text AS probabilities, e.label, e.decision, r.threshold
-FROM {table} AS r CROSS JOIN LATERAL ROWS FROM (
-    json_array_elements(r.inputs::json), json_array_elements_text(r.probability::json),
-    json_array_elements(r.probabilities::json), json_array_elements_text(r.label::json),
-    json_array_elements_text(r.decision::json)
-) WITH ORDINALITY AS e(inputs, probability, probabilities, label, decision, k)"""
-
-
-def _ddl(statement: str) -> Any:
-    return DDL(statement)  # type: ignore[no-untyped-call]
-
-
-def make_tables(prefix: str = "logitkit_") -> LogTables:
-    """The table definitions, ``<prefix>requests`` and ``<prefix>feedback``, and the view.
-
-    Creating the tables (``metadata.create_all``) also creates the view
-    ``<prefix>predictions``; dropping them drops it.
-
-    Examples
-    --------
-    >>> tables = make_tables()
-    >>> [c.name for c in tables.requests.columns][:5]
-    ['id', 'request_id', 'created', 'model_version', 'instances']
-    >>> tables.predictions
-    'logitkit_predictions'
-    """
-    metadata = MetaData()
-    requests = Table(
-        f"{prefix}requests",
-        metadata,
-        Column("id", Integer, primary_key=True, autoincrement=True),
-        Column("request_id", String(128), nullable=False),
-        Column("created", DateTime(timezone=True), nullable=False),
-        Column("model_version", String(64), nullable=False),
-        Column("instances", Integer, nullable=False, comment="number of instances"),
-        Column("classes", Text, nullable=False, comment="JSON array: the order of probabilities"),
-        Column("inputs", Text, nullable=False, comment="JSON array per instance, feature order"),
-        Column("probability", Text, nullable=False, comment="JSON array, one per instance"),
-        Column("probabilities", Text, nullable=False, comment="JSON array of arrays"),
-        Column("label", Text, nullable=False, comment="JSON array, one per instance"),
-        Column("decision", Text, nullable=False, comment="JSON array, one per instance"),
-        Column("threshold", Double, nullable=True),
-        UniqueConstraint("request_id", name=f"{prefix}requests_request_key"),
-        Index(f"{prefix}requests_version", "model_version", "id"),
-    )
-    feedback = Table(
-        f"{prefix}feedback",
-        metadata,
-        Column("request_id", String(128), primary_key=True),
-        Column("instance", Integer, primary_key=True),
-        Column("label", Text, nullable=False),
-        Column("received", DateTime(timezone=True), nullable=False),
-    )
-    view = f"{prefix}predictions"
-    names = {"view": view, "table": requests.name}
-    event.listen(
-        metadata, "after_create", _ddl(_SQLITE_VIEW.format(**names)).execute_if(dialect="sqlite")
-    )
-    event.listen(
-        metadata,
-        "after_create",
-        _ddl(_POSTGRESQL_VIEW.format(**names)).execute_if(dialect="postgresql"),
-    )
-    event.listen(metadata, "before_drop", _ddl(f"DROP VIEW IF EXISTS {view}"))
-    return LogTables(metadata, requests, feedback, view)
-
-
 @dataclass
 class _Job:
-    kind: str  # "predict" or "feedback"
-    rows: list[Any]  # prediction tuples, or feedback dicts
+    kind: str  # "predict", "feedback" or "probe"
+    rows: list[Any]  # prediction tuples, feedback dicts; none for a probe
     future: asyncio.Future[Any]
     loop: asyncio.AbstractEventLoop
     check: bool = False  # the request id was chosen by the client: look for a logged one
@@ -244,6 +115,8 @@ class PredictionLog:
         Instances allowed to wait for their commit before :meth:`record` refuses more.
     metrics : Metrics, optional
         Where to count commits and their sizes.
+    migrations : sequence of Migration
+        The schema this code knows (see :mod:`~logitkit.serve.log.schema`).
 
     Examples
     --------
@@ -268,6 +141,7 @@ class PredictionLog:
         synchronous: str = "full",
         max_pending_rows: int = 200_000,
         metrics: Metrics | None = None,
+        migrations: Sequence[schema.Migration] = schema.MIGRATIONS,
     ) -> None:
         parsed = make_url(url)
         self.url = url
@@ -278,7 +152,10 @@ class PredictionLog:
         if self.dialect not in ("sqlite", "postgresql"):
             msg = f"The prediction log supports SQLite and PostgreSQL URLs. Got {parsed.drivername!r}."
             raise ValueError(msg)
+        self.prefix = prefix
         self.tables = make_tables(prefix)
+        self.migrations = tuple(migrations)
+        self._prepared = False
         self.synchronous = synchronous
         self.max_pending_rows = max_pending_rows
         self.metrics = metrics
@@ -292,6 +169,10 @@ class PredictionLog:
         self._checkpoint_due = threading.Event()
         self._closing = threading.Event()
         self._conn: Connection | None = None
+        # Readiness: (monotonic time, why not) of the writer's last commit or probe, and
+        # the probe in flight. Written by the writer thread, read on the event loop.
+        self._proof: tuple[float, str | None] = (float("-inf"), None)
+        self._probe: asyncio.Future[Any] | None = None
         self._write_engine = self._engine(immediate=True, pool_size=1)
         self._read_engine = self._engine(immediate=False, pool_size=4)
         insert = sqlite.insert if self.dialect == "sqlite" else postgresql.insert
@@ -308,6 +189,16 @@ class PredictionLog:
             index_elements=["request_id", "instance"],
             set_={"label": upsert.excluded.label, "received": upsert.excluded.received},
         )
+        columns = ", ".join(("id", *COLUMNS))
+        self._probe_sql = (
+            f"INSERT INTO {r.name} ({columns}) VALUES ({', '.join([mark] * (len(COLUMNS) + 1))})"
+        )
+        beat = self.tables.heartbeat.name
+        self._beat_sql = (
+            f"INSERT INTO {beat} (id, beat, writer) VALUES (1, {mark}, {mark}) "
+            "ON CONFLICT (id) DO UPDATE SET beat = excluded.beat, writer = excluded.writer"
+        )
+        self._writer_name = f"{socket.gethostname()}:{os.getpid()}"[:128]
 
     def _engine(self, *, immediate: bool, pool_size: int) -> Engine:
         if self.dialect != "sqlite":
@@ -342,34 +233,28 @@ class PredictionLog:
 
     # -------------------------------------------------------------- lifecycle
     def prepare(self) -> None:
-        """Create the tables and the view if needed.
+        """Create the tables, or bring them to this code's schema version (once).
+
+        Replicas that start together against one database take turns under the log's
+        lock (see :func:`schema.migrate`).
 
         Raises
         ------
         ValueError
-            The database cannot be reached, or holds ``<prefix>predictions`` as a table: a
-            log of an earlier layout (one row per instance), which this version neither
-            reads nor extends.
+            The database cannot be reached; or it answered but the tables could not be
+            created or upgraded; or it holds a log this code does not know: of a newer
+            schema version (:class:`schema.SchemaVersionError`), or of the earlier
+            one-row-per-instance layout (``<prefix>predictions`` as a table).
         """
-        view = self.tables.predictions
-        where = make_url(self.url).render_as_string(hide_password=True)
+        if self._prepared:
+            return
         try:
-            old = view in inspect(self._write_engine).get_table_names()
-            if not old:
-                self.tables.metadata.create_all(self._write_engine)
-        except SQLAlchemyError as exc:
-            msg = (
-                f"Cannot open the prediction log at {where}: {str(exc).splitlines()[0]}. "
-                "Check that the database is up and the URL (--db) is right."
-            )
-            raise ValueError(msg) from exc
-        if old:
-            msg = (
-                f"{where} holds a table {view!r} written by an earlier version of logitkit "
-                "(one row per instance). Log to a new database, or choose another "
-                "--db-table-prefix; the old table is left as it is."
-            )
-            raise ValueError(msg)
+            schema.prepare(self._write_engine, self.prefix, self.migrations)
+        except ValueError:
+            # The caller may exit without close(): leave no connection for the collector.
+            self._write_engine.dispose()
+            raise
+        self._prepared = True
 
     def open(self) -> None:
         """Create the tables if needed (see :meth:`prepare`) and start the writer thread."""
@@ -463,7 +348,7 @@ class PredictionLog:
             if self._stopping:
                 msg = "The server is shutting down; retry elsewhere."
                 raise LogUnavailableError(msg)
-            if self._queue.rows + size > self.max_pending_rows and self._queue.rows:
+            if size and self._queue.rows + size > self.max_pending_rows and self._queue.rows:
                 msg = (
                     f"{self._queue.rows} logged instances are waiting for their commit; "
                     "retry shortly."
@@ -490,20 +375,31 @@ class PredictionLog:
         return self._conn
 
     def _commit(self, jobs: list[_Job], n_rows: int) -> None:
+        """Commit the batch's rows (or, for probes alone, a probe); settle every job."""
         start = time.perf_counter()
+        data = [j for j in jobs if j.kind != "probe"]
         error: Exception | None = None
         try:
             conn = self._connection()
-            if all(j.kind == "predict" for j in jobs):
-                self._insert(conn, jobs)
+            if not data:
+                self._commit_probe(conn)
+            elif all(j.kind == "predict" for j in data):
+                self._insert(conn, data)
             else:
                 with conn.begin():
-                    self._write(conn, jobs)
+                    self._write(conn, data)
             self.healthy = True
-            self._count_unchecked(jobs)
+            self._proof = (time.monotonic(), None)
+            self._count_unchecked(data)
         except Exception as exc:  # noqa: BLE001 - the writer outlives any failure; the batch fails
-            logger.error("Prediction log commit of %d rows failed: %r", n_rows, exc)
+            what = f"commit of {n_rows} rows" if data else "test commit (readiness)"
+            logger.error("Prediction log %s failed: %r", what, exc)
             self.healthy = False
+            why = (
+                f"a commit to the prediction log failed ({type(exc).__name__}); "
+                "the server's error log says why"
+            )
+            self._proof = (time.monotonic(), why)
             if self._conn is not None:
                 self._conn.invalidate()
                 self._conn = None
@@ -511,9 +407,77 @@ class PredictionLog:
                 "The prediction log is unavailable, so the prediction was not recorded "
                 "and is not answered; retry shortly."
             )
-        if self.metrics is not None:
+        if self.metrics is not None and data:
             self.metrics.observe_commit(time.perf_counter() - start, n_rows, error is None)
         self._settle(jobs, error)
+
+    def _commit_probe(self, conn: Connection) -> None:
+        """Prove that a row can be committed now, leaving none in ``<prefix>requests``.
+
+        The insert, rolled back to its savepoint, needs what a prediction's row needs
+        (the table, its locks, the rights to insert); the heartbeat row's commit then
+        proves the database takes writes.
+        """
+        dbapi = conn.connection.dbapi_connection
+        cursor = dbapi.cursor()  # type: ignore[union-attr]
+        probe = (_PROBE_ROW_ID, "", self.now(), "", 0, "[]", "[]", "[]", "[]", "[]", "[]", None)
+        try:
+            if self.dialect == "sqlite":
+                cursor.execute("BEGIN IMMEDIATE")
+            cursor.execute("SAVEPOINT logitkit_probe")
+            cursor.execute(self._probe_sql, probe)
+            cursor.execute("ROLLBACK TO SAVEPOINT logitkit_probe")
+            cursor.execute(self._beat_sql, (self.now(), self._writer_name))
+            if self.dialect == "sqlite":
+                cursor.execute("COMMIT")
+            else:
+                dbapi.commit()  # type: ignore[union-attr]
+        finally:
+            cursor.close()
+
+    async def check_commit(
+        self, timeout: float = PROBE_TIMEOUT_S, max_age: float = PROOF_TTL_S
+    ) -> str | None:
+        """Why a row could not be committed now, or None when one could (for readiness).
+
+        A commit the writer finished (of rows or of a probe) within ``max_age`` seconds
+        answers; otherwise a probe joins the writer's queue (one at a time: callers
+        share it), and its commit answers if it comes within ``timeout`` seconds. The
+        probe leaves no row in ``<prefix>requests`` (see the module docstring).
+
+        Examples
+        --------
+        >>> import asyncio, os, tempfile
+        >>> log = PredictionLog("sqlite:///" + os.path.join(tempfile.mkdtemp(), "p.db"))
+        >>> log.open()
+        >>> asyncio.run(log.check_commit()), log.count()
+        (None, 0)
+        >>> log.close()
+        """
+        if not self.alive:
+            return "the prediction log's writer is not running"
+        at, reason = self._proof
+        if time.monotonic() - at < max_age:
+            return reason
+        loop = asyncio.get_running_loop()
+        probe = self._probe
+        if probe is None or probe.done() or probe.get_loop() is not loop:
+            try:
+                probe = self._probe = self._queue_job("probe", [], False, 0)
+            except LogUnavailableError as exc:
+                return str(exc)
+            # Retrieved here, so a probe whose callers gave up is not reported unretrieved.
+            probe.add_done_callback(lambda f: f.cancelled() or f.exception())
+        try:
+            await asyncio.wait_for(asyncio.shield(probe), timeout)
+        except TimeoutError:
+            return (
+                f"a test commit to the prediction log did not finish within {timeout:g} s "
+                "(is its database locked, or overloaded?)"
+            )
+        except LogUnavailableError as exc:
+            return self._proof[1] or str(exc)  # the writer's reason; else it was aborted
+        return None
 
     def _insert(self, conn: Connection, jobs: list[_Job]) -> None:
         """Insert the rows of prediction jobs in one transaction, through the driver alone.
@@ -624,82 +588,16 @@ class PredictionLog:
                 loop.call_soon_threadsafe(_resolve, group, error)
 
     # -------------------------------------------------------------- reading
-    def ping(self) -> bool:
-        """Whether the database answers a query now."""
-        try:
-            with self._read_engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-        except (SQLAlchemyError, OSError):
-            return False
-        return True
-
     def count(self) -> int:
         """Instances logged (the rows of the ``<prefix>predictions`` view)."""
-        r = self.tables.requests
-        with self._read_engine.connect() as conn:
-            return int(conn.execute(select(func.coalesce(func.sum(r.c.instances), 0))).scalar_one())
+        return reads.count(self._read_engine, self.tables)
 
     def window(self, model_version: str | None, limit: int) -> list[dict[str, Any]]:
         """The ``limit`` most recent instances (of one model version), newest first.
 
-        Each is a dict: ``request_id``, ``instance``, ``created``, ``model_version``,
-        ``inputs`` (the raw values in feature order), ``probability``, ``probabilities``
-        (class key -> probability), ``label``, ``decision``, ``threshold``, and ``truth``:
-        the label given as feedback, or None.
+        See :func:`reads.window` for what each holds.
         """
-        r, f = self.tables.requests, self.tables.feedback
-        query = select(r).order_by(r.c.id.desc())
-        if model_version is not None:
-            query = query.where(r.c.model_version == model_version)
-        out: list[dict[str, Any]] = []
-        with self._read_engine.connect() as conn:
-            result = conn.execution_options(yield_per=256).execute(query).mappings()
-            for row in result:
-                out.extend(reversed(instances_of(row)))
-                if len(out) >= limit:
-                    break
-            result.close()
-            del out[limit:]
-            if out:
-                oldest = min(x["request_row"] for x in out)
-                labels = (
-                    select(f.c.request_id, f.c.instance, f.c.label)
-                    .join(r, r.c.request_id == f.c.request_id)
-                    .where(r.c.id >= oldest)
-                )
-                truth = {(t[0], t[1]): t[2] for t in conn.execute(labels)}
-                for x in out:
-                    x["truth"] = truth.get((x["request_id"], x["instance"]))
-        return out
-
-
-def instances_of(row: Any) -> list[dict[str, Any]]:
-    """One dict per instance of a logged request row (a mapping by column name)."""
-    classes = orjson.loads(row["classes"])
-    columns = zip(
-        orjson.loads(row["inputs"]),
-        orjson.loads(row["probability"]),
-        orjson.loads(row["probabilities"]),
-        orjson.loads(row["label"]),
-        orjson.loads(row["decision"]),
-        strict=True,
-    )
-    return [
-        {
-            "request_row": row["id"],
-            "request_id": row["request_id"],
-            "instance": k,
-            "created": row["created"],
-            "model_version": row["model_version"],
-            "inputs": inputs,
-            "probability": probability,
-            "probabilities": dict(zip(classes, proba, strict=True)),
-            "label": label,
-            "decision": decision,
-            "threshold": row["threshold"],
-        }
-        for k, (inputs, probability, proba, label, decision) in enumerate(columns)
-    ]
+        return reads.window(self._read_engine, self.tables, model_version, limit)
 
 
 def _resolve(jobs: list[_Job], error: Exception | None) -> None:
