@@ -1,13 +1,18 @@
-"""``fit_streamed``: what ``logitkit train --stream`` and ``--dask local`` call."""
+"""``logitkit train --stream`` and ``--dask``: the fit out of core, and the whole pipeline."""
 
 from __future__ import annotations
+
+import json
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
+import logitkit
 from logitkit import DataError, LogisticModel
-from logitkit.cli import _scale
+from logitkit.cli import _scale, app
 from logitkit.cli._scale import estimated_bytes, fit_streamed, should_stream
 from logitkit.data.encoding import TableEncoder
 
@@ -49,16 +54,6 @@ def test_streamed_equals_in_memory_and_predicts_raw_rows(table):
     )
 
 
-def test_dask_local_cluster_equals_in_memory(table):
-    pytest.importorskip("distributed")
-    frame, path = table
-    model = fit_streamed(path, "outcome", {"C": 0.5}, drop=["id"], dask="local", n_workers=2)
-    memory = _memory(frame, C=0.5)
-    assert np.allclose(model.coef_, memory.coef_, rtol=1e-8, atol=1e-12)
-    assert list(model.feature_names_in_) == list(memory.feature_names_in_)
-    assert model.encoder_ is not None
-
-
 def test_missing_file_and_column(table, tmp_path):
     _, path = table
     with pytest.raises(DataError, match="does not exist"):
@@ -75,3 +70,58 @@ def test_should_stream_compares_the_data_with_free_memory(table, monkeypatch):
     assert should_stream(path)
     monkeypatch.setattr(_scale, "available_memory", lambda: None)
     assert not should_stream(path)  # unknown: do as asked
+
+
+def _cli(*args: str) -> Any:
+    return CliRunner().invoke(app, ["train", *args])
+
+
+def test_cli_stream_refuses_what_it_cannot_do_saying_why(table, tmp_path):
+    _, path = table
+    out = tmp_path / "m.json"
+    base = [str(path), "--target", "outcome", "--drop", "id", "--stream", "--out", str(out)]
+    result = _cli(*base, "--cv", "--scoring", "roc_auc")
+    assert result.exit_code == 2
+    assert "ROC-AUC of a fold is no sum over its rows" in result.output
+    result = _cli(*base, "--sep", ";")
+    assert result.exit_code == 2
+    assert "--na-values/--sep/--decimal cannot be combined with a streamed fit" in result.output
+    result = _cli(*base, "--test-size", "0.2", "--impute", "median")
+    assert result.exit_code == 2
+    assert "the encoding would be learned before the split" in " ".join(result.output.split())
+    assert not out.exists()
+    spelt = tmp_path / "spelt.csv"
+    pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0], "y": ["yes", "no", "Yes", "no"]}).to_csv(spelt)
+    result = _cli(str(spelt), "--target", "y", "--stream", "--out", str(out))
+    assert result.exit_code == 2
+    assert "spells one label several ways ('yes' and 'Yes')" in " ".join(result.output.split())
+
+
+@pytest.mark.slow  # starting the worker processes takes most of its time
+def test_cli_dask_local_cluster_runs_the_whole_pipeline(table, tmp_path):
+    pytest.importorskip("distributed")
+    frame, path = table
+    out, report = tmp_path / "dask.json", tmp_path / "dask.html"
+    # `--dask local` starts a LocalCluster of worker processes (one per core here).
+    args = [str(path), "--target", "outcome", "--drop", "id", "--folds", "2", "--dask", "local"]
+    result = _cli(
+        *args, "--cost-fp", "1", "--cost-fn", "4", "--out", str(out), "--report", str(report)
+    )
+    assert result.exit_code == 0, result.output
+    content = json.loads(out.read_text())
+    assert content["training"]["fit"] == "read by a Dask cluster (local)"
+    assert content["policy"]["rule"]["method"] == "cost"
+    assert (content["policy"]["rule"]["cost_fp"], content["policy"]["rule"]["cost_fn"]) == (1, 4)
+    decisions = content["training"]["performance"]["cross_validated"]["decisions"]
+    assert sum(decisions["confusion"].values()) == len(frame)
+    assert report.exists()
+    memory = logitkit.train(
+        frame, target="outcome", drop=["id"], folds=2, fold_scheme="hash", cost_fp=1, cost_fn=4
+    )
+    assert memory.policy is not None
+    assert content["policy"]["threshold"] == pytest.approx(memory.policy.threshold, rel=1e-8)
+    assert decisions["confusion"] == memory.performance["decisions"]["confusion"]
+    model = logitkit.load(out)
+    np.testing.assert_allclose(model.coef_, memory.model.coef_, rtol=1e-8, atol=1e-12)
+    assert list(model.feature_names_in_) == list(memory.model.feature_names_in_)
+    assert model.predict(frame.head(3)).tolist() == memory.model.predict(frame.head(3)).tolist()

@@ -261,10 +261,12 @@ def test_streamed_training_from_parquet(tmp_path):
     in_memory = logitkit.LogisticModel().fit(frame[["a", "b"]], frame["y"])
     np.testing.assert_allclose(model.coef_, in_memory.coef_, rtol=1e-8)
     result = runner.invoke(
-        app, ["train", str(path), "--target", "y", "--stream", "--cv", "--out", str(out)]
+        app,
+        ["train", str(path), "--target", "y", "--stream", "--folds-by", "stratified"]
+        + ["--out", str(out)],
     )
     assert result.exit_code == 2
-    assert "--cv cannot be combined with a streamed fit" in result.output
+    assert "--folds-by stratified cannot be combined with a streamed fit" in result.output
 
 
 def test_grouped_data_from_the_command_line(tmp_path):

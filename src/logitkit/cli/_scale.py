@@ -1,22 +1,25 @@
 """Training on data larger than memory, for ``logitkit train --stream`` and ``--dask``.
 
-:func:`fit_streamed` fits a :class:`~logitkit.model.LogisticModel` on a Parquet or CSV
-file without loading it: streamed in record batches (:class:`~logitkit.data.stream.
-FileSource`), or read by a Dask cluster (``dask="local"`` starts a
-``LocalCluster`` of worker processes, ``dask="tcp://host:8786"`` joins a running
-scheduler) and fitted by map-and-tree-reduce over its partitions. Text and boolean
-columns are one-hot encoded against levels found in a first pass, as in memory, and
-the model keeps the encoder, so ``logitkit predict`` (which streams) reads raw rows.
-:func:`should_stream` tells whether a file would not fit in memory.
+:func:`train_streamed` runs the whole pipeline on hash folds
+(:mod:`logitkit.workflow._scaled`: C by cross-validation, out-of-fold probabilities, the
+policy, evaluation, diagnostics, reference profiles) over the rows of a Parquet or CSV
+file that :func:`rows_of_file` opens: streamed in record batches
+(:class:`~logitkit.data.stream.FileSource`), or read by a Dask cluster (``dask="local"``
+starts a ``LocalCluster`` of worker processes, ``dask="tcp://host:8786"`` joins a
+running scheduler). The encoding is the file's levels, or an encoder learned in passes
+(:func:`learn_encoder`) for a formula, imputation, merged spellings or reference
+levels; the artifact equals the in-memory pipeline's on the same rows
+(``fold_scheme="hash"``) but for the provenance of the rows. :func:`fit_streamed` fits
+the coefficients alone; :func:`should_stream` tells whether a file would not fit in
+memory.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,21 +28,26 @@ import pandas as pd
 import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
-from logitkit.artifact import save
 from logitkit.data._batches import encoder_for
+from logitkit.data.checks import check_label_spelling
 from logitkit.data.encoding import DEFAULT_MAX_LEVELS, ColumnSpec, TableEncoder
 from logitkit.data.stream import FileSource
 from logitkit.exceptions import DataError
 from logitkit.model import LogisticModel
-from logitkit.workflow import TrainingSpec
+from logitkit.workflow import TrainingResult, TrainingSpec
+from logitkit.workflow._rows import SourceRows
+from logitkit.workflow._scaled import run_on_rows
 
 __all__ = [
     "available_memory",
     "dask_client",
     "estimated_bytes",
     "fit_streamed",
+    "learn_encoder",
+    "rows_of_file",
     "should_stream",
     "streamed_labels",
+    "train_streamed",
 ]
 
 #: Stream when the data as float64 would take more than this share of available memory
@@ -112,7 +120,7 @@ def dask_client(address: str, n_workers: int | None = None) -> Iterator[Any]:
                 threads_per_worker=1,
                 processes=True,
                 host="127.0.0.1",
-                dashboard_address=None,
+                dashboard_address=":0",  # a free port: None takes 8787, which may be in use
             ) as cluster,
             Client(cluster) as client,
         ):
@@ -133,12 +141,11 @@ def _encode_partition(
     return out
 
 
-def _dask_frame(
-    path: str, target: str, weight: str | None, drop: Sequence[str], max_levels: int
-) -> tuple[Any, TableEncoder]:
-    """The file as a dask frame of encoded features, the target and the weight."""
+def _dask_raw(
+    path: str, target: str, weight: str | None, drop: Sequence[str]
+) -> tuple[Any, list[str], list[str]]:
+    """The file as a dask frame of raw columns, its feature columns, and the target (weight)."""
     import dask.dataframe as dd  # noqa: PLC0415 - optional extra
-    from dask.base import compute  # noqa: PLC0415
 
     lowered = path.rstrip("/").lower()
     csv = lowered.endswith((".csv", ".csv.gz", ".tsv", ".tsv.gz"))
@@ -153,7 +160,16 @@ def _dask_frame(
         if column not in names:
             msg = f"Column '{column}' is not in {path}; its columns are: {', '.join(names[:30])}."
             raise DataError(msg, column=column)
-    features = [c for c in names if c not in {*keep, *drop}]
+    return frame, [c for c in names if c not in {*keep, *drop}], keep
+
+
+def _dask_frame(
+    path: str, target: str, weight: str | None, drop: Sequence[str], max_levels: int
+) -> tuple[Any, TableEncoder]:
+    """The file as a dask frame of encoded features, the target and the weight."""
+    from dask.base import compute  # noqa: PLC0415 - optional extra
+
+    frame, features, keep = _dask_raw(path, target, weight, drop)
     meta = frame._meta
     kinds: dict[str, str] = {}
     for c in features:
@@ -287,6 +303,105 @@ def fit_streamed(
     return model
 
 
+def _learned_encoder(spec: TrainingSpec) -> bool:
+    """Whether the encoding is learned beyond levels (formula, imputation, spellings, reference)."""
+    return bool(spec.formula or spec.impute or spec.normalize_labels or spec.reference)
+
+
+def learn_encoder(source: Any, spec: TrainingSpec) -> TableEncoder:
+    """The encoding the options ask for, learned in passes over ``source`` (the one call).
+
+    Equal to ``TableEncoder(...).fit(frame)`` on the same rows in memory (levels,
+    imputation values, merged spellings, reference levels, formula state): see
+    :func:`~logitkit.data.streamed_encoding.fit_encoder_streamed`.
+    """
+    from logitkit.data.streamed_encoding import fit_encoder_streamed  # noqa: PLC0415
+
+    return fit_encoder_streamed(
+        source,
+        impute=spec.impute,
+        formula=spec.rhs,
+        normalize_levels=spec.normalize_labels,
+        reference=dict(spec.reference) or None,
+    )
+
+
+def _check_labels(rows: SourceRows, spec: TrainingSpec) -> None:
+    """Refuse target labels spelt several ways, as in memory (they cannot be merged here)."""
+    if rows.classes.dtype.kind not in "OUS":
+        return
+    _, merged = check_label_spelling(rows.classes, str(spec.target), normalize=True)
+    if merged:
+        shown = ", ".join(f"{a!r} and {b!r}" for a, b in list(merged.items())[:5])
+        msg = (
+            f"Target column '{spec.target}' of {rows.where} spells one label several ways "
+            f"({shown}): differing only in case or spaces. In memory --normalize-labels "
+            "merges them; a streamed fit reads the labels as they are, so fix them in the "
+            "file (or train in memory with --normalize-labels)."
+        )
+        raise DataError(msg, column=spec.target)
+
+
+@contextmanager
+def rows_of_file(
+    data: Path,
+    spec: TrainingSpec,
+    *,
+    batch_rows: int = 65_536,
+    dask: str | None = None,
+    n_workers: int | None = None,
+    progress: bool = False,
+) -> Iterator[tuple[SourceRows, str]]:
+    """The rows of ``data`` for the pipeline on hash folds, and how they are read.
+
+    The one place where a file becomes encoded rows at scale: streamed in record
+    batches (:class:`~logitkit.data.stream.FileSource`), or read by a Dask cluster
+    (``dask``; the cluster stays up while the context is open). The encoding is the
+    file's levels, or, with a formula, imputation, merged spellings or reference levels,
+    an encoder learned in passes (:func:`learn_encoder`).
+    """
+    learned = _learned_encoder(spec)
+    if dask is None:
+        options: dict[str, Any] = {
+            "weight": spec.weight,
+            "drop": spec.drop,
+            "batch_rows": batch_rows,
+            "progress": progress,
+        }
+        source = FileSource(data, str(spec.target), **options)
+        if learned:
+            encoder = learn_encoder(source, spec)
+            source = FileSource(data, str(spec.target), encoder=encoder, **options)
+        rows = SourceRows(source)
+        _check_labels(rows, spec)
+        yield rows, f"streamed in record batches of {batch_rows} rows"
+        return
+    from logitkit.data.dask import DaskSource  # noqa: PLC0415 - optional extra
+
+    where = str(data)
+    if "://" not in where and not Path(where).exists():  # URLs (s3://...) are the workers'
+        msg = f"Data file {where} does not exist."
+        raise DataError(msg)
+    with dask_client(dask, n_workers):
+        target, weight = str(spec.target), spec.weight
+        if learned:
+            frame, features, keep = _dask_raw(where, target, weight, spec.drop)
+            encoder = learn_encoder(frame[features], spec)
+            partitions = DaskSource(
+                frame[features + keep],
+                target=target,
+                weight=weight,
+                encoder=encoder,
+                progress=progress,
+            )
+        else:
+            frame, encoder = _dask_frame(where, target, weight, spec.drop, DEFAULT_MAX_LEVELS)
+            partitions = DaskSource(frame, target=target, weight=weight, progress=progress)
+        rows = SourceRows(partitions, encoder, where)
+        _check_labels(rows, spec)
+        yield rows, f"read by a Dask cluster ({dask})"
+
+
 def train_streamed(
     data: Path,
     spec: TrainingSpec,
@@ -294,74 +409,34 @@ def train_streamed(
     *,
     batch_rows: int,
     dask: str | None,
-    out: Path,
-    say: Callable[..., None],
-    as_json: bool,
     progress: bool,
     explicit: bool,
-) -> None:
-    """``logitkit train --stream|--dask``: the coefficients, fitted out of core.
+    n_workers: int | None = None,
+) -> TrainingResult:
+    """``logitkit train --stream|--dask``: the whole pipeline on hash folds, out of core.
 
-    What needs the rows in memory (``refused``: a policy, cross-validation, the report,
-    ...) is refused by name rather than dropped.
+    The same stages as in memory (:mod:`logitkit.workflow._scaled`): C by cross-validation,
+    out-of-fold probabilities, the policy, evaluation, diagnostics and reference profiles;
+    the result writes the same artifact and report. What cannot run at scale
+    (``refused``, or stratified folds) is refused, saying why.
     """
+    why = "--stream/--dask" if explicit else f"{data} is too large to read into memory, so it"
     if refused:
-        why = "--stream/--dask" if explicit else f"{data} is too large to read into memory, so it"
         msg = (
-            f"{', '.join(refused)} cannot be combined with a streamed fit: {why} fits the "
-            "coefficients out of core, and these need the rows in memory. Leave them out, "
-            "or train on a sample that fits in memory."
+            f"{', '.join(refused)} cannot be combined with a streamed fit: {why} reads the "
+            "rows in passes, and these need the rows in memory. Leave them out, or train "
+            "on a sample that fits in memory."
         )
         raise DataError(msg)
-    params = {
-        "penalty": spec.penalty,
-        "C": spec.C,
-        "l1_ratio": spec.l1_ratio,
-        **spec.fit_params,
-        "positive_class": spec.positive,
-    }
-    start = time.perf_counter()
-    model = fit_streamed(
-        data,
-        str(spec.target),
-        params,
-        weight=spec.weight,
-        drop=spec.drop,
-        batch_rows=batch_rows,
-        dask=dask,
-        progress=progress,
-    )
-    elapsed = time.perf_counter() - start
-    fit = "streamed" if dask is None else f"dask ({dask})"
-    positive = None if model.positive_class_ is None else str(model.positive_class_)
-    save(
-        model,
-        out,
-        training={
-            "source": str(data),
-            "target": spec.target,
-            "positive": positive,
-            "fit": fit,
-            "provenance": {"model": f"fitted {fit} on every row of {data}"},
-        },
-        summary=model.summary(),
-    )
-    record = {
-        "source": str(data),
-        "rows": int(np.sum(model.class_counts_)),
-        "classes": [str(c) for c in model.classes_],
-        "positive": positive,
-        "iterations": int(model.n_iter_[0]),
-        "passes": int(model.solver_result_.n_passes),
-        "fit_seconds": elapsed,
-        "model_path": str(out),
-    }
-    if as_json:
-        say(json.dumps(record), markup=False, highlight=False)
-        return
-    say(model.summary())
-    say(
-        f"Fitted {record['rows']} rows in {record['iterations']} iterations "
-        f"({record['passes']} passes, {elapsed:.1f} s). Model written to [bold]{out}[/]. "
-        "No policy, performance estimate or report: a streamed fit gives the coefficients."
-    )
+    if spec.fold_scheme == "stratified":
+        msg = (
+            f"--folds-by stratified cannot be combined with a streamed fit: {why} splits "
+            "rows into folds by a hash of their values (stratified folds shuffle row "
+            "numbers in memory). Leave --folds-by out, or give --folds-by hash."
+        )
+        raise DataError(msg)
+    spec = replace(spec, fold_scheme="hash")
+    with rows_of_file(
+        data, spec, batch_rows=batch_rows, dask=dask, n_workers=n_workers, progress=progress
+    ) as (rows, how):
+        return run_on_rows(rows, spec, source=str(data), how=how)

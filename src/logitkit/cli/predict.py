@@ -97,8 +97,19 @@ def predictions(
     if absent:
         msg = f"--keep names column(s) not in the data: {', '.join(absent)}."
         raise DataError(msg, column=absent[0])
+    offset_column = getattr(model, "offset_column_", None)
+    if offset_column is not None and (offset_column not in frame.columns or interval is not None):
+        msg = (
+            f"The model was fitted with the offset column '{offset_column}' (train --offset), "
+            + (
+                "and --interval does not take an offset yet; leave --interval out."
+                if offset_column in frame.columns
+                else "which the data lack: add it (0 for rows with no offset)."
+            )
+        )
+        raise DataError(msg, column=offset_column)
     X = model_input(model, frame, leave_out=keep)
-    proba = model.predict_proba(X)
+    proba = model.predict_proba(X)  # a model with an offset column reads it from the rows
     classes = model.classes_
     columns: dict[str, Any] = {c: batch.column(c) for c in keep}
     if len(classes) == 2:
@@ -229,17 +240,19 @@ def _write(sink: BinaryIO, kind: str, batches: Iterator[pa.RecordBatch]) -> int:
     """Write the batches as ``kind``; return the number of rows."""
     writer: Any = None
     rows = 0
-    for batch in batches:
-        rows += batch.num_rows
-        if kind == "jsonl":
-            sink.write("".join(json.dumps(r) + "\n" for r in batch.to_pylist()).encode())
-            continue
-        if writer is None:
-            make = pq.ParquetWriter if kind == "parquet" else pacsv.CSVWriter
-            writer = make(sink, batch.schema)
-        writer.write_batch(batch)
-    if writer is not None:
-        writer.close()
+    try:
+        for batch in batches:
+            rows += batch.num_rows
+            if kind == "jsonl":
+                sink.write("".join(json.dumps(r) + "\n" for r in batch.to_pylist()).encode())
+                continue
+            if writer is None:
+                make = pq.ParquetWriter if kind == "parquet" else pacsv.CSVWriter
+                writer = make(sink, batch.schema)
+            writer.write_batch(batch)
+    finally:  # also on an error, while the sink is open (the partial file is removed)
+        if writer is not None:
+            writer.close()
     return rows
 
 
@@ -336,6 +349,14 @@ def predict(
             "interval at this level (e.g. 0.95; binary, unpenalised models).",
         ),
     ] = None,
+    dask: Annotated[
+        str | None,
+        typer.Option(
+            metavar="local|tcp://HOST:PORT",
+            help="Score a Parquet file or directory on Dask (a new local cluster, or the "
+            "scheduler at the address) into --out DIR: one Parquet file per partition.",
+        ),
+    ] = None,
 ) -> None:
     """Predict every row of DATA: p_<class>, label and decision, streamed in input order."""
     with one_line_errors():
@@ -350,8 +371,27 @@ def predict(
         if interval is not None:
             _check_interval(model, interval)
         _check_keep(keep or [], model, pos, interval)
-        kind = "jsonl" if as_json and out is None else _kind(out)
         reading = read_options(na_values, sep, decimal)
+        if dask is not None:
+            from logitkit.cli._predict_dask import (  # noqa: PLC0415 - optional extra
+                check_dask_options,
+                predict_on_dask,
+            )
+
+            target = check_dask_options(data, out, reading["sep"], reading["decimal"], as_json)
+            options = {"keep": keep or [], "positive": pos, "policy": policy, "interval": interval}
+            rows, files = predict_on_dask(
+                model,
+                data,
+                target,
+                dask,
+                batch_size=batch_size,
+                na_values=reading["na_values"],
+                options=options,
+            )
+            _report(model, model_path, pos, policy, interval, quiet, as_json, rows, target, files)
+            return
+        kind = "jsonl" if as_json and out is None else _kind(out)
         batches = _scored(
             _batches(data, model, batch_size, quiet, reading),
             model,
@@ -362,11 +402,31 @@ def predict(
         )
         with _sink(out) as sink:
             rows = _write(sink, kind, batches)
+    _report(model, model_path, pos, policy, interval, quiet, as_json, rows, out)
+
+
+def _report(
+    model: LogisticModel,
+    model_path: Path,
+    pos: Any,
+    policy: ThresholdPolicy | None,
+    interval: float | None,
+    quiet: bool,
+    as_json: bool,
+    rows: int,
+    out: Path | None,
+    files: int | None = None,
+) -> None:
+    """The legend and what was written (``files``: the Parquet files of a Dask run)."""
     if quiet:
         return
     legend = _legend(model, model_path, pos, policy, interval)
     error_console.print(legend, soft_wrap=True, markup=False, highlight=False)
     if out is not None and as_json:
-        typer.echo(json.dumps({"rows": rows, "out": str(out), "model": model.artifact_["sha256"]}))
+        record = {"rows": rows, "out": str(out), "model": model.artifact_["sha256"]}
+        if files is not None:
+            record["files"] = files
+        typer.echo(json.dumps(record))
     elif out is not None:
-        error_console.print(f"Wrote {rows} predictions to [bold]{out}[/]", soft_wrap=True)
+        where = f" ({files} Parquet files, one per partition)" if files is not None else ""
+        error_console.print(f"Wrote {rows} predictions to [bold]{out}[/]{where}", soft_wrap=True)

@@ -2,13 +2,15 @@
 
 Reads the rows (a file, or the built-in demo), hands every option to the pipeline, and
 writes ``model.json`` and the HTML report. An option that cannot take effect exits 2
-saying why. ``--stream`` and ``--dask`` fit the coefficients out of core; what needs the
-rows in memory (a policy, cross-validation, the report, ...) is refused there, by name.
+saying why. ``--stream`` and ``--dask`` run the same pipeline in passes over the file
+(folds by row hash, :mod:`logitkit.workflow._scaled`); what cannot run there is refused,
+by name and with the reason.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -60,6 +62,39 @@ def train(
     ] = None,
     weight: Annotated[
         str | None, typer.Option(help="A column of non-negative row weights.")
+    ] = None,
+    offset: Annotated[
+        str | None,
+        typer.Option(
+            help="A column holding a known log-odds term per row (R's glm offset, e.g. a "
+            "case-control correction), taken out of the features; predict reads it too."
+        ),
+    ] = None,
+    lower_bound: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--lower-bound",
+            metavar="FEATURE=VALUE",
+            help="Smallest allowed coefficient of a model column, in original units "
+            "(e.g. income=0 for a non-negative effect); repeat the option.",
+        ),
+    ] = None,
+    upper_bound: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--upper-bound",
+            metavar="FEATURE=VALUE",
+            help="Largest allowed coefficient of a model column (income=0: non-positive).",
+        ),
+    ] = None,
+    penalty_factor: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--penalty-factor",
+            metavar="FEATURE=VALUE",
+            help="Multiplier of a model column's penalty (glmnet's penalty.factor; 0 leaves "
+            "it unpenalised); repeat the option.",
+        ),
     ] = None,
     trials: Annotated[
         str | None,
@@ -117,6 +152,15 @@ def train(
         ),
     ] = 0.0,
     seed: Annotated[int, typer.Option(help="Seed of the split and the folds.")] = 0,
+    folds_by: Annotated[
+        str | None,
+        typer.Option(
+            "--folds-by",
+            help="stratified (shuffled, in memory; the default there) or hash (each row's "
+            "fold a hash of its values; the default and only scheme with --stream/--dask): "
+            "hash runs the pipeline in passes, as at scale, with performance out of fold.",
+        ),
+    ] = None,
     out: Annotated[Path, typer.Option(help="Where to write the model artifact.")] = Path(
         "model.json"
     ),
@@ -190,35 +234,39 @@ def train(
             confidence=confidence,
             test_size=test_size,
             seed=seed,
+            fold_scheme=folds_by,
+            lower_bounds=_per_feature(lower_bound, "--lower-bound"),
+            upper_bounds=_per_feature(upper_bound, "--upper-bound"),
+            penalty_factor=_per_feature(penalty_factor, "--penalty-factor"),
+            offset=offset,
         )
         given = reading.read_options(na_values, sep, decimal)
         explicit = stream or dask is not None
-        if data is not None and (explicit or (data.exists() and should_stream(data))):
-            refused = spec.in_memory_options()
-            refused += ["--report"] if report is not None else []
-            refused += ["--na-values/--sep/--decimal"] if any(given.values()) else []
-            train_streamed(
-                data,
-                spec,
-                refused,
-                batch_rows=batch_rows,
-                dask=dask,
-                out=out,
-                say=say,
-                as_json=as_json and not quiet,
-                progress=not (quiet or as_json),
-                explicit=explicit,
-            )
-            return
+        streamed = data is not None and (explicit or (data.exists() and should_stream(data)))
         with steps(quiet or as_json) as step:
-            step("Reading the data")
-            if data is None:
-                frame, source = load_demo(), "breast-cancer demo"
-            else:
-                frame, source = read_table(data, **given), str(data)
-            step("Fitting, choosing the threshold and cross-validating the procedure")
             start = time.perf_counter()
-            result = run(frame, spec, source=source)
+            if streamed and data is not None:
+                refused = spec.in_memory_options()
+                refused += ["--na-values/--sep/--decimal"] if any(given.values()) else []
+                step("Fitting on hash folds in passes over the data")
+                source = str(data)
+                result = train_streamed(
+                    data,
+                    spec,
+                    refused,
+                    batch_rows=batch_rows,
+                    dask=dask,
+                    progress=False,
+                    explicit=explicit,
+                )
+            else:
+                step("Reading the data")
+                if data is None:
+                    frame, source = load_demo(), "breast-cancer demo"
+                else:
+                    frame, source = read_table(data, **given), str(data)
+                step("Fitting, choosing the threshold and cross-validating the procedure")
+                result = run(frame, spec, source=source)
             elapsed = time.perf_counter() - start
             step("Writing the model")
             result.save(out)
@@ -243,6 +291,33 @@ def train(
         console.print_json(json.dumps(record, default=_plain))
         return
     print_result(say, result, out, report_path, elapsed)
+
+
+def _per_feature(items: list[str] | None, flag: str) -> dict[str, float]:
+    """``FEATURE=VALUE`` items as ``{feature: value}`` (``inf``/``-inf`` allowed).
+
+    Raises
+    ------
+    DataError
+        An item without ``=``, with an empty name, or a value that is not a number.
+
+    Examples
+    --------
+    >>> _per_feature(["income=0", "age = -0.5"], "--upper-bound")
+    {'income': 0.0, 'age': -0.5}
+    """
+    out: dict[str, float] = {}
+    for item in items or ():
+        name, eq, text = (part.strip() for part in item.rpartition("="))
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        if not eq or not name or math.isnan(value):
+            msg = f"{flag} takes FEATURE=VALUE, a number (e.g. {flag} income=0); got {item!r}."
+            raise DataError(msg, column=name or None)
+        out[name] = value
+    return out
 
 
 def _plain(value: Any) -> Any:

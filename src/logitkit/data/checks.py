@@ -7,6 +7,7 @@ person can act on, not with a stack trace from deep inside the solver.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterable
 from typing import Any, Literal
 
 import numpy as np
@@ -24,6 +25,8 @@ __all__ = [
     "check_sample_weight",
     "check_target",
     "column_names",
+    "spelling_error",
+    "spelling_merges",
 ]
 
 
@@ -293,8 +296,29 @@ def check_label_spelling(
     if arr.dtype.kind not in "OUS" or arr.size == 0:
         return arr, {}
     counts = pd.Series(arr.ravel(), dtype=object).value_counts(dropna=True)
+    mapping, shown = spelling_merges(counts.items())
+    if not mapping:
+        return arr, {}
+    flat = pd.Series(arr.ravel(), dtype=object)
+    if normalize:
+        merged = flat.replace(mapping).to_numpy(dtype=object).astype(arr.dtype)
+        return merged.reshape(arr.shape), dict(sorted(mapping.items()))
+    variant = flat.isin(list(mapping)).to_numpy()
+    raise spelling_error(column, what, shown, int(np.flatnonzero(variant)[0]), int(variant.sum()))
+
+
+def spelling_merges(counts: Iterable[tuple[Any, int]]) -> tuple[dict[str, str], list[str]]:
+    """From ``(label, count)`` pairs: each spelling to merge and the one it becomes (the
+    most frequent of its group; among equals, the first in sorted order), and each group
+    as a message shows it. Labels that are not text are left alone.
+
+    Examples
+    --------
+    >>> spelling_merges([("yes", 2), ("Yes", 1), ("no", 2)])
+    ({'Yes': 'yes'}, ["'yes' (2), 'Yes' (1)"])
+    """
     groups: dict[str, list[tuple[str, int]]] = {}
-    for value, n in counts.items():
+    for value, n in counts:
         if isinstance(value, str):
             groups.setdefault(spelling_key(value), []).append((value, int(n)))
     mapping: dict[str, str] = {}
@@ -307,18 +331,18 @@ def check_label_spelling(
         keep = spellings[0][0]
         mapping.update({s: keep for s, _ in spellings[1:]})
         shown.append(", ".join(f"{s!r} ({n})" for s, n in spellings))
-    if not mapping:
-        return arr, {}
-    flat = pd.Series(arr.ravel(), dtype=object)
-    if normalize:
-        merged = flat.replace(mapping).to_numpy(dtype=object).astype(arr.dtype)
-        return merged.reshape(arr.shape), dict(sorted(mapping.items()))
-    variant = flat.isin(list(mapping)).to_numpy()
+    return mapping, shown
+
+
+def spelling_error(
+    column: str, what: Literal["labels", "levels"], shown: list[str], row: int, count: int
+) -> DataError:
+    """The error for spellings that differ only by case or spaces (see
+    :func:`check_label_spelling`): ``row`` is the first row holding a spelling that is
+    not the most frequent, ``count`` the number of such rows."""
     msg = (
         f"Column '{column}' has {what} that differ only by case or surrounding spaces: "
         f"{'; '.join(shown)}. Fix them in the data, or merge each group into its most "
         f"frequent spelling: {_NORMALIZE_FIX[what]}."
     )
-    raise DataError(
-        msg, column=column, row=int(np.flatnonzero(variant)[0]), count=int(variant.sum())
-    )
+    return DataError(msg, column=column, row=row, count=count)

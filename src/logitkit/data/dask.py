@@ -41,9 +41,10 @@ except ImportError as exc:  # pragma: no cover - the extra is installed in CI
     raise ImportError(msg) from exc
 
 from logitkit.data.checks import check_numeric_columns
+from logitkit.data.encoding import TableEncoder
 from logitkit.data.memory import ArraySource
+from logitkit.data.row_filters import RowFilter
 from logitkit.data.sources import (
-    FoldFilter,
     PassProgress,
     SourceSchema,
     check_classes,
@@ -79,15 +80,26 @@ def _first_bad(bad: NDArray[np.bool_]) -> int:
 
 
 def _make_block(
-    x: Any, y: Any, sw: Any, names: Sequence[str] | None, target: str | None, weight: str | None
+    x: Any,
+    y: Any,
+    sw: Any,
+    names: Sequence[str] | None,
+    target: str | None,
+    weight: str | None,
+    encoder: TableEncoder | None = None,
+    offset: int = 0,
 ) -> _Block:
-    """Float64 features, raw labels and weights of one partition, with its first problem."""
+    """Float64 features, raw labels and weights of one partition (whose first row is row
+    ``offset``), with its first problem; an ``encoder`` encodes the raw features."""
     index = None
     if isinstance(x, pd.DataFrame):
         index = x.index.to_numpy()
         y = x[target] if target is not None else y
         sw = x[weight] if weight is not None else sw
-        X = x[list(names or [])].to_numpy(dtype=np.float64)
+        if encoder is not None:
+            X = encoder.transform(x, row_offset=offset).to_numpy(dtype=np.float64)
+        else:
+            X = x[list(names or [])].to_numpy(dtype=np.float64)
     else:
         X = np.asarray(x, dtype=np.float64)
     y_arr = y.to_numpy() if isinstance(y, pd.Series) else np.asarray(y).ravel()
@@ -129,7 +141,7 @@ def _code(block: _Block, classes: NDArray[Any]) -> _Block:
     return _Block(block.X, codes, block.sw, None, [], None)
 
 
-def _rows(block: _Block, cw: FloatArray, fold: FoldFilter | None) -> ArraySource | None:
+def _rows(block: _Block, cw: FloatArray, fold: RowFilter | None) -> ArraySource | None:
     X, y, sw = block.X, block.y, block.sw
     if fold is not None:
         keep = fold.mask(X)
@@ -140,7 +152,7 @@ def _rows(block: _Block, cw: FloatArray, fold: FoldFilter | None) -> ArraySource
 
 
 def _apply(
-    fn: Callable[[Chunk], S], block: _Block, cw: FloatArray, fold: FoldFilter | None
+    fn: Callable[[Chunk], S], block: _Block, cw: FloatArray, fold: RowFilter | None
 ) -> S | None:
     """``fn`` summed over the partition's rows (in cache-sized row blocks)."""
     rows = _rows(block, cw, fold)
@@ -156,7 +168,7 @@ def _add(*parts: S | None) -> S | None:
 
 
 def _take(
-    block: _Block, rows: NDArray[np.int64], fold: FoldFilter | None
+    block: _Block, rows: NDArray[np.int64], fold: RowFilter | None
 ) -> tuple[FloatArray, NDArray[np.intp], FloatArray]:
     X, y, sw = block.X[rows], block.y[rows], block.sw[rows]
     if fold is not None:
@@ -167,6 +179,10 @@ def _take(
 
 def _map_rows(fn: Callable[[FloatArray], FloatArray], block: _Block) -> FloatArray:
     return fn(block.X)
+
+
+def _map_block(fn: Callable[[FloatArray, NDArray[np.intp], FloatArray], Any], block: _Block) -> Any:
+    return fn(block.X, block.y, block.sw)
 
 
 def _tree_sum(parts: list[Delayed]) -> Delayed:
@@ -223,6 +239,11 @@ class DaskSource:
         A weight column of a frame ``X``.
     progress : bool, default=False
         Show a Rich progress bar on stderr for each pass.
+    encoder : TableEncoder, optional
+        A fitted encoder (e.g. from :func:`~logitkit.data.streamed_encoding.
+        fit_encoder_streamed` on this frame) that turns each partition's raw columns
+        into the model's (levels, imputation, formula), on the workers. Without one,
+        the frame's feature columns must be numeric.
 
     Examples
     --------
@@ -246,11 +267,16 @@ class DaskSource:
         sample_weight: Any = None,
         weight: str | None = None,
         progress: bool = False,
+        encoder: TableEncoder | None = None,
     ) -> None:
+        if encoder is not None and not (_is_frame(X) and encoder.columns_):
+            msg = "DaskSource's 'encoder' must be fitted, and X a dask DataFrame of raw columns."
+            raise ValueError(msg)
+        self.encoder = encoder
         self.X, self.y, self.target = X, y, target
         self.sample_weight, self.weight = sample_weight, weight
         self.progress = progress
-        self.fold: FoldFilter | None = None
+        self.fold: RowFilter | None = None
         self._schema: SourceSchema | None = None
         self._blocks: list[Delayed] = []
         self._n_rows: list[int] = []
@@ -275,6 +301,15 @@ class DaskSource:
             if name is not None and name not in names:
                 msg = f"{what} '{name}' is not in the dask DataFrame; its columns are: {', '.join(names[:30])}."
                 raise DataError(msg, column=name)
+        if self.encoder is not None:
+            absent = [c for c in self.encoder.input_names if c not in names]
+            if absent:
+                msg = (
+                    f"Column '{absent[0]}' is not in the dask DataFrame, but the encoder "
+                    f"reads it; it reads: {', '.join(self.encoder.input_names)}."
+                )
+                raise DataError(msg, column=absent[0])
+            return list(self.encoder.encoded_features_)
         features = [c for c in names if c not in (self.target, self.weight)]
         check_numeric_columns(X._meta[features])
         return features
@@ -297,9 +332,15 @@ class DaskSource:
                 f"{len(ws)}; partition them alike (e.g. y = frame[target])."
             )
             raise DataError(msg)
+        offsets = [0] * len(xs)
+        if self.encoder is not None:  # errors name the row of the whole frame
+            lengths = compute(*[delayed(len)(x) for x in xs])
+            offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(int).tolist()
         return [
-            delayed(_make_block, pure=True)(x, y, w, features, self.target, self.weight)
-            for x, y, w in zip(xs, ys, ws, strict=True)
+            delayed(_make_block, pure=True)(
+                x, y, w, features, self.target, self.weight, self.encoder, off
+            )
+            for x, y, w, off in zip(xs, ys, ws, offsets, strict=True)
         ]
 
     def schema(self) -> SourceSchema:
@@ -341,7 +382,7 @@ class DaskSource:
         self._blocks = coded
         self._n_rows = [int(s[0]) for s in summaries]
         width = len(features) if features is not None else int(self.X.shape[1])
-        self._schema = SourceSchema(classes, features, width, offset)
+        self._schema = SourceSchema(classes, features, width, offset, self.encoder)
         return self._schema
 
     def chunk_source(self, sample_rows: int) -> DaskChunks:
@@ -349,7 +390,7 @@ class DaskSource:
         schema = self.schema()
         return DaskChunks(self, schema, sample_rows)
 
-    def subset(self, fold: FoldFilter) -> DaskSource:
+    def subset(self, fold: RowFilter) -> DaskSource:
         """The same partitions, keeping only the rows of one hash fold."""
         self.schema()
         out = copy.copy(self)
@@ -412,6 +453,16 @@ class DaskChunks:
             for b, n in zip(self.dask._blocks, self.dask._n_rows, strict=True)
         ]
         return da.concatenate(blocks, axis=0)
+
+    def map_blocks(
+        self, fn: Callable[[FloatArray, NDArray[np.intp], FloatArray], Any]
+    ) -> list[Delayed]:
+        """``fn(X, codes, sample_weight)`` of each partition (all rows, no fold filter).
+
+        Lazy, one delayed result per partition in row order; ``fn`` runs on the workers
+        (a module-level function or a ``functools.partial`` of one, so that it pickles).
+        """
+        return [delayed(_map_block, pure=False)(fn, b) for b in self.dask._blocks]
 
     def hessian_sample(self, max_rows: int) -> ArraySource | None:
         """About ``max_rows`` evenly spread rows, fetched from the workers once."""

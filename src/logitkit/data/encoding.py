@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -321,9 +321,7 @@ class TableEncoder:
             ``normalize_levels``, a ``reference`` naming an unknown column or level, or a
             bad formula.
         """
-        if self.impute not in IMPUTE:
-            msg = f"impute must be None, 'median' or 'most_frequent'; got {self.impute!r}."
-            raise ValueError(msg)
+        self._check_params()
         frame = as_frame(X)
         if frame.shape[0] == 0:
             msg = "The training frame has no rows."
@@ -338,17 +336,22 @@ class TableEncoder:
 
             needed = _parse(self.formula, names)[1]
             names = [n for n in names if n in needed]
-        self._check_reference_columns(names, frame)
+        self._check_reference_columns(names, lambda n: _infer_type(n, frame[n]), frame.columns)
         missing = {n: int(frame[n].isna().sum()) for n in names}
         missing = {n: k for n, k in missing.items() if k}
         if missing and self.impute is None:
             raise _missing_error(missing, "the training rows")
         self.columns_ = [self._learn(n, frame[n], missing.get(n, 0)) for n in names]
-        self.formula_ = None
-        if self.formula is not None:
-            self.formula_ = FormulaTerms.fit(self.formula, self._typed(frame))
-            self._check_formula_reference(self.formula_)
-            self.encoded_features_ = list(self.formula_.columns)
+        terms = None if self.formula is None else FormulaTerms.fit(self.formula, self._typed(frame))
+        return self._set_outputs(terms)
+
+    def _set_outputs(self, terms: FormulaTerms | None) -> TableEncoder:
+        """With :attr:`columns_` learned (here or in passes over batches): the formula's
+        terms (None without one) and the model's columns, checked."""
+        self.formula_ = terms
+        if terms is not None:
+            self._check_formula_reference(terms)
+            self.encoded_features_ = list(terms.columns)
         else:
             self.encoded_features_ = [e for c in self.columns_ for e in c.encoded_names()]
         dupes = sorted({e for e in self.encoded_features_ if self.encoded_features_.count(e) > 1})
@@ -356,6 +359,11 @@ class TableEncoder:
             msg = f"Encoded column names collide: {dupes}; rename the raw columns."
             raise DataError(msg)
         return self
+
+    def _check_params(self) -> None:
+        if self.impute not in IMPUTE:
+            msg = f"impute must be None, 'median' or 'most_frequent'; got {self.impute!r}."
+            raise ValueError(msg)
 
     def _learn(self, name: str, s: pd.Series, n_missing: int) -> ColumnSpec:
         kind = _infer_type(name, s)
@@ -421,8 +429,11 @@ class TableEncoder:
             raise DataError(msg, column=name)
         return (found[0], *(v for v in levels if v != found[0]))
 
-    def _check_reference_columns(self, names: list[str], frame: pd.DataFrame) -> None:
-        """Refuse a reference for a column that is not a categorical input column."""
+    def _check_reference_columns(
+        self, names: list[str], kind_of: Callable[[str], str], columns: Collection[str]
+    ) -> None:
+        """Refuse a reference for a column that is not a categorical input column
+        (``kind_of`` gives a column's type; ``columns`` are all the frame's columns)."""
         if self.reference is None:
             return
         if not isinstance(self.reference, Mapping):
@@ -431,14 +442,14 @@ class TableEncoder:
                 f"got {type(self.reference).__name__}."
             )
             raise TypeError(msg)
-        text = [n for n in names if _infer_type(n, frame[n]) == "category"]
+        text = [n for n in names if kind_of(n) == "category"]
         for column in map(str, self.reference):
             if column in text:
                 continue
             choices = ", ".join(repr(n) for n in text) or "none"
             if column in names:
-                why = f"column '{column}' is not categorical ({_infer_type(column, frame[column])})"
-            elif column in frame.columns:
+                why = f"column '{column}' is not categorical ({kind_of(column)})"
+            elif column in columns:
                 why = f"the formula does not use column '{column}'"
             else:
                 why = f"there is no column '{column}'"
@@ -471,10 +482,11 @@ class TableEncoder:
         """The raw columns the encoder reads."""
         return [c.name for c in self.columns_]
 
-    def transform(self, X: Any) -> pd.DataFrame:
+    def transform(self, X: Any, *, row_offset: int = 0) -> pd.DataFrame:
         """The model's columns (float64, named :attr:`encoded_features_`) for raw rows.
 
-        Extra columns are ignored.
+        Extra columns are ignored. ``row_offset`` is the position of the first row in a
+        larger table (a batch of a file), so that errors name the table's row.
 
         Raises
         ------
@@ -499,12 +511,12 @@ class TableEncoder:
             counts = {n: k for n, k in counts.items() if k}
             if counts:
                 first = int(np.flatnonzero(frame[next(iter(counts))].isna().to_numpy())[0])
-                raise _missing_error(counts, "the rows", row=first)
+                raise _missing_error(counts, "the rows", row=row_offset + first)
         if self.formula_ is not None:
-            values = self.formula_.transform(self._typed(frame))
+            values = self.formula_.transform(self._typed(frame, row_offset))
         else:
             n = frame.shape[0]
-            parts = [self._encode(c, frame[c.name], n) for c in self.columns_]
+            parts = [self._encode(c, frame[c.name], n, row_offset) for c in self.columns_]
             values = np.column_stack(parts) if parts else np.empty((n, 0))
         return pd.DataFrame(values, columns=self.encoded_features_)
 
@@ -527,19 +539,20 @@ class TableEncoder:
             return X
         return self.transform(X)
 
-    def _values(self, spec: ColumnSpec, s: pd.Series) -> NDArray[Any]:
-        """The column's values in its training type, missing ones filled (if imputing)."""
+    def _values(self, spec: ColumnSpec, s: pd.Series, row_offset: int = 0) -> NDArray[Any]:
+        """The column's values in its training type, missing ones filled (if imputing);
+        errors name rows counted from ``row_offset``."""
         missing = s.isna().to_numpy()
         fill = spec.fill if missing.any() else None
         if spec.type in ("float", "int"):
-            numbers = self._numbers(spec, s)
+            numbers = self._numbers(spec, s, row_offset)
             if fill is not None:
                 numbers[missing] = fill
             return numbers
         if fill is not None:
             s = s.astype(object).where(~missing, fill)
         if spec.type == "bool":
-            return self._booleans(spec, s)
+            return self._booleans(spec, s, row_offset)
         text = s.astype(str).to_numpy(dtype=object)
         known = np.isin(text, np.array(spec.levels, dtype=object))
         if self.normalize_levels and not known.all():
@@ -547,18 +560,19 @@ class TableEncoder:
             known = np.isin(text, np.array(spec.levels, dtype=object))
         if not known.all():
             bad = np.flatnonzero(~known)
+            first = row_offset + int(bad[0])
             unseen = sorted(set(text[bad].tolist()))
             shown = ", ".join(repr(v) for v in unseen[:5]) + (" ..." if len(unseen) > 5 else "")
             levels = ", ".join(repr(v) for v in spec.levels[:20])
             msg = (
                 f"Column '{spec.name}' has level(s) {shown} not seen in training "
-                f"({bad.size} row(s), first at row {int(bad[0])}); known levels: {levels}. "
+                f"({bad.size} row(s), first at row {first}); known levels: {levels}. "
                 "Map them to a known level, or retrain on data that holds them."
             )
-            raise DataError(msg, column=spec.name, row=int(bad[0]), count=int(bad.size))
+            raise DataError(msg, column=spec.name, row=first, count=int(bad.size))
         return text
 
-    def _numbers(self, spec: ColumnSpec, s: pd.Series) -> NDArray[np.float64]:
+    def _numbers(self, spec: ColumnSpec, s: pd.Series, row_offset: int = 0) -> NDArray[np.float64]:
         if pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
             return np.array(s.to_numpy(dtype=np.float64, na_value=np.nan))
         numbers = pd.to_numeric(s, errors="coerce")
@@ -566,36 +580,41 @@ class TableEncoder:
         if bad.size:
             msg = (
                 f"Column '{spec.name}' was numeric in training but holds {s.iloc[bad[0]]!r} "
-                f"at row {int(bad[0])} ({bad.size} such value(s)); fix or drop those rows."
+                f"at row {row_offset + int(bad[0])} ({bad.size} such value(s)); fix or drop "
+                "those rows."
             )
-            raise DataError(msg, column=spec.name, row=int(bad[0]), count=int(bad.size))
+            row = row_offset + int(bad[0])
+            raise DataError(msg, column=spec.name, row=row, count=int(bad.size))
         return np.array(numbers.to_numpy(dtype=np.float64, na_value=np.nan))
 
-    def _booleans(self, spec: ColumnSpec, s: pd.Series) -> NDArray[np.bool_]:
+    def _booleans(self, spec: ColumnSpec, s: pd.Series, row_offset: int = 0) -> NDArray[np.bool_]:
         values = s.to_numpy(dtype=object)
         ok = np.array([isinstance(v, bool | np.bool_) or v in (0, 1) for v in values], bool)
         if not ok.all():
             first = int(np.flatnonzero(~ok)[0])
             msg = (
                 f"Column '{spec.name}' was boolean in training but holds {values[first]!r} at "
-                f"row {first}; give true/false (or 1/0)."
+                f"row {row_offset + first}; give true/false (or 1/0)."
             )
-            raise DataError(msg, column=spec.name, row=first, count=int((~ok).sum()))
+            row = row_offset + first
+            raise DataError(msg, column=spec.name, row=row, count=int((~ok).sum()))
         return values.astype(bool)
 
-    def _encode(self, spec: ColumnSpec, s: pd.Series, n: int) -> NDArray[np.float64]:
-        values = self._values(spec, s)
+    def _encode(
+        self, spec: ColumnSpec, s: pd.Series, n: int, row_offset: int = 0
+    ) -> NDArray[np.float64]:
+        values = self._values(spec, s, row_offset)
         if spec.type in ("float", "int"):
             return values.reshape(n, 1)
         levels = np.array(spec.levels[1:], dtype=object)
         dummies: NDArray[np.float64] = (values[:, None] == levels[None, :]).astype(np.float64)
         return dummies.reshape(n, levels.size)
 
-    def _typed(self, frame: pd.DataFrame) -> pd.DataFrame:
+    def _typed(self, frame: pd.DataFrame, row_offset: int = 0) -> pd.DataFrame:
         """The raw columns typed for formulaic: floats, and categoricals with fixed levels."""
         data: dict[str, Any] = {}
         for spec in self.columns_:
-            values = self._values(spec, frame[spec.name])
+            values = self._values(spec, frame[spec.name], row_offset)
             if spec.type == "category":
                 data[spec.name] = pd.Categorical(values, categories=list(spec.levels))
             else:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["RowFingerprint"]
+__all__ = ["RowFingerprint", "bloom_size"]
 
 #: Chance that a row never seen in training is taken for a training row.
 FALSE_POSITIVE_RATE = 1e-6
@@ -44,6 +44,18 @@ def _positions(hashes: NDArray[np.uint64], n_bits: int, n_hashes: int) -> NDArra
     with np.errstate(over="ignore"):  # unsigned arithmetic wraps modulo 2**64 by design
         mixed = hashes[:, :1] + steps * (hashes[:, 1:] | np.uint64(1))
     return mixed % np.uint64(n_bits)
+
+
+def bloom_size(n: int, false_positive_rate: float = FALSE_POSITIVE_RATE) -> tuple[int, int]:
+    """Bits and hashes per row of the Bloom filter of ``n`` rows at that false-positive rate.
+
+    Examples
+    --------
+    >>> bloom_size(1000)
+    (28756, 20)
+    """
+    n_bits = max(64, math.ceil(-max(n, 1) * math.log(false_positive_rate) / math.log(2) ** 2))
+    return n_bits, max(1, round(n_bits / max(n, 1) * math.log(2)))
 
 
 @dataclass(frozen=True)
@@ -81,8 +93,7 @@ class RowFingerprint:
     def of_rows(cls, E: Any, false_positive_rate: float = FALSE_POSITIVE_RATE) -> RowFingerprint:
         """The fingerprint of the rows of the model matrix ``E`` (n, p)."""
         n = int(E.shape[0])
-        n_bits = max(64, math.ceil(-max(n, 1) * math.log(false_positive_rate) / math.log(2) ** 2))
-        n_hashes = max(1, round(n_bits / max(n, 1) * math.log(2)))
+        n_bits, n_hashes = bloom_size(n, false_positive_rate)
         filled = np.zeros(n_bits, dtype=bool)
         if n:
             filled[_positions(_row_hashes(E), n_bits, n_hashes).ravel().astype(np.intp)] = True

@@ -37,7 +37,10 @@ from logitkit.exceptions import DataError
 __all__ = [
     "ALLOWED_FUNCTIONS",
     "ALLOWED_NUMPY",
+    "MAX_STATE_STRING",
+    "MAX_STATE_VALUES",
     "FormulaTerms",
+    "check_state",
     "decode_state",
     "encode_state",
     "split_formula",
@@ -313,6 +316,73 @@ def encode_state(value: Any, where: str = "state") -> Any:
     raise DataError(msg)
 
 
+#: Most numbers and strings a formula's stored state may hold (knots, centres, levels);
+#: the state is decoded for every request, so a larger one is refused when it is read.
+MAX_STATE_VALUES = 100_000
+#: Longest string in a formula's stored state (a level, a dtype or a key).
+MAX_STATE_STRING = 10_000
+
+
+def check_state(value: Any, where: str) -> None:
+    """Refuse stored state that :func:`decode_state` would blow up, before decoding it.
+
+    Arrays and scalars must be booleans or numbers of at most 8 bytes (``encode_state``
+    writes no other), an array's shape must fit its data, and the whole state holds at
+    most :data:`MAX_STATE_VALUES` values and no string longer than
+    :data:`MAX_STATE_STRING` characters.
+
+    Raises
+    ------
+    ValueError
+        Naming ``where`` and what is wrong.
+
+    Examples
+    --------
+    >>> check_state({"__ndarray__": "<U100000000", "shape": [1], "data": ["x"]}, "state")
+    Traceback (most recent call last):
+    ...
+    ValueError: the formula's state holds an array of dtype '<U100000000'; only numbers of up to 8 bytes are stored
+    """
+    stack, count = [value], 0
+    while stack:
+        item = stack.pop()
+        count += 1
+        if count > MAX_STATE_VALUES:
+            msg = f"the formula's {where} holds more than {MAX_STATE_VALUES:,} values"
+            raise ValueError(msg)
+        if isinstance(item, str) and len(item) > MAX_STATE_STRING:
+            msg = f"the formula's {where} holds a string of {len(item):,} characters"
+            raise ValueError(msg)
+        if isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            tag = item.get("__ndarray__", item.get("__np__"))
+            if tag is not None:
+                kind = "an array" if "__ndarray__" in item else "a number"
+                try:
+                    dtype = np.dtype(str(tag)[:MAX_STATE_STRING])
+                except TypeError:
+                    dtype = np.dtype(object)
+                if dtype.kind not in "biuf" or dtype.itemsize > 8:
+                    msg = (
+                        f"the formula's {where} holds {kind} of dtype {str(tag)[:40]!r}; "
+                        "only numbers of up to 8 bytes are stored"
+                    )
+                    raise ValueError(msg)
+            if "__ndarray__" in item:
+                shape, data = item.get("shape"), item.get("data")
+                if (
+                    not isinstance(shape, list)
+                    or not isinstance(data, list)
+                    or not all(isinstance(n, int) and 0 <= n <= len(data) for n in shape)
+                    or int(np.prod(shape)) != len(data)
+                ):
+                    msg = f"the formula's {where} holds an array whose shape does not fit its data"
+                    raise ValueError(msg)
+            stack.extend(item.keys())
+            stack.extend(item.values())
+
+
 def decode_state(value: Any) -> Any:
     """Inverse of :func:`encode_state`.
 
@@ -388,10 +458,60 @@ class FormulaTerms:
     def fit(cls, rhs: str, frame: pd.DataFrame) -> FormulaTerms:
         """Learn the terms' state from the training rows (columns already typed, no NaN)."""
         formula, needed = _parse(rhs, [str(c) for c in frame.columns])
-        variables = tuple(str(c) for c in frame.columns if str(c) in needed)
         matrix = _materialize(_spec(formula), frame)
+        terms = cls._from_matrix(formula, needed, frame, matrix)
+        _check_finite(_values(matrix, terms.columns), terms.columns)
+        return terms
+
+    @classmethod
+    def from_state(
+        cls,
+        rhs: str,
+        frame: pd.DataFrame,
+        transform_state: dict[str, Any],
+        categories: dict[str, list[Any]],
+    ) -> FormulaTerms:
+        """Terms whose state was learned elsewhere, e.g. in passes over batches of rows.
+
+        Parameters
+        ----------
+        rhs : str
+            The right-hand side, as for :meth:`fit`.
+        frame : DataFrame
+            Some rows of the typed columns (their values are not learned from).
+        transform_state : dict
+            formulaic's state of every stateful transform, keyed as formulaic keys it
+            (plain values, not :func:`encode_state` form).
+        categories : dict of str to list
+            The levels of each categorical factor whose levels the data give.
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> frame = pd.DataFrame({"x": [1.0, 2.0, 3.0]})
+        >>> state = {"center(x)": {"ddof": 1, "center": np.float64(2.0), "scale": None}}
+        >>> FormulaTerms.from_state("center(x)", frame.iloc[:1], state, {}) == (
+        ...     FormulaTerms.fit("center(x)", frame))
+        True
+        """
+        from formulaic.parser.types import Factor  # noqa: PLC0415
+
+        formula, needed = _parse(rhs, [str(c) for c in frame.columns])
+        encoder = {
+            k: {"kind": Factor.Kind.CATEGORICAL.value, "state": {"categories": list(v)}}
+            for k, v in categories.items()
+        }
+        spec = _spec(formula, encode_state(transform_state, "transform state"), encoder)
+        return cls._from_matrix(formula, needed, frame, _materialize(spec, frame))
+
+    @classmethod
+    def _from_matrix(
+        cls, formula: Any, needed: set[str], frame: pd.DataFrame, matrix: Any
+    ) -> FormulaTerms:
+        """The terms from formulaic's model matrix of ``frame`` (holding its spec)."""
+        variables = tuple(str(c) for c in frame.columns if str(c) in needed)
         spec = matrix.model_spec
-        terms = cls(
+        return cls(
             formula=_render(formula),
             variables=variables,
             columns=tuple(str(c) for c in matrix.columns if c != _INTERCEPT),
@@ -404,8 +524,6 @@ class FormulaTerms:
                 for k, (kind, state) in spec.encoder_state.items()
             },
         )
-        _check_finite(_values(matrix, terms.columns), terms.columns)
-        return terms
 
     def transform(self, frame: pd.DataFrame) -> NDArray[np.float64]:
         """The model columns of ``frame`` (raw columns typed as at training, no NaN)."""
@@ -456,6 +574,8 @@ class FormulaTerms:
         True
         """
         variables = tuple(str(v) for v in data["variables"])
+        check_state(data["transform_state"], "transform state")
+        check_state(data["encoder_state"], "encoder state")
         _, needed = _parse(str(data["formula"]), variables)
         if not needed <= set(variables):
             msg = f"the formula reads columns {sorted(needed - set(variables))} it does not list"

@@ -18,13 +18,16 @@ Columns: numbers (integers, floats, decimals) pass through as float64; booleans 
 :class:`~logitkit.data.encoding.TableEncoder` encodes a frame in memory (levels sorted
 as text, the first one left out, columns named ``region[T.south]``); the fitted model
 carries that encoder, so it predicts from raw rows. Missing values and NaN are errors
-that name the file, the column and the row (there is no imputation in a stream).
+that name the file, the column and the row, unless a fitted encoder is given
+(``encoder=``, e.g. from :func:`~logitkit.data.streamed_encoding.fit_encoder_streamed`
+with imputation): it then encodes every batch, filling in and applying its formula.
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,10 +48,10 @@ from logitkit.data._batches import (
     read_ahead,
 )
 from logitkit.data.arrow import file_format
-from logitkit.data.encoding import DEFAULT_MAX_LEVELS, ColumnSpec
+from logitkit.data.encoding import DEFAULT_MAX_LEVELS, ColumnSpec, TableEncoder
 from logitkit.data.memory import ArraySource
+from logitkit.data.row_filters import RowFilter
 from logitkit.data.sources import (
-    FoldFilter,
     PassProgress,
     RowSample,
     SourceSchema,
@@ -61,12 +64,47 @@ from logitkit.solver.statistics import Chunk, S
 
 FloatArray = NDArray[np.float64]
 
-__all__ = ["FileChunks", "FileSource"]
+__all__ = ["EncodedLayout", "FileChunks", "FileSource"]
 
 #: More distinct target labels than this is taken for a continuous or identifier column.
 MAX_CLASSES = 1000
 #: Batches read ahead by a background thread.
 _READ_AHEAD = 2
+
+
+@dataclass(frozen=True)
+class EncodedLayout(BatchLayout):
+    """A :class:`BatchLayout` whose features a fitted :class:`TableEncoder` encodes (its
+    levels, imputation and formula), when it has one; ``specs`` are its input columns."""
+
+    encoder: TableEncoder | None = None
+
+    @property
+    def n_features(self) -> int:
+        if self.encoder is None:
+            return super().n_features
+        return len(self.encoder.encoded_features_)
+
+    def encode(
+        self, batch: pa.RecordBatch, offset: int, *, check: bool = True
+    ) -> tuple[FloatArray, NDArray[np.intp], FloatArray]:
+        """``(X, codes, sample_weight)`` of one batch whose first row is row ``offset``."""
+        if self.encoder is None:
+            return super().encode(batch, offset, check=check)
+        width = len(self.specs)
+        names = [s.name for s in self.specs]
+        frame = pa.RecordBatch.from_arrays(batch.columns[:width], names=names).to_pandas()
+        encoded = self.encoder.transform(frame, row_offset=offset)
+        X = np.asfortranarray(encoded.to_numpy(dtype=np.float64))
+        if check:
+            bad = ~np.isfinite(X)
+            if bad.any():
+                j = int(np.flatnonzero(bad.any(axis=0))[0])
+                row = int(np.flatnonzero(bad[:, j])[0])
+                what = "NaN" if np.isnan(X[row, j]) else "an infinite value"
+                self._missing(self.encoder.encoded_features_[j], offset, row, what)
+        n = batch.num_rows
+        return X, self._codes(batch, offset), self._weights(batch, offset, n)
 
 
 class FileSource:
@@ -98,6 +136,11 @@ class FileSource:
         A text column with more distinct values is refused as a likely identifier.
     progress : bool, default=False
         Show a Rich progress bar on stderr for each pass (rows read).
+    encoder : TableEncoder, optional
+        A fitted encoder (e.g. from :func:`~logitkit.data.streamed_encoding.
+        fit_encoder_streamed` on this file) that encodes every batch: its input columns
+        are the features, and its levels, imputation and formula apply. Without one,
+        the first pass learns the levels and missing values are errors.
 
     Examples
     --------
@@ -127,7 +170,17 @@ class FileSource:
         batch_rows: int = 65_536,
         max_levels: int = DEFAULT_MAX_LEVELS,
         progress: bool = False,
+        encoder: TableEncoder | None = None,
     ) -> None:
+        if encoder is not None and columns is not None:
+            msg = (
+                "Give FileSource either 'columns' or an 'encoder', not both: the encoder "
+                "reads its own input columns."
+            )
+            raise ValueError(msg)
+        if encoder is not None and not encoder.columns_:
+            msg = "The 'encoder' of FileSource must be fitted (fit_encoder_streamed, fit)."
+            raise ValueError(msg)
         if int(batch_rows) < 1:
             msg = f"The 'batch_rows' parameter of FileSource must be an int >= 1. Got {batch_rows!r} instead."
             raise ValueError(msg)
@@ -140,7 +193,8 @@ class FileSource:
         self.batch_rows = int(batch_rows)
         self.max_levels = int(max_levels)
         self.progress = progress
-        self.fold: FoldFilter | None = None
+        self.encoder = encoder
+        self.fold: RowFilter | None = None
         self._csv_types: dict[str, pa.DataType] | None = None
         self._schema: SourceSchema | None = None
         self._layout: BatchLayout | None = None
@@ -196,7 +250,10 @@ class FileSource:
                     )
                 return
             convert = pacsv.ConvertOptions(
-                column_types=self._csv_types or {}, include_columns=columns
+                column_types=self._csv_types or {},
+                include_columns=columns,
+                # Empty fields are missing values (as read_table and pandas read them).
+                strings_can_be_null=True,
             )
             reader = pacsv.open_csv(
                 self.path, parse_options=self._parse_options(), convert_options=convert
@@ -242,16 +299,43 @@ class FileSource:
             )
             raise DataError(msg, column=absent[0])
         skip = {self.target, self.weight, *self.drop, *index}
+        if self.encoder is not None:
+            needed = self.encoder.input_names
+            absent = [c for c in needed if c not in names or c in skip]
+            if absent:
+                where = "is not in" if absent[0] not in names else "is left out of"
+                msg = (
+                    f"Column '{absent[0]}' {where} {self.path}, but the encoder reads it; "
+                    f"it reads: {', '.join(needed)}."
+                )
+                raise DataError(msg, column=absent[0])
+            return list(needed)
         features = self.columns if self.columns is not None else names
         return [c for c in features if c not in skip]
 
-    def _scan(self) -> tuple[SourceSchema, BatchLayout]:
+    def feature_types(self) -> dict[str, str]:
+        """The feature columns, in order, with their types as the file's schema gives them
+        (``"float"``, ``"int"``, ``"bool"``, ``"category"``; with an ``encoder``, its
+        columns and types). A CSV's column types are fixed for every pass from here on.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> import pandas as pd
+        >>> path = os.path.join(tempfile.mkdtemp(), "d.csv")
+        >>> pd.DataFrame({"x": [1, 2], "g": ["a", "b"], "y": [0, 1]}).to_csv(path, index=False)
+        >>> FileSource(path, target="y").feature_types()
+        {'x': 'int', 'g': 'category'}
+        """
         arrow = self._arrow_schema()
         # A frame's index stored by pandas is no feature (pq.read_table restores it).
         meta = arrow.pandas_metadata or {}
         index = {c for c in meta.get("index_columns", []) if isinstance(c, str)}
         features = self._feature_columns(list(arrow.names), index)
-        kinds = {c: raw_type(c, arrow.field(c).type, self.where) for c in features}
+        if self.encoder is not None:
+            kinds = {spec.name: spec.type for spec in self.encoder.columns_}
+        else:
+            kinds = {c: raw_type(c, arrow.field(c).type, self.where) for c in features}
         if self.kind != "parquet":  # fix the types: numbers as float64 in every block
             types = {
                 c: pa.float64() if k in ("float", "int") else pa.string() for c, k in kinds.items()
@@ -263,7 +347,15 @@ class FileSource:
             if pa.types.is_integer(target_type):
                 types[self.target] = pa.int64()
             self._csv_types = types
+        return kinds
+
+    def _scan(self) -> tuple[SourceSchema, BatchLayout]:
+        kinds = self.feature_types()
+        features = list(kinds)
+        arrow = self._arrow_schema()
         text = [c for c in features if kinds[c] in ("category", "bool")]
+        if self.encoder is not None:
+            text = []  # the encoder knows the levels (and fills missing values)
         labels, levels, n_rows = self._scan_values(text)
         classes = check_classes(labels, self.target, self.where)
         if classes.shape[0] > MAX_CLASSES:
@@ -273,25 +365,26 @@ class FileSource:
             )
             raise DataError(msg, column=self.target)
         specs = []
-        for c in features:
+        for c in [] if self.encoder is not None else features:
             if kinds[c] == "category":
                 specs.append(ColumnSpec(c, "category", tuple(sorted(levels[c]))))
             elif kinds[c] == "bool":
                 specs.append(ColumnSpec(c, "bool", (False, True)))
             else:
                 specs.append(ColumnSpec(c, kinds[c]))
-        encoder = encoder_for(specs, self.max_levels)
+        encoder = self.encoder or encoder_for(specs, self.max_levels)
         target_type = arrow.field(self.target).type
         if pa.types.is_dictionary(target_type):
             target_type = target_type.value_type
         if self._csv_types is not None and self.target in self._csv_types:
             target_type = self._csv_types[self.target]
-        layout = BatchLayout(
-            tuple(specs),
+        layout = EncodedLayout(
+            tuple(encoder.columns_),
             self.target,
             self.weight,
             pa.array(classes.tolist(), type=target_type),
             self.where,
+            None if self.encoder is None else encoder,
         )
         names = list(encoder.encoded_features_)
         schema = SourceSchema(classes, names, len(names), n_rows, encoder)
@@ -325,8 +418,9 @@ class FileSource:
                         row = n + first_true(col.is_null())
                         msg = (
                             f"Column '{c}' of {self.where} has a missing value at row {row} "
-                            "(0-based data row). A stream cannot impute: drop or fill those "
-                            "rows first."
+                            "(0-based data row). Drop or fill those rows first, or impute: "
+                            "FileSource(..., encoder=fit_encoder_streamed(source, "
+                            "impute='median'))."
                         )
                         raise DataError(msg, column=c, row=row)
                     if not pa.types.is_boolean(col.type):
@@ -357,7 +451,7 @@ class FileSource:
         schema, layout = self._prepared()
         return FileChunks(self, layout, schema, sample_rows)
 
-    def subset(self, fold: FoldFilter) -> FileSource:
+    def subset(self, fold: RowFilter) -> FileSource:
         """The same file, keeping only the rows of one hash fold (see :func:`hash_folds`).
 
         Examples
@@ -366,6 +460,7 @@ class FileSource:
         >>> import pandas as pd
         >>> path = os.path.join(tempfile.mkdtemp(), "d.csv")
         >>> pd.DataFrame({"x": [1.0, 2.0, 3.0], "y": [0, 1, 0]}).to_csv(path, index=False)
+        >>> from logitkit.data.sources import FoldFilter
         >>> FileSource(path, target="y").subset(FoldFilter(5, 0)).fold.n_splits
         5
         """

@@ -75,6 +75,8 @@ def duplicates(d: Rows) -> tuple[list[Finding], set[int]]:
 
 
 def _correlation(d: Rows, cols: list[int]) -> FloatArray:
+    if d.dense is None and d.correlation is not None:  # from the moments of a pass
+        return np.asarray(d.correlation[np.ix_(cols, cols)])
     assert d.dense is not None
     sw = d.rows.sw
     Z = (d.dense[:, cols] - d.mean[cols]) / d.sd[cols]
@@ -106,7 +108,7 @@ def _many_dependencies(d: Rows, cols: list[int], null: FloatArray) -> Finding:
 
 def collinearity(d: Rows, dropped: set[int]) -> list[Finding]:
     """Exact linear dependencies, then one finding for the inflated VIFs."""
-    if d.dense is None:
+    if d.dense is None and d.correlation is None:
         return []
     cols = [int(j) for j in np.flatnonzero(~d.constant) if int(j) not in dropped]
     out = []

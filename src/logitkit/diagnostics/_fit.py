@@ -254,14 +254,19 @@ def saturation(
     d: Rows,
     oof: OutOfFold | None,
     separated: bool,
+    proba: FloatArray | None = None,
 ) -> list[Finding]:
     """Overconfident extreme probabilities (out of fold when given), and leakage.
 
     Many tiny probabilities are no alarm where the outcome is rare: only certainty that
-    covers every class, or that the outcomes contradict, is reported.
+    covers every class, or that the outcomes contradict, is reported. ``proba`` holds
+    the fitted class probabilities of the rows when they were computed in a pass.
     """
-    Z = np.asarray(d.rows.X @ model.coef_.T, dtype=np.float64) + model.intercept_
-    P = softmax(np.column_stack([np.zeros(len(Z)), Z]) if Z.shape[1] == 1 else Z, axis=1)
+    if proba is None:
+        Z = np.asarray(d.rows.X @ model.coef_.T, dtype=np.float64) + model.intercept_
+        P = softmax(np.column_stack([np.zeros(len(Z)), Z]) if Z.shape[1] == 1 else Z, axis=1)
+    else:
+        P = proba
     keep = d.rows.sw > 0
     out = [] if separated else _confident_right(model, d, P)
     if oof is not None:

@@ -40,6 +40,9 @@ class Rows:
         Features with a single value.
     binary : bool
         Whether the model has two classes.
+    correlation : ndarray or None
+        The weighted correlation matrix of the features, when known from their moments
+        (rows read in passes); the collinearity checks use it where ``dense`` is None.
     """
 
     rows: TrainingRows
@@ -49,6 +52,7 @@ class Rows:
     sd: FloatArray
     constant: NDArray[np.bool_]
     binary: bool
+    correlation: FloatArray | None = None
 
 
 def rows_of(model: LogisticModel, X: Any, y: Any, sample_weight: Any) -> Rows:

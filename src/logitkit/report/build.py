@@ -59,7 +59,11 @@ def _cards(ctx: Context) -> Html:
         decided = assessed["decisions"]
         recall, fpr = decided["recall"]["count"], decided["false_positive_rate"]["count"]
         auc = (assessed.get("metrics") or {}).get("roc_auc") or {}
-        where = "cross-validation of the whole procedure"
+        where = (
+            "out of fold on hash folds, C and threshold chosen on the same rows"
+            if ctx.training.get("fold_scheme") == "hash"
+            else "cross-validation of the whole procedure"
+        )
         return _card_row(
             [
                 (fmt_num(auc.get("auc")), f"ROC-AUC, {where}"),

@@ -18,7 +18,8 @@ from sklearn.model_selection import StratifiedKFold
 
 from logitkit.data.encoding import TableEncoder
 from logitkit.decision import ThresholdPolicy
-from logitkit.model import LogisticModel
+from logitkit.exceptions import DataError
+from logitkit.model import LogisticModel, read_offset_column
 from logitkit.selection import LogisticModelCV
 from logitkit.workflow._spec import PolicyRule, TrainingSpec
 
@@ -58,16 +59,25 @@ def splitter(spec: TrainingSpec, salt: int = 0) -> StratifiedKFold:
 
 
 def out_of_fold_proba(
-    model: LogisticModel, X: Any, y: NDArray[Any], w: FloatArray | None, folds: StratifiedKFold
+    model: LogisticModel,
+    X: Any,
+    y: NDArray[Any],
+    w: FloatArray | None,
+    folds: StratifiedKFold,
+    offset: FloatArray | None = None,
 ) -> FloatArray:
     """Class probabilities of each row from a fit on the other folds (at the model's C)."""
     proba = np.full((len(y), len(model.classes_)), np.nan)
     for train, test in folds.split(np.zeros(len(y)), y):
         part = clone(model).fit(
-            X.iloc[train], y[train], sample_weight=None if w is None else w[train]
+            X.iloc[train],
+            y[train],
+            sample_weight=None if w is None else w[train],
+            offset=None if offset is None else offset[train],
         )
         columns = [int(np.flatnonzero(part.classes_ == c)[0]) for c in model.classes_]
-        proba[test] = part.predict_proba(X.iloc[test])[:, columns]
+        rows_offset = None if offset is None else offset[test]
+        proba[test] = part.predict_proba(X.iloc[test], offset=rows_offset)[:, columns]
     return proba
 
 
@@ -131,7 +141,19 @@ def fit_procedure(
     *,
     positive: Any,
 ) -> Fitted:
-    """Run the whole procedure on the rows ``X``, ``y`` (weights ``w``)."""
+    """Run the whole procedure on the rows ``X``, ``y`` (weights ``w``).
+
+    With ``spec.offset`` the column of that name is taken out of ``X`` and used as the
+    offset of every fit and prediction; the model keeps its name (``offset_column_``)
+    and reads it from the raw rows it predicts.
+    """
+    offset = None
+    if spec.offset is not None:
+        if spec.offset not in X.columns:
+            msg = f"Offset column '{spec.offset}' (--offset) is not in the data."
+            raise DataError(msg, column=spec.offset)
+        offset = read_offset_column(X, spec.offset)
+        X = X.drop(columns=[spec.offset])
     encoder = encoder_for(spec).fit(X)
     E = encoder.transform(X)
     estimator = _estimator(spec, positive)
@@ -139,9 +161,10 @@ def fit_procedure(
         search = estimator.fit(E, y, sample_weight=w)
         model, oof = search.best_estimator_, np.asarray(search.oof_proba_, dtype=np.float64)
     else:
-        search, model = None, estimator.fit(E, y, sample_weight=w)
-        oof = out_of_fold_proba(model, E, y, w, splitter(spec))
+        search, model = None, estimator.fit(E, y, sample_weight=w, offset=offset)
+        oof = out_of_fold_proba(model, E, y, w, splitter(spec), offset)
     model.encoder_ = encoder
+    model.offset_column_ = spec.offset
     policy = None
     if len(model.classes_) == 2:
         column = int(np.flatnonzero(model.classes_ == model.positive_class_)[0])

@@ -17,6 +17,7 @@ from logitkit.diagnostics import Findings
 from logitkit.inference import Summary
 from logitkit.model import LogisticModel
 from logitkit.selection import LogisticModelCV
+from logitkit.workflow._hash_search import HashSearch
 
 __all__ = ["TrainingResult"]
 
@@ -44,8 +45,8 @@ class TrainingResult:
         :func:`logitkit.diagnose` on the fitting rows, ranked.
     summary : Summary or None
         The coefficient table of the shipped model.
-    search : LogisticModelCV or None
-        The cross-validation that chose C (``cv=True``).
+    search : LogisticModelCV, HashSearch or None
+        The cross-validation that chose C (``cv=True``; on hash folds a HashSearch).
     oof : tuple of (ndarray, ndarray)
         Labels and out-of-fold class probabilities of the fitting rows that the
         policy was chosen on.
@@ -63,7 +64,7 @@ class TrainingResult:
     held_out: dict[str, Any] | None
     findings: Findings
     summary: Summary | None
-    search: LogisticModelCV | None
+    search: LogisticModelCV | HashSearch | None
     oof: tuple[NDArray[Any], NDArray[np.float64]]
     provenance: dict[str, Any]
     fingerprint: RowFingerprint
@@ -140,7 +141,7 @@ class TrainingResult:
         }
 
 
-def _cv_record(search: LogisticModelCV | None) -> dict[str, Any] | None:
+def _cv_record(search: LogisticModelCV | HashSearch | None) -> dict[str, Any] | None:
     """The cross-validation behind C, for the artifact (the grid and its scores)."""
     if search is None:
         return None

@@ -15,12 +15,22 @@ from logitkit.data.formula import split_formula
 from logitkit.decision._rules import rule_params
 from logitkit.exceptions import DataError
 
-__all__ = ["PENALTIES", "RULE_OPTIONS", "SCORINGS", "PolicyRule", "TrainingSpec", "policy_rule"]
+__all__ = [
+    "FOLD_SCHEMES",
+    "PENALTIES",
+    "RULE_OPTIONS",
+    "SCORINGS",
+    "PolicyRule",
+    "TrainingSpec",
+    "policy_rule",
+]
 
 PolicyRule = dict[str, float]
 PENALTIES = ("l2", "l1", "elasticnet", "firth", None)
 SCORINGS = ("log_loss", "roc_auc", "brier")
 _IMPUTE = (None, "median", "most_frequent")
+#: How rows are split into folds (and held out): see :mod:`logitkit.workflow._scaled`.
+FOLD_SCHEMES = (None, "stratified", "hash")
 
 
 #: The options that name a decision rule (at most one may be given).
@@ -66,6 +76,9 @@ class TrainingSpec:
     ``formula`` is the whole formula (``"y ~ a + b"``); ``target`` may come from its left
     side. The decision rule is one of :data:`RULE_OPTIONS`; ``rule`` holds it as
     :meth:`ThresholdPolicy.fit` takes it, and ``rhs`` the formula's right side.
+    ``lower_bounds``, ``upper_bounds`` and ``penalty_factor`` map model columns to values
+    (:class:`~logitkit.LogisticModel`'s parameters of those names); ``offset`` names a
+    column taken out of the features and used as the fit's offset.
     """
 
     target: str | None = None
@@ -96,6 +109,11 @@ class TrainingSpec:
     confidence: float | None = None
     test_size: float = 0.0
     seed: int = 0
+    fold_scheme: str | None = None
+    lower_bounds: Mapping[str, float] = field(default_factory=dict)
+    upper_bounds: Mapping[str, float] = field(default_factory=dict)
+    penalty_factor: Mapping[str, float] = field(default_factory=dict)
+    offset: str | None = None
     rule: PolicyRule | None = field(init=False, default=None)
     rhs: str | None = field(init=False, default=None)
 
@@ -120,6 +138,9 @@ class TrainingSpec:
         _check_choice("--impute", self.impute, _IMPUTE, str)
         _check_choice("--scoring", self.scoring, SCORINGS, str)
         _check_choice("--class-weight", self.class_weight, (None, "balanced"), str)
+        _check_choice("--folds-by", self.fold_scheme, FOLD_SCHEMES, lambda v: v or "(default)")
+        if self.fold_scheme == "hash":
+            self._check_hash_scheme()
         if not 0.0 <= self.test_size < 1.0:
             msg = (
                 f"--test-size must be in [0, 1): the share of rows held out to report on "
@@ -168,6 +189,48 @@ class TrainingSpec:
         if self.weight is not None and self.weight == self.target:
             msg = f"--weight names the target column '{self.target}'; name a weight column."
             raise DataError(msg)
+        self._check_controls()
+
+    def _check_controls(self) -> None:
+        """Bounds, penalty factors and the offset take effect, or are refused here, by name."""
+        for name in ("lower_bounds", "upper_bounds", "penalty_factor"):
+            object.__setattr__(self, name, dict(getattr(self, name) or {}))
+        given = [
+            flag
+            for flag, on in (
+                ("--lower-bound", self.lower_bounds),
+                ("--upper-bound", self.upper_bounds),
+                ("--penalty-factor", self.penalty_factor),
+                ("--offset", self.offset is not None),
+            )
+            if on
+        ]
+        if given and self.cv:
+            msg = (
+                f"{', '.join(given)} cannot be combined with --cv yet: the cross-validated "
+                "search over C takes no bounds, penalty factors or offsets. Give --C instead."
+            )
+            raise DataError(msg)
+        if self.penalty_factor and self.penalty in (None, "firth"):
+            msg = (
+                f"--penalty-factor multiplies the penalty; --penalty {self.penalty or 'none'} "
+                "has none. Use --penalty l2, l1 or elasticnet."
+            )
+            raise DataError(msg)
+        if self.penalty == "firth" and (self.lower_bounds or self.upper_bounds):
+            msg = "--penalty firth takes no --lower-bound/--upper-bound; use --penalty none or l2."
+            raise DataError(msg)
+        if self.offset is not None:
+            clash = {self.target: "the target", self.weight: "--weight", self.trials: "--trials"}
+            if self.offset in clash:
+                msg = f"--offset names {clash[self.offset]} column '{self.offset}'; name another."
+                raise DataError(msg, column=self.offset)
+            if self.trials is not None or self.fold_scheme == "hash" or self.penalty == "firth":
+                msg = (
+                    "--offset cannot be combined with --trials, --folds-by hash or --penalty "
+                    "firth: those fits take no offset. Train in memory on rows."
+                )
+                raise DataError(msg, column=self.offset)
 
     def _check_grouped(self) -> None:
         """Grouped data (successes of trials) have no rows to decide: say what cannot apply."""
@@ -190,19 +253,47 @@ class TrainingSpec:
             )
             raise DataError(msg)
 
+    def _check_hash_scheme(self) -> None:
+        """What the pipeline on hash folds cannot do, said before any row is read."""
+        if self.cv and self.scoring == "roc_auc":
+            msg = (
+                "--scoring roc_auc cannot choose C on hash folds (--folds-by hash, --stream, "
+                "--dask): the ROC-AUC of a fold is no sum over its rows, so it cannot be "
+                "scored in one pass. Use --scoring log_loss or brier."
+            )
+            raise DataError(msg)
+        learned = [
+            flag
+            for flag, on in (
+                ("--formula", self.formula),
+                ("--impute", self.impute),
+                ("--normalize-labels", self.normalize_labels),
+                ("--reference", self.reference),
+            )
+            if on
+        ]
+        if self.test_size > 0 and learned:
+            msg = (
+                f"--test-size cannot be combined with {', '.join(learned)} on hash folds "
+                "(--folds-by hash, --stream, --dask): held-out rows are split by a hash of "
+                "their encoded values, so the encoding would be learned before the split, "
+                "held-out rows included. Leave --test-size out (performance then comes from "
+                "out-of-fold predictions), or train in memory with stratified folds."
+            )
+            raise DataError(msg)
+        if self.trials is not None:
+            msg = (
+                "--trials (grouped data) cannot be combined with --folds-by hash, --stream or "
+                "--dask: grouped rows have no row-level folds, policy or evaluation."
+            )
+            raise DataError(msg)
+
     def in_memory_options(self) -> list[str]:
         """The options given that need the rows in memory (a streamed fit refuses them)."""
         defaults = TrainingSpec(target=self.target)
         named = {
-            "formula": "--formula",
-            "impute": "--impute",
-            "normalize_labels": "--normalize-labels",
-            "reference": "--reference",
-            "cv": "--cv",
-            "rule": "a decision rule (--min-recall, ...)",
-            "confidence": "--confidence",
-            "test_size": "--test-size",
             "trials": "--trials",
+            "offset": "--offset",
         }
         return [
             flag for name, flag in named.items() if getattr(self, name) != getattr(defaults, name)
@@ -211,11 +302,16 @@ class TrainingSpec:
     @property
     def fit_params(self) -> dict[str, Any]:
         """The estimator parameters shared by every fit of the procedure."""
-        return {
+        params: dict[str, Any] = {
             "class_weight": self.class_weight,
             "max_iter": self.max_iter,
             "tol": self.tol,
         }
+        # Only when given: LogisticModelCV (refused with them above) has no such parameters.
+        for name in ("lower_bounds", "upper_bounds", "penalty_factor"):
+            if getattr(self, name):
+                params[name] = dict(getattr(self, name))
+        return params
 
 
 def _check_choice(option: str, value: Any, choices: tuple[Any, ...], show: Any) -> None:

@@ -40,6 +40,8 @@ from logitkit.reference import reference_profile
 from logitkit.workflow._assessment import cross_validate_procedure, evaluate_rows
 from logitkit.workflow._procedure import Fitted, encoder_for, fit_procedure
 from logitkit.workflow._result import TrainingResult
+from logitkit.workflow._rows import FrameRows
+from logitkit.workflow._scaled import run_on_rows
 from logitkit.workflow._spec import TrainingSpec
 
 __all__ = ["train"]
@@ -100,6 +102,12 @@ def train(
         Share of rows held out before fitting, only to report on.
     seed : int, default=0
         Seed of the split and of the folds.
+    fold_scheme : {None, "stratified", "hash"}, default=None
+        ``"hash"`` runs the pipeline that also runs on a streamed file and on Dask
+        (:mod:`logitkit.workflow._scaled`): folds by a hash of each row's values, every
+        stage in passes, performance out of fold at the chosen C; the same rows give the
+        same artifact wherever they live. None or ``"stratified"``: shuffled stratified
+        folds and cross-validation of the whole procedure (in memory).
 
     Returns
     -------
@@ -205,6 +213,10 @@ def run(frame: pd.DataFrame, spec: TrainingSpec, *, source: str) -> TrainingResu
             "logitkit.MulticlassPolicy in Python, or make the target binary."
         )
         raise DataError(msg, column=spec.target)
+    if spec.fold_scheme == "hash":  # the pipeline that also runs streamed and on Dask
+        encoder = encoder_for(spec).fit(X)
+        rows = FrameRows(encoder.transform(X), y, w, encoder, where=source)
+        return run_on_rows(rows, spec, source=source, how="read into memory")
     fit_rows, held_rows = _split(y, spec)
     X_fit, y_fit = X.iloc[fit_rows], y[fit_rows]
     w_fit = None if w is None else w[fit_rows]

@@ -1,0 +1,321 @@
+"""What one pass over the fitting rows gathers for the stages after the fit.
+
+A scan of :mod:`._rows` applies :func:`block_evidence` to each block of rows (on a Dask
+worker for a partition) and :class:`EvidenceWriter` consumes the results in row order:
+
+* **row vectors**, one value per row, written to temporary on-disk arrays (numpy
+  memmaps, never all in memory at once): the class codes, the sample weights, the
+  out-of-fold class probabilities (each row from the fold model that did not see it)
+  and the shipped model's fitted probabilities. The policy, the evaluation and the
+  saturation check read them as arrays; their size is ``n x (2K + 2) x 8`` bytes on
+  disk, not ``n x p``;
+* **feature moments**, exact and combinable (Chan et al.'s pairwise update): the
+  weighted mean and covariance (for the correlation matrix: collinearity and VIF), the
+  unweighted mean and variance, the minimum and maximum;
+* **histogram counts** of every feature and of the predicted score against the bin
+  edges of the reference profile (exact counts, so the profile's shares are exact);
+* the **fingerprints** of the rows: the SHA-256 of the model matrix and labels (equal
+  to :func:`logitkit.artifact.data_fingerprint` of the rows in memory) and the Bloom
+  filter of :class:`~logitkit.data.fingerprint.RowFingerprint`.
+
+:func:`sample_block` gathers the *reference sample* on an earlier scan: the rows whose
+hash (:func:`~logitkit.data.sources.hash_folds` with its own seed) falls below a share
+that keeps about :data:`SAMPLE_ROWS` rows, every row when there are fewer. Its quantiles
+give the reference bin edges (the whole data's quantiles when it holds every row; else
+within the Dvoretzky-Kiefer-Wolfowitz bound ``sqrt(log(2 / 0.05) / (2 m))`` in
+probability, about 0.0043 for ``m = 100,000`` sample rows, at 95%).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from logitkit._artifact_model import plain
+from logitkit.data.fingerprint import RowFingerprint, _positions, _row_hashes, bloom_size
+from logitkit.data.row_filters import RowFilter
+from logitkit.data.sources import hash_folds
+from logitkit.workflow._hash_search import FoldModels, fold_proba, probabilities
+
+__all__ = [
+    "SAMPLE_ROWS",
+    "Evidence",
+    "EvidenceWriter",
+    "Moments",
+    "block_evidence",
+    "sample_block",
+    "sample_share",
+]
+
+FloatArray = NDArray[np.float64]
+
+#: Rows kept (about) for the reference profile's bin edges and KS sample.
+SAMPLE_ROWS = 100_000
+#: Resolution of the sample's hash share.
+_SHARE_STEPS = 2**30
+#: Seed of the reference sample's hash (independent of the folds').
+_SAMPLE_SEED = 0x5A3B1E
+
+
+def sample_share(n_rows: int) -> int:
+    """Hash steps (of ``2**30``) below which a row joins the reference sample.
+
+    Examples
+    --------
+    >>> sample_share(5_000) == 2**30, sample_share(10_000_000) == 2**30 // 100
+    (True, True)
+    """
+    return _SHARE_STEPS if n_rows <= SAMPLE_ROWS else int(_SHARE_STEPS * SAMPLE_ROWS // n_rows)
+
+
+def sample_block(
+    X: FloatArray,
+    codes: NDArray[np.intp],  # noqa: ARG001 - a scan's signature
+    sw: FloatArray,  # noqa: ARG001
+    *,
+    share: int,
+    keep: RowFilter | None,
+) -> tuple[FloatArray, int, int]:
+    """The block's fitting rows in the reference sample, and its fitting and other rows."""
+    mask = None if keep is None else keep.mask(X)
+    n_kept = X.shape[0] if mask is None else int(mask.sum())
+    rows = X if mask is None else X[mask]
+    if share < _SHARE_STEPS:
+        rows = rows[hash_folds(rows, _SHARE_STEPS, _SAMPLE_SEED) < share]
+    return np.array(rows), n_kept, X.shape[0] - n_kept
+
+
+@dataclass
+class Moments:
+    """Exact, combinable feature moments of some rows (see the module notes).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.arange(12.0).reshape(6, 2)
+    >>> both = Moments.of(X[:2], np.ones(2)) + Moments.of(X[2:], np.ones(4))
+    >>> bool(np.allclose(both.sd, X.std(axis=0))), both.low.tolist(), both.high.tolist()
+    (True, [0.0, 1.0], [10.0, 11.0])
+    """
+
+    n: int
+    mean: FloatArray  # unweighted
+    m2: FloatArray  # unweighted sum of squared deviations
+    weight: float
+    wmean: FloatArray
+    wcov: FloatArray  # weighted sum of cross products of deviations (p x p)
+    low: FloatArray
+    high: FloatArray
+
+    @classmethod
+    def of(cls, X: FloatArray, sw: FloatArray) -> Moments:
+        """The moments of one block."""
+        n = X.shape[0]
+        mean = X.mean(axis=0) if n else np.zeros(X.shape[1])
+        D = X - mean
+        weight = float(sw.sum())
+        wmean = sw @ X / weight if weight > 0 else np.zeros(X.shape[1])
+        Dw = X - wmean
+        return cls(
+            n,
+            mean,
+            (D * D).sum(axis=0),
+            weight,
+            wmean,
+            (Dw * sw[:, None]).T @ Dw,
+            X.min(axis=0, initial=np.inf),
+            X.max(axis=0, initial=-np.inf),
+        )
+
+    def __add__(self, other: Moments) -> Moments:
+        n = self.n + other.n
+        delta = other.mean - self.mean
+        mean = self.mean + delta * (other.n / n) if n else self.mean
+        m2 = self.m2 + other.m2 + delta**2 * (self.n * other.n / n if n else 0.0)
+        weight = self.weight + other.weight
+        wdelta = other.wmean - self.wmean
+        share = other.weight / weight if weight > 0 else 0.0
+        wmean = self.wmean + wdelta * share
+        wcov = self.wcov + other.wcov + np.outer(wdelta, wdelta) * (self.weight * share)
+        return Moments(
+            n,
+            mean,
+            m2,
+            weight,
+            wmean,
+            wcov,
+            np.minimum(self.low, other.low),
+            np.maximum(self.high, other.high),
+        )
+
+    @property
+    def sd(self) -> FloatArray:
+        """Unweighted (population) standard deviations."""
+        return np.sqrt(self.m2 / max(self.n, 1))
+
+    @property
+    def wvar(self) -> FloatArray:
+        """Weighted variances."""
+        return np.diag(self.wcov) / self.weight
+
+    def correlation(self) -> FloatArray:
+        """The weighted correlation matrix (0 rows and columns for constant features)."""
+        sd = np.sqrt(np.maximum(self.wvar, 0.0))
+        scale = np.where(sd > 0, sd, 1.0)
+        return np.asarray(self.wcov / self.weight / np.outer(scale, scale))
+
+
+@dataclass
+class Evidence:
+    """What :func:`block_evidence` returns for one block of rows."""
+
+    codes: NDArray[np.intp]
+    sw: FloatArray
+    oof: FloatArray
+    fitted: FloatArray
+    moments: Moments
+    counts: list[NDArray[np.int64]]
+    score_counts: NDArray[np.int64] | None
+    X: FloatArray  # C-ordered, -0.0 as 0.0: the SHA-256 reads its bytes in row order
+    row_hashes: NDArray[np.uint64]
+    held_codes: NDArray[np.intp]  # the held-out rows: their classes and fitted probabilities
+    held_proba: FloatArray
+
+
+def block_evidence(
+    X: FloatArray,
+    codes: NDArray[np.intp],
+    sw: FloatArray,
+    *,
+    folds: FoldModels,
+    coef: FloatArray,
+    intercept: FloatArray,
+    edges: list[FloatArray],
+    score_edges: FloatArray | None,
+    positive: int | None,
+    keep: RowFilter | None = None,
+) -> Evidence:
+    """Row vectors, moments, histogram counts and row hashes of one block's fitting rows
+    (those ``keep`` keeps; all when None), and the held-out rows' fitted probabilities.
+    """
+    fitted = probabilities(X @ coef.T + intercept)
+    held_codes, held_proba = codes[:0], fitted[:0]
+    if keep is not None:
+        mask = keep.mask(X)
+        held_codes, held_proba = codes[~mask], fitted[~mask]
+        X, codes, sw, fitted = X[mask], codes[mask], sw[mask], fitted[mask]
+    counts = [
+        np.bincount(np.searchsorted(e, X[:, j], side="right"), minlength=e.size + 1)
+        for j, e in enumerate(edges)
+    ]
+    score_counts = None
+    if score_edges is not None and positive is not None:
+        score = fitted[:, positive]
+        score_counts = np.bincount(
+            np.searchsorted(score_edges, score, side="right"), minlength=score_edges.size + 1
+        )
+    return Evidence(
+        np.asarray(codes, dtype=np.intp),
+        np.asarray(sw, dtype=np.float64),
+        fold_proba(X, folds),
+        fitted,
+        Moments.of(X, sw),
+        counts,
+        score_counts,
+        np.ascontiguousarray(np.asarray(X, dtype="<f8") + 0.0),
+        _row_hashes(X),
+        np.asarray(held_codes, dtype=np.intp),
+        held_proba,
+    )
+
+
+def _memmap(n: int, width: int, dtype: Any) -> NDArray[Any]:
+    """A temporary on-disk array (deleted with its last reference: the file is unlinked)."""
+    shape = (n, width) if width else (n,)
+    with tempfile.TemporaryFile(prefix="logitkit-rows-") as handle:  # the map keeps its own
+        return np.memmap(handle, dtype=dtype, mode="w+", shape=(max(n, 1), *shape[1:]))[:n]
+
+
+class EvidenceWriter:
+    """Consume :class:`Evidence` blocks in row order (see the module notes)."""
+
+    def __init__(self, n_rows: int, n_classes: int, classes: NDArray[Any], n_held: int = 0) -> None:
+        self.n = 0
+        self.n_held = 0
+        self.held_codes = _memmap(n_held, 0, np.intp)
+        self.held_proba = _memmap(n_held, n_classes, np.float64)
+        self.classes = classes
+        self.codes = _memmap(n_rows, 0, np.intp)
+        self.sw = _memmap(n_rows, 0, np.float64)
+        self.oof = _memmap(n_rows, n_classes, np.float64)
+        self.fitted = _memmap(n_rows, n_classes, np.float64)
+        self.moments: Moments | None = None
+        self.counts: list[NDArray[np.int64]] | None = None
+        self.score_counts: NDArray[np.int64] | None = None
+        self._sha = hashlib.sha256()
+        self._bits: NDArray[np.uint8] | None = None
+        self._bloom = bloom_size(n_rows)
+        self._shape_written = False
+
+    def add(self, part: Evidence) -> None:
+        """Write one block's rows and add its aggregates."""
+        m = part.codes.shape[0]
+        if not self._shape_written:
+            rows, width = self.codes.shape[0], part.X.shape[1]
+            self._sha.update(str((rows, width)).encode())
+            self._shape_written = True
+        held = slice(self.n_held, self.n_held + part.held_codes.shape[0])
+        self.held_codes[held], self.held_proba[held] = part.held_codes, part.held_proba
+        self.n_held = held.stop
+        rows = slice(self.n, self.n + m)
+        self.codes[rows], self.sw[rows] = part.codes, part.sw
+        self.oof[rows], self.fitted[rows] = part.oof, part.fitted
+        self.n += m
+        self.moments = part.moments if self.moments is None else self.moments + part.moments
+        if self.counts is None:
+            self.counts = part.counts
+        else:
+            self.counts = [a + b for a, b in zip(self.counts, part.counts, strict=True)]
+        if part.score_counts is not None:
+            self.score_counts = (
+                part.score_counts
+                if self.score_counts is None
+                else self.score_counts + part.score_counts
+            )
+        self._sha.update(part.X.tobytes())
+        n_bits, n_hashes = self._bloom
+        if self._bits is None:  # packed, as RowFingerprint keeps them: n_bits / 8 bytes
+            self._bits = np.zeros((n_bits + 7) // 8, dtype=np.uint8)
+        if m:
+            at = _positions(part.row_hashes, n_bits, n_hashes).ravel()
+            bit = np.left_shift(1, at & np.uint64(7)).astype(np.uint8)
+            np.bitwise_or.at(self._bits, (at >> np.uint64(3)).astype(np.intp), bit)
+
+    def labels(self) -> NDArray[Any]:
+        """The labels of the rows (from their class codes)."""
+        return np.asarray(self.classes[self.codes])
+
+    def data_fingerprint(self) -> str:
+        """SHA-256 of the shape, the model matrix and the labels (``data_fingerprint``'s)."""
+        digest = self._sha.copy()
+        # Each class's JSON once; the rows' list is their words joined by ", ".
+        words = np.array([json.dumps(plain(c)) for c in self.classes.tolist()], dtype=object)
+        digest.update(b"[")
+        step = 1 << 16
+        for start in range(0, self.n, step):
+            part = ", ".join(words[self.codes[start : start + step]].tolist())
+            digest.update(((", " if start else "") + part).encode())
+        digest.update(b"]")
+        return digest.hexdigest()
+
+    def row_fingerprint(self) -> RowFingerprint:
+        """The Bloom filter of the rows (``RowFingerprint.of_rows``'s)."""
+        n_bits, n_hashes = self._bloom
+        bits = self._bits if self._bits is not None else np.zeros((n_bits + 7) // 8, np.uint8)
+        return RowFingerprint(self.n, n_bits, n_hashes, bits.tobytes())

@@ -1,0 +1,318 @@
+"""C by cross-validation on hash folds, and out-of-fold probabilities, on any rows.
+
+The folds are :class:`~logitkit.selection.HashKFold`'s: each row's fold is a hash of its
+encoded values, so the same rows form the same folds in memory, in a streamed file and
+on Dask partitions. For each fold, the grid of C (each L1 share's, ascending, warm
+started along it) is fitted on the other folds' rows by passes; one scan then scores
+every fold's rows under every candidate at once (weighted mean log-loss or Brier score,
+sums over rows, hence exact in one pass). The candidate with the best mean score is
+refitted on all the rows; the fold models at that candidate give each row its
+out-of-fold probabilities (:func:`fold_proba`, applied by the evidence scan of
+:mod:`._scaled`).
+
+The C grid is :class:`~logitkit.selection.LogisticModelCV`'s (``logspace(-4, 4, Cs)``
+for L2; for an L1 share, from the smallest C that zeroes every coefficient on the
+fitting rows), and :class:`HashSearch` carries the same ``cv_results_`` columns.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, cast
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from logitkit.data.row_filters import AllOf, RowFilter
+from logitkit.model import LogisticModel
+from logitkit.selection import HashKFold
+from logitkit.selection._path import _L1_SPAN, _L2_RANGE, l1_C_min
+from logitkit.solver.loss import sigmoid, softmax
+from logitkit.workflow._rows import PassRows
+from logitkit.workflow._spec import TrainingSpec
+
+__all__ = [
+    "FoldModels",
+    "HashSearch",
+    "fixed_fold_models",
+    "fold_filter",
+    "fold_models",
+    "fold_proba",
+    "probabilities",
+    "refit",
+    "search_C",
+    "stacked",
+]
+
+FloatArray = NDArray[np.float64]
+
+
+@dataclass
+class HashSearch:
+    """The record of a cross-validation over C on hash folds (as ``LogisticModelCV``'s).
+
+    Attributes
+    ----------
+    C_, l1_ratio_ : float
+        The chosen penalty.
+    cv : HashKFold
+        The folds.
+    scoring : str
+        ``"log_loss"`` or ``"brier"``.
+    cv_results_ : pandas.DataFrame
+        One row per candidate: ``l1_ratio``, ``C``, ``mean_score``, ``std_score``,
+        ``se_score``, ``mean_nonzero``, ``rank``, ``selected``, ``split{k}_score``.
+    best_index_ : int
+        The chosen row.
+    """
+
+    C_: float
+    l1_ratio_: float
+    cv: HashKFold
+    scoring: str
+    cv_results_: pd.DataFrame
+    best_index_: int
+
+
+@dataclass
+class FoldModels:
+    """One model per fold (fitted without that fold's rows), at one penalty."""
+
+    folds: HashKFold
+    coef: FloatArray  # (K, M, p)
+    intercept: FloatArray  # (K, M)
+
+
+def folds_of(spec: TrainingSpec) -> HashKFold:
+    """The hash folds of the procedure (its seed picks the assignment)."""
+    return HashKFold(spec.folds, seed=spec.seed)
+
+
+def _model(spec: TrainingSpec, positive: Any, C: float, l1_ratio: float | None) -> LogisticModel:
+    penalty = spec.penalty
+    return LogisticModel(
+        penalty=penalty,
+        C=1.0 if penalty in (None, "firth") else C,
+        l1_ratio=l1_ratio if penalty == "elasticnet" else None,
+        positive_class=positive,
+        **spec.fit_params,
+    )
+
+
+def fold_filter(folds: HashKFold, k: int, keep: RowFilter | None) -> RowFilter:
+    """The training rows of fold ``k``: the other folds' rows among those ``keep`` keeps."""
+    return folds.filter(k) if keep is None else AllOf((keep, folds.filter(k)))
+
+
+def candidates(
+    rows: PassRows, spec: TrainingSpec, keep: RowFilter | None = None
+) -> list[tuple[float, float]]:
+    """The ``(l1_ratio, C)`` grid, each L1 share's C ascending (``LogisticModelCV``'s)."""
+    if spec.penalty == "l2":
+        ratios = [0.0]
+    elif spec.penalty == "l1":
+        ratios = [1.0]
+    else:
+        ratios = [spec.l1_ratio] if spec.l1_ratio is not None else [0.1, 0.5, 0.9]
+    data = rows.grid_data(spec.class_weight, keep) if any(r > 0 for r in ratios) else None
+    n = rows.n_rows if data is None else int(data.moments.n_rows)
+    p = len(rows.feature_names)
+    out = []
+    for ratio in ratios:
+        c_min = l1_C_min(cast(Any, data), ratio, True, True) if ratio > 0 else math.nan
+        if math.isnan(c_min):
+            grid = np.logspace(*_L2_RANGE, spec.Cs)
+        else:
+            span = _L1_SPAN[0] if n > p else _L1_SPAN[1]
+            grid = c_min * np.logspace(0.0, math.log10(span), spec.Cs)
+        # 12 significant digits: the L1 grid's start is a sum over rows, whose last bits
+        # depend on the order of the passes; the rounded grid is the same everywhere.
+        out += [(float(ratio), float(f"{c:.12g}")) for c in grid]
+    return out
+
+
+def fold_models(
+    rows: PassRows,
+    spec: TrainingSpec,
+    positive: Any,
+    grid: list[tuple[float, float]],
+    fitting: RowFilter | None = None,
+) -> list[list[LogisticModel]]:
+    """For each fold, the grid's models fitted on the other folds (warm started along C)."""
+    folds = folds_of(spec)
+    out = []
+    for k in range(folds.n_splits):
+        keep = fold_filter(folds, k, fitting)
+        models: list[LogisticModel] = []
+        previous: LogisticModel | None = None
+        for ratio, C in grid:
+            model = _model(spec, positive, C, ratio)
+            if previous is not None and previous.l1_ratio == model.l1_ratio:
+                _warm(model, previous)
+            models.append(rows.fit(model, keep))
+            previous = model
+        out.append(models)
+    return out
+
+
+def probabilities(Z: FloatArray) -> FloatArray:
+    """Class probabilities from linear predictors ``(..., M)`` (M = 1: binary).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> probabilities(np.array([[0.0], [np.log(3.0)]])).round(2).tolist()
+    [[0.5, 0.5], [0.25, 0.75]]
+    """
+    if Z.shape[-1] == 1:
+        z = Z[..., 0]
+        return np.stack([sigmoid(-z), sigmoid(z)], axis=-1)
+    return np.asarray(softmax(Z.reshape(-1, Z.shape[-1]))[0]).reshape(Z.shape)
+
+
+def _fold_scores(
+    X: FloatArray,
+    codes: NDArray[np.intp],
+    sw: FloatArray,
+    *,
+    coef: FloatArray,
+    intercept: FloatArray,
+    n_splits: int,
+    seed: int,
+    scoring: str,
+    keep: RowFilter | None = None,
+) -> FloatArray:
+    """Per fold: weighted score sums of every candidate and the fold's weight, (K, m + 1)."""
+    if keep is not None:
+        mask = keep.mask(X)
+        X, codes, sw = X[mask], codes[mask], sw[mask]
+    folds = np.asarray(HashKFold(n_splits, seed=seed).folds(X))
+    m = coef.shape[1]
+    out = np.zeros((n_splits, m + 1))
+    for k in range(n_splits):
+        rows = folds == k
+        if not rows.any():
+            continue
+        Z = np.einsum("np,cmp->cnm", X[rows], coef[k]) + intercept[k][:, None, :]
+        P = probabilities(Z)  # (m, n_k, K)
+        y, w = codes[rows], sw[rows]
+        if scoring == "log_loss":
+            picked = P[:, np.arange(y.size), y]
+            loss = -np.log(np.clip(picked, 1e-300, 1.0))
+        else:
+            onehot = np.eye(P.shape[-1])[y]
+            loss = ((P - onehot) ** 2).sum(axis=-1)
+        out[k, :m] = loss @ w
+        out[k, m] = w.sum()
+    return out
+
+
+def search_C(
+    rows: PassRows, spec: TrainingSpec, positive: Any, fitting: RowFilter | None = None
+) -> tuple[HashSearch, list[LogisticModel]]:
+    """Cross-validate the grid on hash folds of the ``fitting`` rows (all rows when None).
+
+    Returns the search and the chosen candidate's fold models.
+    """
+    grid = candidates(rows, spec, fitting)
+    models = fold_models(rows, spec, positive, grid, fitting)
+    folds = folds_of(spec)
+    coef = np.stack([np.stack([m.coef_ for m in fold]) for fold in models])
+    intercept = np.stack([np.stack([m.intercept_ for m in fold]) for fold in models])
+    fn = partial(
+        _fold_scores,
+        coef=coef,
+        intercept=intercept,
+        n_splits=folds.n_splits,
+        seed=folds.seed,
+        scoring=spec.scoring,
+        keep=fitting,
+    )
+    totals = sum(rows.scan(fn), np.zeros((folds.n_splits, len(grid) + 1)))
+    scores = totals[:, :-1] / np.maximum(totals[:, -1:], 1e-300)  # (K, m): weighted means
+    nonzero = np.array(
+        [[float(np.count_nonzero(np.any(m.coef_ != 0, axis=0))) for m in fold] for fold in models]
+    )
+    K = folds.n_splits
+    mean = scores.mean(axis=0)
+    std = scores.std(axis=0, ddof=1)
+    best = int(np.argmin(np.where(np.isnan(mean), np.inf, mean)))
+    columns: dict[str, Any] = {
+        "l1_ratio": [r for r, _ in grid],
+        "C": [c for _, c in grid],
+        "mean_score": mean,
+        "std_score": std,
+        "se_score": std / math.sqrt(K),
+        "mean_nonzero": nonzero.mean(axis=0),
+        "rank": pd.Series(mean).rank(method="min").astype(int).to_numpy(),
+        "selected": np.arange(mean.size) == best,
+    }
+    for k in range(K):
+        columns[f"split{k}_score"] = scores[k]
+    ratio, C = grid[best]
+    search = HashSearch(C, ratio, folds, spec.scoring, pd.DataFrame(columns), best)
+    return search, [fold[best] for fold in models]
+
+
+def fixed_fold_models(
+    rows: PassRows,
+    spec: TrainingSpec,
+    positive: Any,
+    fitting: RowFilter | None = None,
+    start: LogisticModel | None = None,
+) -> list[LogisticModel]:
+    """Without ``--cv``: one model per fold at the given C (for out-of-fold probabilities).
+
+    Each fold's fit starts from ``start`` (the model on all fitting rows, whose solution
+    is near each fold's), which saves solver passes; it converges to the same tolerance.
+    """
+    folds = folds_of(spec)
+    models = []
+    for k in range(folds.n_splits):
+        model = _model(spec, positive, spec.C, spec.l1_ratio)
+        if start is not None:
+            _warm(model, start)
+        models.append(rows.fit(model, fold_filter(folds, k, fitting)))
+    return models
+
+
+def _warm(model: LogisticModel, start: LogisticModel) -> None:
+    """Start ``model``'s fit from ``start``'s coefficients."""
+    model.set_params(warm_start=True)
+    model.coef_ = np.array(start.coef_)
+    model.intercept_ = np.array(start.intercept_)
+    model.classes_ = start.classes_
+
+
+def refit(
+    rows: PassRows,
+    spec: TrainingSpec,
+    positive: Any,
+    penalty: tuple[float, float | None],
+    fitting: RowFilter | None = None,
+) -> LogisticModel:
+    """The shipped model: fitted on the ``fitting`` rows at the chosen (or given) C, L1 share."""
+    C, l1_ratio = penalty
+    return rows.fit(_model(spec, positive, C, l1_ratio), fitting)
+
+
+def stacked(models: list[LogisticModel], spec: TrainingSpec) -> FoldModels:
+    """The fold models' coefficients, stacked for a scan."""
+    return FoldModels(
+        folds_of(spec),
+        np.stack([m.coef_ for m in models]),
+        np.stack([m.intercept_ for m in models]),
+    )
+
+
+def fold_proba(X: FloatArray, folds: FoldModels) -> FloatArray:
+    """Out-of-fold class probabilities of the rows ``X``: each from its fold's model."""
+    fold = np.asarray(folds.folds.folds(X))
+    Z = np.empty((X.shape[0], folds.coef.shape[1]))
+    for k in range(folds.folds.n_splits):
+        rows = fold == k
+        Z[rows] = X[rows] @ folds.coef[k].T + folds.intercept[k]
+    return probabilities(Z)

@@ -1,0 +1,199 @@
+"""The rows under the pipeline on hash folds: in memory, a streamed file, or Dask partitions.
+
+:class:`PassRows` is all the pipeline of :mod:`._scaled` asks of its rows: the classes
+and the model's columns, a fit on the rows a filter keeps (a hash fold, or all), and a
+*scan*: a function of each block's ``(X, codes, sample_weight)``, its results returned
+in row order. The three kinds differ only in where the blocks come from:
+
+* :class:`FrameRows`: an encoded frame in memory, in blocks of :data:`BLOCK_ROWS` rows;
+* :class:`SourceRows` over a :class:`~logitkit.data.stream.FileSource`: record batches
+  read and encoded as the solver's passes read them;
+* :class:`SourceRows` over a :class:`~logitkit.data.dask.DaskSource`: each partition on
+  its worker (the scan's function is shipped there, and only its result comes back).
+
+Fits on every kind equal one another (the solver's passes are exact sums), so the
+stages above see the same numbers wherever the rows live.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from logitkit.data.row_filters import RowFilter
+from logitkit.data.stream import FileSource
+from logitkit.model import LogisticModel
+
+if TYPE_CHECKING:
+    from logitkit.data.encoding import TableEncoder
+
+__all__ = ["BLOCK_ROWS", "FrameRows", "PassRows", "ScanFn", "SourceRows"]
+
+FloatArray = NDArray[np.float64]
+T = TypeVar("T")
+#: ``fn(X, codes, sample_weight)`` of one block of rows.
+ScanFn = Callable[[FloatArray, NDArray[np.intp], FloatArray], T]
+#: Rows per block of a scan in memory (as a streamed file's default batch).
+BLOCK_ROWS = 65_536
+#: Dask partitions computed at once by a scan (their results are held until consumed).
+_DASK_GROUP = 4
+
+
+class PassRows(Protocol):
+    """What the pipeline on hash folds needs of its rows (see the module notes)."""
+
+    classes: NDArray[Any]
+    feature_names: list[str]
+    encoder: TableEncoder | None
+    where: str
+
+    @property
+    def n_rows(self) -> int:
+        """Rows read (before any filter)."""
+        ...
+
+    def fit(self, model: LogisticModel, keep: RowFilter | None = None) -> LogisticModel:
+        """Fit ``model`` on the rows ``keep`` keeps (all rows when None)."""
+        ...
+
+    def scan(self, fn: ScanFn[T]) -> Iterator[T]:
+        """``fn`` of every block of rows, results in row order."""
+        ...
+
+    def grid_data(self, class_weight: Any, keep: RowFilter | None = None) -> Any:
+        """The kept rows prepared as a fit prepares them (moments, the null model)."""
+        ...
+
+
+@dataclass
+class FrameRows:
+    """Encoded rows in memory: the model matrix, the labels and the sample weights.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> rows = FrameRows(pd.DataFrame({"x": [0.0, 1.0, 2.0]}), np.array(["a", "b", "a"]), None)
+    >>> rows.classes.tolist(), rows.n_rows
+    (['a', 'b'], 3)
+    >>> [int(codes.sum()) for _, codes, _ in rows.scan(lambda X, c, w: (X, c, w))]
+    [1]
+    """
+
+    E: pd.DataFrame
+    labels: NDArray[Any]
+    weights: FloatArray | None
+    encoder: TableEncoder | None = None
+    where: str = "data frame"
+    classes: NDArray[Any] = field(init=False)
+    feature_names: list[str] = field(init=False)
+    _X: FloatArray = field(init=False, repr=False)
+    _codes: NDArray[np.intp] = field(init=False, repr=False)
+    _sw: FloatArray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.classes = np.unique(self.labels)
+        self.feature_names = [str(c) for c in self.E.columns]
+        self._X = self.E.to_numpy(dtype=np.float64)
+        self._codes = np.searchsorted(self.classes, self.labels).astype(np.intp)
+        self._sw = (
+            np.ones(len(self.labels))
+            if self.weights is None
+            else np.asarray(self.weights, dtype=np.float64)
+        )
+
+    @property
+    def n_rows(self) -> int:
+        """Rows of the frame."""
+        return int(self._X.shape[0])
+
+    def fit(self, model: LogisticModel, keep: RowFilter | None = None) -> LogisticModel:
+        """Fit ``model`` on the kept rows (a copy of them, as a fold of a CV makes)."""
+        if keep is None:
+            return model.fit(self.E, self.labels, sample_weight=self.weights)
+        mask = keep.mask(self._X)
+        return model.fit(
+            self.E.iloc[np.flatnonzero(mask)],
+            self.labels[mask],
+            sample_weight=None if self.weights is None else self._sw[mask],
+        )
+
+    def scan(self, fn: ScanFn[T]) -> Iterator[T]:
+        """``fn`` of each block of :data:`BLOCK_ROWS` rows, in order."""
+        for start in range(0, self.n_rows, BLOCK_ROWS):
+            rows = slice(start, start + BLOCK_ROWS)
+            yield fn(self._X[rows], self._codes[rows], self._sw[rows])
+
+    def grid_data(self, class_weight: Any, keep: RowFilter | None = None) -> Any:
+        """The kept rows prepared as a fit prepares them (moments, class totals)."""
+        from logitkit._fitting import prepare  # noqa: PLC0415 - the fit's own preparation
+
+        mask = np.ones(self.n_rows, dtype=bool) if keep is None else keep.mask(self._X)
+        weights = None if self.weights is None else self._sw[mask]
+        return prepare(self._X[mask], self.labels[mask], weights, class_weight)
+
+
+@dataclass
+class SourceRows:
+    """A streamed file or Dask partitions, read by passes.
+
+    ``encoder`` is the source's own (levels learned in its schema pass) unless one is
+    given (learned in passes with formula, imputation or named reference levels).
+    """
+
+    source: Any  # FileSource or DaskSource
+    encoder: TableEncoder | None = None
+    where: str = ""
+    classes: NDArray[Any] = field(init=False)
+    feature_names: list[str] = field(init=False)
+    _n_rows: int = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        schema = self.source.schema()
+        self.classes = np.asarray(schema.classes)
+        self.feature_names = [str(c) for c in schema.feature_names or []]
+        self._n_rows = int(schema.n_rows)
+        if self.encoder is None:
+            self.encoder = schema.encoder
+        self.where = self.where or (
+            str(self.source.path) if isinstance(self.source, FileSource) else "dask partitions"
+        )
+
+    @property
+    def n_rows(self) -> int:
+        """Rows of the source."""
+        return self._n_rows
+
+    def fit(self, model: LogisticModel, keep: RowFilter | None = None) -> LogisticModel:
+        """Fit ``model`` by passes over the rows ``keep`` keeps."""
+        fitted = model.fit(self.source if keep is None else self.source.subset(keep))
+        if self.encoder is not None:
+            fitted.encoder_ = self.encoder
+        return fitted
+
+    def scan(self, fn: ScanFn[T]) -> Iterator[T]:
+        """``fn`` of each record batch (a file) or partition (Dask, on the workers)."""
+        if isinstance(self.source, FileSource):
+            layout = self.source.chunk_source(0).layout
+            offset = 0
+            for batch in self.source.record_batches(layout.columns):
+                X, codes, sw = layout.encode(batch, offset)
+                offset += batch.num_rows
+                yield fn(np.ascontiguousarray(X), codes, sw)
+            return
+        from dask.base import compute  # noqa: PLC0415 - the dask extra
+
+        parts = self.source.chunk_source(0).map_blocks(fn)
+        for start in range(0, len(parts), _DASK_GROUP):
+            yield from compute(*parts[start : start + _DASK_GROUP])  # type: ignore[no-untyped-call]
+
+    def grid_data(self, class_weight: Any, keep: RowFilter | None = None) -> Any:
+        """The kept rows prepared as a fit prepares them (schema and moments passes)."""
+        from logitkit._fitting_sources import prepare_source  # noqa: PLC0415
+
+        rows = self.source if keep is None else self.source.subset(keep)
+        return prepare_source(rows, class_weight=class_weight)

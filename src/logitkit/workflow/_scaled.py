@@ -1,0 +1,379 @@
+"""The pipeline on hash folds: the same stages on rows in memory, streamed, or on Dask.
+
+``fold_scheme="hash"`` (``--folds-by hash``; what ``--stream`` and ``--dask`` run) runs
+every stage as passes over a :class:`~._rows.PassRows`, so a streamed file, Dask
+partitions and the same rows in memory give the same artifact (they differ only in
+the provenance that names the source and how it was read):
+
+1. **Encode**: the rows' encoder (levels; with formula or imputation, learned in passes
+   on the fitting rows, see :func:`logitkit.cli._scale.rows_of_file`).
+2. **Folds by row hash** (:class:`~logitkit.selection.HashKFold`): a row's fold is a
+   hash of its encoded values, whatever the file layout or partitioning.
+3. **Fit**: with ``cv``, C (and the L1 share) chosen by cross-validation on the hash
+   folds, scored in one pass (:mod:`._hash_search`); then the shipped model on every
+   row. Without ``cv``, the given C.
+4. **Out-of-fold probabilities** at the chosen C: each row from the fold model that
+   did not see it, computed in a pass and written to a temporary on-disk array
+   (:mod:`._evidence`), never ``n x p`` in memory.
+5. **Policy** (every rule of :mod:`logitkit.decision`, the confidence-aware ones
+   included) chosen on those probabilities, with counts and exact intervals.
+6. **Evaluation**: out of fold, the exact metrics of :func:`logitkit.evaluate` on the
+   row vectors (ROC/PR, log-loss, Brier, calibration: exact, no sketch).
+7. **Diagnostics** from the summaries of the evidence pass
+   (:mod:`logitkit.diagnostics._moments`); **reference profiles** for drift with exact
+   shares against bin edges from a hash sample of the rows (:mod:`._evidence`).
+
+**What is assessed.** Cross-validating the whole procedure (the default in memory,
+``fold_scheme="stratified"``) refits everything ``folds`` times, C search included:
+``folds x folds x Cs`` fits, too many passes at scale. On hash folds the performance
+is the out-of-fold evaluation at the chosen C, the threshold chosen on the same
+probabilities; the record and the provenance say so (the choice of C and of the
+threshold are not re-done per fold, so the numbers lean optimistic by the selection
+of those two). The in-memory pipeline with ``fold_scheme="hash"`` gives exactly this
+record. Held-out rows (``test_size``) are split off by a hash of each row's encoded
+values (:class:`~logitkit.data.row_filters.HashShare`, its own seed) before anything is
+fitted, and scored once by the shipped model and its policy. Their hash needs the
+encoding, so the levels are learned on every row read; a learned encoding (formula,
+imputation) with ``test_size`` is refused, since it would learn from held-out rows.
+
+**Memory.** Rows are read one batch (or partition) at a time; the row vectors live on
+disk (``8 (2K + 2)`` bytes a row); the policy and the exact metrics sort the
+out-of-fold probabilities (a few ``n``-sized arrays while they run); the Bloom filter
+takes about 3.6 bytes a row; the reference sample at most ``100,000 x p`` values.
+"""
+
+from __future__ import annotations
+
+import warnings
+from functools import partial
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from logitkit.data.row_filters import HashShare, RowFilter
+from logitkit.diagnostics._moments import CHECKS_NOT_RUN, diagnose_summaries
+from logitkit.exceptions import DataError, InferenceWarning
+from logitkit.inference import Summary
+from logitkit.model import LogisticModel, resolve_positive_class
+from logitkit.reference import feature_profile
+from logitkit.workflow._assessment import evaluate_rows
+from logitkit.workflow._evidence import (
+    EvidenceWriter,
+    Moments,
+    block_evidence,
+    sample_block,
+    sample_share,
+)
+from logitkit.workflow._hash_search import (
+    HashSearch,
+    fixed_fold_models,
+    probabilities,
+    refit,
+    search_C,
+    stacked,
+)
+from logitkit.workflow._procedure import choose_policy
+from logitkit.workflow._result import TrainingResult
+from logitkit.workflow._rows import PassRows
+from logitkit.workflow._spec import TrainingSpec
+
+__all__ = ["run_on_rows"]
+
+FloatArray = NDArray[np.float64]
+
+#: Quantile bins of each reference profile (as :func:`logitkit.reference.reference_profile`).
+_BINS = 10
+
+
+def run_on_rows(
+    rows: PassRows, spec: TrainingSpec, *, source: str, how: str, n_read: int | None = None
+) -> TrainingResult:
+    """Run every stage on hash folds (see the module notes).
+
+    Parameters
+    ----------
+    rows : PassRows
+        The encoded rows (in memory, a streamed file or Dask partitions).
+    spec : TrainingSpec
+        The options.
+    source : str
+        The data's name in the outputs.
+    how : str
+        How the rows were read ("in memory", "streamed in batches of 512 rows", ...),
+        for the provenance.
+    n_read : int, optional
+        Rows read (default: the rows' count).
+    """
+    classes = rows.classes
+    if classes.size > 2 and spec.rule is not None:
+        rule = next(iter(spec.rule))
+        msg = (
+            f"The decision rule {rule} applies to a binary target, but '{spec.target}' has "
+            f"{classes.size} classes; a multiclass model decides the most probable class."
+        )
+        raise DataError(msg, column=spec.target)
+    positive = resolve_positive_class(classes, spec.positive)
+    fitting = held_out_split(spec)
+
+    # The reference sample (its quantiles are the profiles' bin edges), and the counts.
+    share = sample_share(rows.n_rows)
+    parts = list(rows.scan(partial(sample_block, share=share, keep=fitting)))
+    width = len(rows.feature_names)
+    sample = np.concatenate([p[0] for p in parts]) if parts else np.empty((0, width))
+    n_fit, n_held = sum(p[1] for p in parts), sum(p[2] for p in parts)
+    _check_split(spec, n_fit, n_held)
+
+    search: HashSearch | None = None
+    if spec.cv:
+        search, fold_fits = search_C(rows, spec, positive, fitting)
+        model = refit(rows, spec, positive, (search.C_, search.l1_ratio_), fitting)
+    else:
+        model = refit(rows, spec, positive, (spec.C, spec.l1_ratio), fitting)
+        fold_fits = fixed_fold_models(rows, spec, positive, fitting, start=model)
+    model.encoder_ = rows.encoder
+    binary = classes.size == 2
+    column = int(np.flatnonzero(model.classes_ == model.positive_class_)[0]) if binary else None
+    profiles = [feature_profile(sample[:, j], bins=_BINS) for j in range(width)]
+    score_profile = None
+    if column is not None:
+        fitted = probabilities(sample @ np.asarray(model.coef_).T + model.intercept_)
+        score_profile = feature_profile(fitted[:, column], bins=_BINS)
+
+    # The evidence pass: row vectors on disk, moments, counts, fingerprints.
+    writer = EvidenceWriter(n_fit, int(classes.size), classes, n_held)
+    fn = partial(
+        block_evidence,
+        folds=stacked(fold_fits, spec),
+        coef=np.asarray(model.coef_),
+        intercept=np.asarray(model.intercept_),
+        edges=[np.asarray(p["edges"], dtype=np.float64) for p in profiles],
+        score_edges=None
+        if score_profile is None
+        else np.asarray(score_profile["edges"], dtype=np.float64),
+        positive=column,
+        keep=fitting,
+    )
+    for part in rows.scan(fn):
+        writer.add(part)
+    labels = writer.labels()
+    oof = np.asarray(writer.oof)
+    policy = None
+    if column is not None:
+        policy = choose_policy(spec.rule, labels, oof[:, column], positive, spec.confidence)
+    n = writer.n
+    held_out = None
+    if fitting is not None:
+        held_out = evaluate_rows(
+            model,
+            np.asarray(classes[writer.held_codes]),
+            np.asarray(writer.held_proba),
+            rows=f"held-out: {n_held} rows whose row hash (seed {spec.seed}) fell in the "
+            f"test share {spec.test_size}, split off before anything was fitted",
+            procedure="the shipped model and its policy, applied once",
+            policy=policy,
+        )
+    performance = evaluate_rows(
+        model,
+        labels,
+        oof,
+        rows=f"out-of-fold: the {n} fitting rows, each scored by the model of the "
+        f"{spec.folds} hash folds that did not see it",
+        procedure=_procedure(spec),
+        policy=policy,
+    )
+    moments = writer.moments
+    if moments is None:  # pragma: no cover - a fit needs rows
+        msg = f"{rows.where} has no rows."
+        raise DataError(msg)
+    findings = diagnose_summaries(
+        model,
+        labels=labels,
+        codes=writer.codes,
+        sw=writer.sw,
+        mean=moments.wmean,
+        sd=np.sqrt(np.maximum(moments.wvar, 0.0)),
+        constant_features=(moments.high == moments.low) | (moments.wvar == 0.0),
+        correlation=moments.correlation(),
+        fitted=np.asarray(writer.fitted),
+        oof=oof,
+        policy=policy,
+    )
+    reference = _reference(rows, model, profiles, score_profile, writer, moments)
+    provenance = _provenance(spec, model, search, (n, n_held), how, rows.where)
+    training = {
+        "source": source,
+        "target": spec.target,
+        "positive_named": spec.positive is not None,
+        "n_rows_read": rows.n_rows if n_read is None else n_read,
+        "fingerprint": writer.data_fingerprint(),
+        "dropped_columns": list(spec.drop),
+        "weight_column": spec.weight,
+        "test_size": spec.test_size,
+        "split_seed": spec.seed,
+        "folds": spec.folds,
+        "fold_scheme": "hash",
+        "policy_chosen_on": provenance.get("policy"),
+        "fit": how,
+    }
+    return TrainingResult(
+        model=model,
+        policy=policy,
+        performance=performance,
+        held_out=held_out,
+        findings=findings,
+        summary=_summary(model),
+        search=search,
+        oof=(labels, oof),
+        provenance=provenance,
+        fingerprint=writer.row_fingerprint(),
+        reference=reference,
+        training=training,
+    )
+
+
+#: Added to the seed for the held-out split's hash (independent of the folds').
+_SPLIT_SALT = 0x7E57
+
+
+def held_out_split(spec: TrainingSpec) -> RowFilter | None:
+    """The fitting rows (a hash share's complement) when ``test_size`` holds rows out.
+
+    Examples
+    --------
+    >>> held_out_split(TrainingSpec(target="y")) is None
+    True
+    >>> held_out_split(TrainingSpec(target="y", test_size=0.2)).held
+    False
+    """
+    if spec.test_size == 0.0:
+        return None
+    return HashShare(spec.test_size, seed=spec.seed + _SPLIT_SALT, held=False)
+
+
+def _check_split(spec: TrainingSpec, n_fit: int, n_held: int) -> None:
+    """Enough rows on each side of the split, as the stratified split asks."""
+    if spec.test_size > 0 and (n_held < 2 or n_fit < 2 * spec.folds):
+        msg = (
+            f"--test-size {spec.test_size} holds out {n_held} of {n_fit + n_held} rows by "
+            f"row hash: too few to report on, or too many to leave {spec.folds} folds to "
+            "fit on. Use 0 (fit on every row; performance out of fold) or a share such as "
+            "0.25."
+        )
+        raise DataError(msg)
+
+
+def _summary(model: LogisticModel) -> Summary | None:
+    """The coefficient table, or None where the fit kept no Hessian (L-BFGS)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", InferenceWarning)
+            return model.summary()
+    except ValueError:
+        return None
+
+
+def _reference(
+    rows: PassRows,
+    model: LogisticModel,
+    profiles: list[dict[str, Any]],
+    score_profile: dict[str, Any] | None,
+    writer: EvidenceWriter,
+    moments: Moments,
+) -> dict[str, Any]:
+    """The reference profiles: edges and KS sample from the hash sample, the rest exact."""
+    n = max(writer.n, 1)
+    counts = writer.counts or []
+    features = {}
+    for j, name in enumerate(rows.feature_names):
+        features[name] = {
+            **profiles[j],
+            "shares": (counts[j] / n).tolist(),
+            "mean": float(moments.mean[j]),
+            "std": float(moments.sd[j]),
+            "min": float(moments.low[j]),
+            "max": float(moments.high[j]),
+            "n": int(writer.n),
+        }
+    score = None
+    if score_profile is not None and writer.score_counts is not None:
+        fitted = np.asarray(writer.fitted)
+        column = int(np.flatnonzero(model.classes_ == model.positive_class_)[0])
+        values = fitted[:, column]
+        score = {
+            **score_profile,
+            "shares": (writer.score_counts / n).tolist(),
+            "mean": float(values.mean()),
+            "std": float(values.std()),
+            "min": float(values.min()),
+            "max": float(values.max()),
+            "n": int(writer.n),
+        }
+    return {"n_rows": int(writer.n), "features": features, "score": score}
+
+
+def _procedure(spec: TrainingSpec) -> str:
+    C = (
+        "the C chosen by cross-validation on the same hash folds"
+        if spec.cv
+        else ("no penalty" if spec.penalty in (None, "firth") else f"C={spec.C:g}")
+    )
+    return (
+        f"out-of-fold probabilities of {spec.folds} hash folds (HashKFold, seed {spec.seed}) "
+        f"at {C}; decided at the policy's threshold, chosen on these same probabilities "
+        "(neither C nor the threshold re-chosen per fold: the numbers lean optimistic by "
+        "that selection)"
+    )
+
+
+def _provenance(
+    spec: TrainingSpec,
+    model: LogisticModel,
+    search: HashSearch | None,
+    counts: tuple[int, int],
+    how: str,
+    where: str,
+) -> dict[str, Any]:
+    """For each reported number, the rows and the procedure behind it."""
+    n, n_held = counts
+    rows = f"the {n} fitting rows " + (
+        "(all rows)" if not n_held else f"(all but {n_held} held out by row hash)"
+    )
+    if search is not None:
+        C = (
+            f"C={search.C_:.6g} chosen by {spec.folds}-fold hash cross-validation (HashKFold, "
+            f"seed {spec.seed}) over {spec.Cs} values ({spec.scoring}) on {rows}"
+        )
+    elif spec.penalty in (None, "firth"):
+        C = f"no C: penalty {spec.penalty or 'none'}"
+    else:
+        C = f"C={spec.C:g} given, not chosen on the data"
+    positive = model.positive_class_
+    named = (
+        "" if spec.positive is not None else " (no positive label named: the label that sorts last)"
+    )
+    return {
+        "rows_read": f"{where}, {how}",
+        "model": f"fitted on {rows}",
+        "C": C,
+        "coefficients": f"the shipped model on {rows}; log-odds of {positive!s}{named}"
+        if positive is not None
+        else f"the shipped model on {rows}; each class against {model.classes_[0]!s}",
+        "policy": None
+        if positive is None
+        else f"out-of-fold probabilities of {rows} ({spec.folds} hash folds, "
+        + ("at the C chosen by cross-validation" if spec.cv else f"at C={spec.C:g}")
+        + ")",
+        "performance": _procedure(spec),
+        "held_out": None
+        if not n_held
+        else f"held-out: {n_held} rows whose row hash (HashShare, seed {spec.seed}) fell in "
+        f"the test share {spec.test_size}, split off before anything was fitted; the "
+        "encoding (levels) was learned on every row read",
+        "diagnostics": f"{rows}: from the moments, class counts and fitted and out-of-fold "
+        "probabilities of one pass; not run: "
+        + "; ".join(f"{k} ({why})" for k, why in CHECKS_NOT_RUN.items()),
+        "reference": f"{rows} (the baseline of drift checks): exact shares, moments and "
+        "range; bin edges and KS sample from a hash sample of at most 100000 rows",
+        "row_fingerprint": f"{rows}: evaluate and report call these rows training rows",
+    }
