@@ -20,7 +20,7 @@ from logitkit.data.encoding import TableEncoder
 from logitkit.diagnostics import Findings
 from logitkit.inference import Summary
 from logitkit.model import LogisticModel, resolve_positive_class
-from logitkit.solver import SolverResult, Stats
+from logitkit.solver import Convergence, SolverResult, Stats, StopReason
 
 __all__ = [
     "MAX_STORED_HESSIAN",
@@ -86,6 +86,9 @@ def _fit_section(model: LogisticModel) -> dict[str, Any] | None:
     return {
         "method": result.method,
         "message": result.message,
+        "stop_reason": result.convergence.reason.value,
+        "tol": plain(float(result.convergence.tol)),
+        "stop_detail": result.convergence.detail,
         "converged": bool(result.converged),
         "n_iter": int(result.n_iter),
         "n_passes": int(result.n_passes),
@@ -106,8 +109,58 @@ def _fit_section(model: LogisticModel) -> dict[str, Any] | None:
     }
 
 
+def _controls(model: LogisticModel, names: list[str]) -> dict[str, Any]:
+    """Bounds and penalty factors as ``{feature: value}`` (defaults left out), and the offset.
+
+    Stored in this form, not as given: it holds finite numbers only (JSON has no
+    infinity), and the same dict makes the same model again.
+    """
+    out: dict[str, Any] = {}
+    for name, default in (("lower_bounds", -math.inf), ("upper_bounds", math.inf)):
+        values = getattr(model, f"{name}_", None)
+        out[name] = (
+            None
+            if values is None
+            else {n: float(v) for n, v in zip(names, values, strict=True) if v != default}
+        )
+    factor = getattr(model, "penalty_factor_", None)
+    out["penalty_factor"] = (
+        None if factor is None else {n: float(v) for n, v in zip(names, factor, strict=True)}
+    )
+    null = getattr(model, "_null_log_likelihood", None)
+    out["offset"] = {
+        "fitted_with_offset": bool(getattr(model, "fitted_with_offset_", False)),
+        "column": getattr(model, "offset_column_", None),
+        "null_log_likelihood": None if null is None else float(null),
+    }
+    return out
+
+
+def _restore_controls(model: LogisticModel, controls: dict[str, Any] | None) -> None:
+    """The fitted controls of :func:`_controls` (none in artifacts written before them)."""
+    names = [str(n) for n in model._feature_names()]
+    for name, default in (
+        ("lower_bounds", -math.inf),
+        ("upper_bounds", math.inf),
+        ("penalty_factor", 1.0),
+    ):
+        given = None if controls is None else controls.get(name)
+        values = None if given is None else np.array([given.get(n, default) for n in names])
+        setattr(model, f"{name}_", values)
+    offset = {} if controls is None else controls.get("offset") or {}
+    model.fitted_with_offset_ = bool(offset.get("fitted_with_offset", False))
+    model.offset_column_ = offset.get("column")
+    null = offset.get("null_log_likelihood")
+    model._null_log_likelihood = None if null is None else float(null)
+
+
 def model_section(model: LogisticModel) -> dict[str, Any]:
+    names = [str(n) for n in model._feature_names()]
+    controls = _controls(model, names)
     params = {k: plain(v) for k, v in model.get_params().items() if k != "class_weight"}
+    for name in ("lower_bounds", "upper_bounds", "penalty_factor"):
+        if getattr(model, name, None) is not None:
+            params[name] = controls[name]
     cw = model.class_weight
     params["class_weight"] = (
         {str(k): float(v) for k, v in cw.items()} if isinstance(cw, dict) else cw
@@ -138,6 +191,7 @@ def model_section(model: LogisticModel) -> dict[str, Any]:
         "feature_mean": _floats(model.feature_mean_),
         "feature_scale": _floats(model.feature_scale_),
         "fit": _fit_section(model),
+        "controls": controls,
     }
 
 
@@ -184,6 +238,7 @@ def model_from_section(spec: dict[str, Any]) -> LogisticModel:
         model.encoder_ = TableEncoder.from_dict(encoding)
     if spec.get("fit") is not None:
         _restore_fit(model, spec["fit"])
+    _restore_controls(model, spec.get("controls"))
     return model
 
 
@@ -197,16 +252,24 @@ def _restore_fit(model: LogisticModel, fit: dict[str, Any]) -> None:
         hess=None if hess is None else np.array(hess, dtype=np.float64),
         n_rows=int(fit["n_rows"]),
     )
+    converged = bool(fit["converged"])
+    # Files written before the stop reason was recorded: the likeliest reason.
+    reason = fit.get("stop_reason") or ("kkt" if converged else "max_iter")
+    tol = fit.get("tol")
     model.solver_result_ = SolverResult(
         theta=np.array(fit["theta"], dtype=np.float64),
         objective=math.nan if fit["objective"] is None else float(fit["objective"]),
-        kkt=math.nan if fit["kkt"] is None else float(fit["kkt"]),
-        converged=bool(fit["converged"]),
-        n_iter=int(fit["n_iter"]),
         n_passes=int(fit["n_passes"]),
         method=str(fit["method"]),
         stats=stats,
-        message=str(fit["message"]),
+        convergence=Convergence(
+            reason=StopReason(reason),
+            converged=converged,
+            kkt=math.nan if fit["kkt"] is None else float(fit["kkt"]),
+            tol=math.nan if tol is None else float(tol),
+            n_iter=int(fit["n_iter"]),
+            detail=str(fit.get("stop_detail", "")),
+        ),
     )
     model.n_iter_ = np.array([int(fit["n_iter"])], dtype=np.int32)
     model.class_counts_ = np.array(fit["class_counts"], dtype=np.int64)

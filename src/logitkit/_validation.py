@@ -1,7 +1,8 @@
 """Checks shared by the layers that work on labels and probabilities only.
 
 The decision, evaluation and calibration layers never see a model: they take true labels
-and probabilities. These checks turn those inputs into clean arrays or raise a
+and probabilities (the model's own per-feature controls and offsets are checked here
+too, with the same message shapes). These checks turn those inputs into clean arrays or raise a
 :class:`~logitkit.exceptions.DataError` that names the argument, the row and the fix; the
 scalar parameters go through :func:`logitkit._params.validate_params`, so every message
 has one shape ("The 'n_bins' parameter of reliability_curve must be an int in [1, inf).
@@ -26,8 +27,10 @@ __all__ = [
     "Label",
     "check_binary",
     "check_classes",
+    "check_offset",
     "check_proba",
     "check_proba_matrix",
+    "feature_values",
     "int_param",
     "plain_label",
     "real_param",
@@ -165,3 +168,90 @@ def check_classes(classes: Any, where: str) -> tuple[Label, ...]:
         )
         raise ValueError(msg)
     return labels
+
+
+def feature_values(
+    value: Any, names: list[str], param: str, where: str, *, default: float
+) -> FloatArray | None:
+    """One number per feature from a scalar, a sequence in feature order or a dict by name.
+
+    None gives None (the control is off); a dict leaves unnamed features at ``default``.
+    NaN is refused; the bounds may be infinite (no bound).
+
+    Raises
+    ------
+    ValueError
+        Wrong length, an unknown feature name, or a non-numeric or NaN value; the
+        message names the parameter and the feature.
+    """
+    if value is None:
+        return None
+    p = len(names)
+    if isinstance(value, dict):
+        out = np.full(p, float(default))
+        index = {name: j for j, name in enumerate(names)}
+        for key, v in value.items():
+            if str(key) not in index:
+                shown = ", ".join(names[:10]) + (", ..." if p > 10 else "")
+                msg = (
+                    f"The '{param}' parameter of {where} names the feature {key!r}, which is "
+                    f"not among the features ({shown})."
+                )
+                raise ValueError(msg)
+            out[index[str(key)]] = _number(v, param, where, str(key))
+        return out
+    arr = np.asarray(value, dtype=object)
+    if arr.ndim == 0:
+        return np.full(p, _number(arr.item(), param, where, None))
+    if arr.ndim != 1 or arr.shape[0] != p:
+        msg = (
+            f"The '{param}' parameter of {where} must be a number, a dict by feature name, "
+            f"or one number per feature ({p}); got shape {arr.shape}."
+        )
+        raise ValueError(msg)
+    return np.array([_number(v, param, where, names[j]) for j, v in enumerate(arr)])
+
+
+def _number(value: Any, param: str, where: str, feature: str | None) -> float:
+    """``value`` as a float (not a bool, not NaN), or a ValueError naming the feature."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+        at = f" for feature {feature!r}" if feature is not None else ""
+        msg = f"The '{param}' parameter of {where} must hold numbers; got {value!r}{at}."
+        raise ValueError(msg)
+    return float(value)
+
+
+def check_offset(offset: Any, n_rows: int, where: str) -> FloatArray | None:
+    """The offset as a finite float array of one value per row, or None.
+
+    Raises
+    ------
+    DataError
+        Wrong length, non-numeric, or a missing or infinite value (naming the row).
+    """
+    if offset is None:
+        return None
+    try:
+        arr = np.asarray(offset, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        msg = f"offset passed to {where} must be numeric (a log-odds term per row): {exc}."
+        raise DataError(msg, column="offset") from exc
+    if arr.ndim == 0:
+        arr = np.full(n_rows, float(arr))
+    if arr.ndim != 1 or arr.shape[0] != n_rows:
+        msg = (
+            f"offset passed to {where} must hold one number per row ({n_rows}); "
+            f"got shape {arr.shape}."
+        )
+        raise DataError(msg, column="offset")
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        msg = (
+            f"offset passed to {where} has {int(bad.sum())} missing or infinite values "
+            f"(first at row {row}); an offset is a known log-odds term: fill or drop them."
+        )
+        raise DataError(msg, column="offset", row=row, count=int(bad.sum()))
+    return arr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from dataclasses import replace
 from numbers import Integral, Real
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,7 +17,9 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from logitkit._fitting import GroupedData, TrainingData, blas_threads, grouped_rows, prepare
 from logitkit._fitting_sources import SourceData, is_row_source, prepare_source
+from logitkit._offset import OffsetSource
 from logitkit._params import InstanceOf, Interval, OneOf, validate_params
+from logitkit._validation import check_offset, feature_values
 from logitkit.data.checks import (
     check_finite,
     check_numeric_columns,
@@ -25,7 +28,7 @@ from logitkit.data.checks import (
 from logitkit.exceptions import ConvergenceWarning, DataError, SeparationError
 from logitkit.solver import Problem, Scaling, SolverResult, solve
 from logitkit.solver.firth import FirthSingularError, firth
-from logitkit.solver.loss import sigmoid, softmax
+from logitkit.solver.loss import intercept_only_loss, sigmoid, softmax
 from logitkit.solver.separation import find_separation, single_feature_separation
 
 if TYPE_CHECKING:
@@ -36,7 +39,7 @@ if TYPE_CHECKING:
 
 FloatArray = NDArray[np.float64]
 
-__all__ = ["LogisticModel", "resolve_positive_class"]
+__all__ = ["LogisticModel", "read_offset_column", "resolve_positive_class"]
 
 #: A standardised coefficient this large (odds ratio e**20 per standard deviation)
 #: in an unpenalised fit means the classes are (nearly) separated.
@@ -48,6 +51,9 @@ _SATURATED = 15.0
 _SEPARATION_MAX_VALUES = 20_000_000
 #: Values per block of rows when forming the linear predictor.
 _PREDICT_BLOCK_VALUES = 2**20
+#: What a per-feature control (bounds, penalty factors) may be given as.
+_PER_FEATURE = (Real, dict, list, tuple, np.ndarray)
+_PER_FEATURE_TEXT = "a number, a dict by feature name or one number per feature"
 
 
 def _rowwise_products(X: Any, coef: FloatArray) -> FloatArray:
@@ -71,6 +77,57 @@ def _rowwise_products(X: Any, coef: FloatArray) -> FloatArray:
         for k in range(coef.shape[0]):
             out[start : start + step, k] = np.sum(block * coef[k], axis=1)
     return out
+
+
+def _exactly_bounded(coef: FloatArray, beta: FloatArray, problem: Problem) -> FloatArray:
+    """``coef`` with a coefficient whose standardised value sits at a bound set to that bound.
+
+    ``beta / scale`` of ``bound * scale`` may differ from ``bound`` in the last bit; the
+    reported coefficient equals its bound exactly and never leaves the box.
+    """
+    p = coef.shape[1]
+    lower = np.full(p, -np.inf) if problem.lower_bounds is None else problem.lower_bounds
+    upper = np.full(p, np.inf) if problem.upper_bounds is None else problem.upper_bounds
+    scale = problem.scaling.scale
+    out = np.clip(coef, lower, upper)
+    for bound in (lower, upper):
+        at = beta == bound * scale
+        out[at] = np.broadcast_to(bound, out.shape)[at]
+    return np.asarray(out)
+
+
+def _null_fit(data: TrainingData, offset: Any, fit_intercept: bool) -> float:
+    """Log-likelihood of the intercept-only model with the same offset (statsmodels' llnull)."""
+    offsets = check_offset(offset, int(data.codes.shape[0]), "LogisticModel.fit")
+    assert offsets is not None
+    y = data.codes.astype(np.float64)
+    return -intercept_only_loss(y, data.weights, offsets, fit_intercept=fit_intercept)
+
+
+def read_offset_column(X: Any, column: str) -> FloatArray:
+    """The offset column of a frame of raw rows, as numbers (DataError naming the row).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> read_offset_column(pd.DataFrame({"log_exposure": [0.0, 1.5]}), "log_exposure")
+    array([0. , 1.5])
+    """
+    values = np.asarray(X[column].to_numpy(), dtype=object)
+    try:
+        numbers = values.astype(np.float64)
+    except (TypeError, ValueError):
+        numbers = np.full(values.shape[0], np.nan)
+    bad = ~np.isfinite(numbers)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        msg = (
+            f"Offset column '{column}' has {int(bad.sum())} missing, non-numeric or infinite "
+            f"value(s) (first at row {row}: {values[row]!r}); the offset is a log-odds term "
+            "per row: fill or drop those rows."
+        )
+        raise DataError(msg, column=column, row=row, count=int(bad.sum()))
+    return numbers
 
 
 def resolve_positive_class(classes: NDArray[Any], positive_class: Any) -> Any:
@@ -136,6 +193,13 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     For a multinomial target each class has its own :math:`(b_k, \beta_k)` and the
     penalty sums over classes, as in scikit-learn.
 
+    With ``penalty_factor`` each feature's penalty is multiplied by its factor
+    :math:`v_j` (:math:`\rho v_j |\beta_j| + \frac{1 - \rho}{2} v_j \beta_j^2`); with
+    ``lower_bounds``/``upper_bounds`` the minimum is taken over the box
+    :math:`l_j \le \mathrm{coef}_j \le u_j` in original units; with
+    ``fit(..., offset=o)`` the loss of row :math:`i` is at
+    :math:`b + x_{s,i}^\top \beta + o_i`.
+
     So ``LogisticModel(C=c)`` equals ``make_pipeline(StandardScaler(),
     LogisticRegression(C=c))``, and with unit weights on ``n`` rows it equals glmnet
     (and glum) with ``lambda = alpha = 1 / (C n)`` and ``alpha_glmnet = l1_ratio``. For
@@ -178,6 +242,24 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         scikit-learn's metrics expect) or ``coef_`` (log-odds of ``classes_[1]``, as
         scikit-learn's ``decision_function``): where the positive class sorts first,
         the summary's coefficients are ``-coef_``.
+    lower_bounds, upper_bounds : float, array-like of shape (p,), dict or None, default=None
+        Bounds on the coefficients in original units (as glum's ``lower_bounds`` and
+        ``upper_bounds``), e.g. ``upper_bounds={"income": 0}`` for a non-positive
+        income effect: a number for every feature, one per feature, or a dict by
+        feature name (unnamed features unbounded); ``-inf``/``inf`` mean no bound.
+        They bind every class of a multinomial model and never the intercepts; a
+        zero-variance feature stays at zero. With ``standardize=True`` they map
+        exactly to the standardised scale (``bound * scale``), and the fit runs
+        proximal Newton with coordinate descent inside the box, stopping on the
+        projected gradient. Model-based standard errors assume no bound is active.
+        Not with ``penalty="firth"`` or ``solver="lbfgs"``.
+    penalty_factor : float, array-like of shape (p,), dict or None, default=None
+        Non-negative multiplier of each feature's penalty (glmnet's
+        ``penalty.factor``, glum's ``P1``/``P2``): 0 leaves a feature unpenalised. The
+        factors are used as given; glmnet rescales them to sum to the number of
+        features, so to reproduce a glmnet fit pass ``pf * p / sum(pf)``. A dict by
+        feature name leaves unnamed features at 1. Needs a penalty ("l1", "l2" or
+        "elasticnet"); with an L1 term not with ``solver="lbfgs"``.
 
     Attributes
     ----------
@@ -210,6 +292,13 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         Training rows per class.
     solver_result_ : SolverResult
         What the solver did: iterations, passes, final KKT violation, statistics.
+    lower_bounds_, upper_bounds_, penalty_factor_ : ndarray of shape (p,) or None
+        The controls as applied, one value per feature (None when not set).
+    fitted_with_offset_ : bool
+        Whether ``fit`` had an offset (predictions then need the rows' offsets).
+    offset_column_ : str or None
+        The data column the offset was read from, when a caller (``logitkit train
+        --offset COL``) set it; the artifact keeps it so ``logitkit predict`` reads it.
 
     Examples
     --------
@@ -238,6 +327,9 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             OneOf((None, True, False)),
             InstanceOf((str, int, float, np.generic), "a class label"),
         ],
+        "lower_bounds": [OneOf((None,)), InstanceOf(_PER_FEATURE, _PER_FEATURE_TEXT)],
+        "upper_bounds": [OneOf((None,)), InstanceOf(_PER_FEATURE, _PER_FEATURE_TEXT)],
+        "penalty_factor": [OneOf((None,)), InstanceOf(_PER_FEATURE, _PER_FEATURE_TEXT)],
     }
 
     def __init__(
@@ -254,6 +346,9 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         warm_start: bool = False,
         solver: str = "auto",
         positive_class: Any = None,
+        lower_bounds: Any = None,
+        upper_bounds: Any = None,
+        penalty_factor: Any = None,
     ) -> None:
         self.penalty = penalty
         self.C = C
@@ -266,6 +361,9 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         self.warm_start = warm_start
         self.solver = solver
         self.positive_class = positive_class
+        self.lower_bounds = lower_bounds
+        self.upper_bounds = upper_bounds
+        self.penalty_factor = penalty_factor
 
     # ------------------------------------------------------------------ fitting
     def _effective_penalty(self) -> tuple[float, float]:
@@ -338,6 +436,7 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         y: Any = None,
         sample_weight: Any = None,
         *,
+        offset: Any = None,
         trials: Any = None,
         proportion: bool = False,
     ) -> LogisticModel:
@@ -359,6 +458,15 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         sample_weight : array-like of shape (n_samples,), optional
             Non-negative row weights; a row of weight 2 counts as the row twice. Not
             with ``trials`` (a group's trials already weight it).
+        offset : array-like of shape (n_samples,) or float, optional
+            A known log-odds term added to each row's linear predictor, with no
+            coefficient (R's ``glm(offset=)``, statsmodels' ``GLM(offset=)``), e.g.
+            ``log(pi_1 / pi_0)`` to correct a case-control sample's intercept, or a
+            score from another model. Binary targets (one offset added to every
+            class of a multinomial model would cancel in the softmax), rows in memory
+            only, not with ``trials`` or ``penalty="firth"``. The
+            prediction methods take ``offset=`` too; :meth:`summary` (model-based) and
+            :meth:`fit_statistics` use the fit's offset.
         trials : array-like of shape (n_samples,), optional
             Grouped binomial data, as R's ``glm(cbind(s, n - s) ~ ...)``: each row of
             ``X`` is a group of ``trials`` independent trials, of which ``y``
@@ -404,6 +512,7 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         (6.7571, 9.0)
         """
         C, l1_ratio = self._effective_penalty()
+        self._check_control_options(C, l1_ratio, offset, trials)
         data: TrainingData | SourceData
         grouped: GroupedData | None = None
         X_groups: Any = None
@@ -413,6 +522,12 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         if is_row_source(X):  # a file streamed in batches, or Dask partitions
             if trials is not None:
                 msg = "trials=... applies to rows in memory; a row source is not grouped."
+                raise ValueError(msg)
+            if offset is not None:
+                msg = (
+                    "offset=... applies to rows in memory; a row source (a streamed file, "
+                    "Dask) carries no offsets. Fit the rows in memory to use an offset."
+                )
                 raise ValueError(msg)
             data, X = prepare_source(X, y, sample_weight, self.class_weight), None
         elif trials is not None:
@@ -430,12 +545,23 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
                 "multinomial model."
             )
             raise ValueError(msg)
+        if offset is not None and isinstance(data, TrainingData):
+            if data.n_outputs > 1:
+                msg = (
+                    f"offset=... applies to binary targets; y has {data.classes.shape[0]} "
+                    "classes, and one offset added to every class cancels in the softmax."
+                )
+                raise ValueError(msg)
+            offsets = check_offset(offset, int(data.X.shape[0]), "LogisticModel.fit")
+            assert offsets is not None
+            data = replace(data, source=OffsetSource(data.source, offsets))
         problem = data.problem(
             C=C,
             l1_ratio=l1_ratio,
             fit_intercept=bool(self.fit_intercept),
             standardize=bool(self.standardize),
         )
+        problem = self._with_controls(problem, data)
         theta0 = self._start(problem, data)
         with blas_threads(problem.n_rows * problem.n_features * problem.n_outputs):
             result = self._solve(problem, theta0)
@@ -452,6 +578,19 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         self.feature_mean_ = moments.mean
         self.feature_scale_ = scaling.scale
         self._set_solution(result, scaling)
+        if problem.bounded:
+            beta = result.theta[:, 1:]
+            self.coef_ = _exactly_bounded(beta / scaling.scale, beta, problem)
+        self.lower_bounds_ = problem.lower_bounds
+        self.upper_bounds_ = problem.upper_bounds
+        self.penalty_factor_ = problem.penalty_factor
+        self.fitted_with_offset_ = offset is not None
+        self._null_log_likelihood = (
+            _null_fit(data, offset, bool(self.fit_intercept))
+            if offset is not None and isinstance(data, TrainingData)
+            else None
+        )
+        self.offset_column_: str | None = None  # named by a caller that read the column
         self._grouped: GroupedData | None = None
         if grouped is not None:  # outcomes counted over trials, not rows
             self.class_counts_ = np.array(
@@ -460,7 +599,8 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             p = sigmoid(_rowwise_products(X_groups, self.coef_)[:, 0] + self.intercept_[0])
             self._grouped = grouped.with_pearson(p)
         # (The separation check needs the rows in memory.)
-        if math.isinf(C) and self.penalty != "firth" and isinstance(data, TrainingData):
+        separation = math.isinf(C) and self.penalty != "firth" and not problem.bounded
+        if separation and offset is None and isinstance(data, TrainingData):
             self._check_separation(X, data.codes, data.weights, scaling, result)
         if not result.converged:
             warnings.warn(
@@ -473,6 +613,64 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
                 stacklevel=2,
             )
         return self
+
+    def _check_control_options(self, C: float, l1_ratio: float, offset: Any, trials: Any) -> None:
+        """Refuse bounds, penalty factors and offsets where they cannot take effect."""
+        bounded = self.lower_bounds is not None or self.upper_bounds is not None
+        if self.penalty_factor is not None and math.isinf(C):
+            msg = (
+                f"penalty_factor multiplies the penalty, but penalty={self.penalty!r} has "
+                "none. Use penalty='l1', 'l2' or 'elasticnet', or leave penalty_factor unset."
+            )
+            raise ValueError(msg)
+        if self.penalty == "firth" and (bounded or offset is not None):
+            what = "bounds" if bounded else "offset"
+            msg = f"penalty='firth' takes no {what}; use penalty=None or 'l2' for them."
+            raise ValueError(msg)
+        l1_factors = self.penalty_factor is not None and l1_ratio > 0.0
+        if self.solver == "lbfgs" and (bounded or l1_factors):
+            what = "coefficient bounds" if bounded else "penalty factors with an L1 term"
+            msg = (
+                f"solver='lbfgs' does not take {what}; use solver='newton' or 'auto' "
+                "(proximal Newton with coordinate descent takes them)."
+            )
+            raise ValueError(msg)
+        if offset is not None and trials is not None:
+            msg = "offset=... applies to rows; with trials=... fit without an offset."
+            raise ValueError(msg)
+
+    def _with_controls(self, problem: Problem, data: TrainingData | SourceData) -> Problem:
+        """``problem`` with this model's bounds and penalty factors, one value per feature."""
+        if self.lower_bounds is None and self.upper_bounds is None and self.penalty_factor is None:
+            return problem
+        if isinstance(data, SourceData):
+            names = list(data.feature_names or [f"x{j}" for j in range(data.n_features)])
+        else:
+            names = self._feature_names()
+        where = type(self).__name__
+        lower = feature_values(self.lower_bounds, names, "lower_bounds", where, default=-np.inf)
+        upper = feature_values(self.upper_bounds, names, "upper_bounds", where, default=np.inf)
+        factor = feature_values(self.penalty_factor, names, "penalty_factor", where, default=1.0)
+        if lower is not None and upper is not None and (lower > upper).any():
+            j = int(np.flatnonzero(lower > upper)[0])
+            msg = (
+                f"The bounds of feature {names[j]!r} are empty: lower_bounds "
+                f"{lower[j]:g} > upper_bounds {upper[j]:g}."
+            )
+            raise ValueError(msg)
+        for bound, side, bad in ((lower, "lower_bounds", np.inf), (upper, "upper_bounds", -np.inf)):
+            if bound is not None and (bound == bad).any():
+                j = int(np.flatnonzero(bound == bad)[0])
+                msg = f"The '{side}' parameter of {where} is {bad} for {names[j]!r}: no value fits."
+                raise ValueError(msg)
+        if factor is not None and ((factor < 0) | ~np.isfinite(factor)).any():
+            j = int(np.flatnonzero((factor < 0) | ~np.isfinite(factor))[0])
+            msg = (
+                f"The 'penalty_factor' parameter of {where} must be a finite number >= 0 for "
+                f"every feature; got {factor[j]:g} for {names[j]!r}."
+            )
+            raise ValueError(msg)
+        return replace(problem, lower_bounds=lower, upper_bounds=upper, penalty_factor=factor)
 
     def _check_grouped_options(self, sample_weight: Any) -> None:
         """Refuse what grouped data does not define: row weights and class weights."""
@@ -600,7 +798,7 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         return [f"x{j}" for j in range(self.n_features_in_)]
 
     # --------------------------------------------------------------- prediction
-    def decision_function(self, X: Any) -> FloatArray:
+    def decision_function(self, X: Any, offset: Any = None) -> FloatArray:
         """Linear predictor: log-odds of ``classes_[1]`` (binary) or per-class scores.
 
         Parameters
@@ -608,18 +806,32 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         X : array-like or sparse matrix of shape (n_samples, n_features)
             Features in original units; or raw rows (a frame, records) when
             ``encoder_`` is set.
+        offset : array-like of shape (n_samples,) or float, optional
+            Each row's offset, added to its linear predictor (binary models). None
+            means 0: for a model fitted with an offset, the prediction at a zero
+            offset (e.g. the population log-odds after a case-control correction);
+            pass the rows' offsets to predict on the scale of the fit. A model whose
+            offset came from a named column (``offset_column_``, set by ``logitkit
+            train --offset COL``) reads it from a frame of raw rows that has it.
 
         Returns
         -------
         ndarray of shape (n_samples,) or (n_samples, K)
         """
         check_is_fitted(self)
+        column = getattr(self, "offset_column_", None)
+        if offset is None and column is not None and column in getattr(X, "columns", ()):
+            offset = read_offset_column(X, column)
         X = self._validate_X(X, reset=False)
         Z = _rowwise_products(X, self.coef_)
         Z += self.intercept_
+        if offset is not None:
+            offsets = check_offset(offset, int(Z.shape[0]), "LogisticModel.decision_function")
+            assert offsets is not None
+            Z += offsets[:, None]
         return Z[:, 0] if Z.shape[1] == 1 else Z
 
-    def predict_proba(self, X: Any) -> FloatArray:
+    def predict_proba(self, X: Any, offset: Any = None) -> FloatArray:
         """Class probabilities, columns in the order of ``classes_``.
 
         Parameters
@@ -627,20 +839,22 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         X : array-like or sparse matrix of shape (n_samples, n_features)
             Features in original units; or raw rows (a frame, records) when
             ``encoder_`` is set.
+        offset : array-like of shape (n_samples,) or float, optional
+            Each row's offset (None means 0; see :meth:`decision_function`).
 
         Returns
         -------
         ndarray of shape (n_samples, K)
         """
-        Z = self.decision_function(X)
+        Z = self.decision_function(X, offset)
         if Z.ndim == 1:
             # Both columns from the sigmoid itself: exact even where one is near 1.
             return np.column_stack([sigmoid(-Z), sigmoid(Z)])
         return softmax(Z)[0]
 
-    def predict_log_proba(self, X: Any) -> FloatArray:
+    def predict_log_proba(self, X: Any, offset: Any = None) -> FloatArray:
         """Logarithm of :meth:`predict_proba`, computed without underflow."""
-        Z = self.decision_function(X)
+        Z = self.decision_function(X, offset)
         if Z.ndim == 1:
             return np.column_stack([-np.logaddexp(0.0, Z), -np.logaddexp(0.0, -Z)])
         _, lse = softmax(Z)
@@ -685,12 +899,13 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             groups=groups,
         )
 
-    def predict(self, X: Any) -> NDArray[Any]:
+    def predict(self, X: Any, offset: Any = None) -> NDArray[Any]:
         """Most probable class of each row (the 0.5 rule for binary targets).
 
-        For a decision at a business threshold use :class:`logitkit.ThresholdPolicy`.
+        ``offset`` as in :meth:`decision_function` (None means 0). For a decision at a
+        business threshold use :class:`logitkit.ThresholdPolicy`.
         """
-        Z = self.decision_function(X)
+        Z = self.decision_function(X, offset)
         index = (Z > 0).astype(np.intp) if Z.ndim == 1 else Z.argmax(axis=1)
         return np.asarray(self.classes_[index])
 

@@ -262,8 +262,10 @@ def test_streamed_training_from_parquet(tmp_path):
     np.testing.assert_allclose(model.coef_, in_memory.coef_, rtol=1e-8)
     result = runner.invoke(
         app,
-        ["train", str(path), "--target", "y", "--stream", "--folds-by", "stratified"]
-        + ["--out", str(out)],
+        [
+            *("train", str(path), "--target", "y", "--stream"),
+            *("--folds-by", "stratified", "--out", str(out)),
+        ],
     )
     assert result.exit_code == 2
     assert "--folds-by stratified cannot be combined with a streamed fit" in result.output

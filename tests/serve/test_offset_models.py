@@ -62,4 +62,5 @@ def test_a_model_fitted_with_an_offset_is_refused_by_the_service(offset_model: P
 def test_serve_exits_2_naming_the_offset_column(offset_model: Path) -> None:
     result = CliRunner().invoke(cli, ["serve", str(offset_model), "--port", "0"])
     assert result.exit_code == 2, result.output
-    assert "offset" in result.output and "log_odds_shift" in result.output
+    assert "offset" in result.output
+    assert "log_odds_shift" in result.output

@@ -54,7 +54,7 @@ def test_coordinate_descent_solves_the_lasso_quadratic():
     H = A.T @ A / 50 + 0.1 * np.eye(5)
     g = rng.standard_normal(5)
     pen = np.array([False, True, True, True, True])
-    u = coordinate_descent(H, g, np.zeros(5), 0.3, pen, np.ones(5, bool), 1e-12)
+    u, _ = coordinate_descent(H, g, np.zeros(5), 0.3, pen, np.ones(5, bool), 1e-12)
     # Optimality: gradient of the model at u balanced by the L1 subgradient.
     grad = g + H @ u
     assert abs(grad[0]) < 1e-10

@@ -215,7 +215,9 @@ def _state(model: LogisticModel, rows: TrainingRows | None) -> _State:
         fixed = (model.coef_ == 0).all(axis=0) & (scale == 1.0) & bool(model.fit_intercept)
         fixed &= bool(model.standardize)
     free = np.concatenate([[bool(model.fit_intercept)], ~np.asarray(fixed, dtype=bool)])
-    if rows is not None:
+    # A fit with an offset keeps its own statistics (the rows carry no offsets).
+    stored = getattr(model, "fitted_with_offset_", False) and hasattr(model, "solver_result_")
+    if rows is not None and not stored:
         source = ArraySource(rows.X, rows.codes, rows.w, rows.sw, M)
         form = M * (p + 1) <= MAX_HESSIAN_PARAMETERS
         stats = source.map_reduce(lambda c: chunk_statistics(c, theta, scaling, hessian=form))

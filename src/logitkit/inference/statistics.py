@@ -162,6 +162,9 @@ def _fit_statistics(
     total = float(sums.sum())
     positive = sums[sums > 0]
     llnull = float(positive @ np.log(positive / total))
+    offset_null = getattr(model, "_null_log_likelihood", None)
+    if offset_null is not None:  # with an offset the null model is fitted (as statsmodels)
+        llnull = float(offset_null)
     k = _effective_df(model, state)
     df_model = k - state.n_out
     lr = 2.0 * (llf - llnull)

@@ -294,6 +294,15 @@ def summary(
     ):
         msg = f"cov_type={cov_type!r} applies to Wald intervals, not to method={method!r}."
         raise ValueError(msg)
+    if getattr(model, "fitted_with_offset_", False) and (
+        cov_type != "nonrobust" or method in ("profile", "bootstrap")
+    ):
+        msg = (
+            f"This model was fitted with an offset, which cov_type={cov_type!r} and "
+            f"method={method!r} (computed from training rows) do not take yet; use the "
+            "model-based Wald summary (cov_type='nonrobust')."
+        )
+        raise ValueError(msg)
     rows = training_rows(model, X, y, sample_weight)
     state = _state(model, rows)
     dispersion = _dispersion(model, state, scale)

@@ -502,9 +502,9 @@ def load_predictor(
         # A request carries features only: serving without the offset would shift every
         # log-odds silently, so such a model is refused rather than served wrong.
         column = getattr(model, "offset_column_", None)
-        named = f" (column '{column}')" if column else ""
+        which = f" (column '{column}')" if column else ""
         msg = (
-            f"{model_path} was fitted with an offset{named}; the service cannot add a "
+            f"{model_path} was fitted with an offset{which}; the service cannot add a "
             "per-row offset to requests. Score it with `logitkit predict`, which reads the "
             "offset column, or refit without --offset to serve it."
         )

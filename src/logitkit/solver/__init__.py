@@ -15,16 +15,19 @@ from logitkit.solver.objective import Curvature, Objective, Problem
 from logitkit.solver.prox_newton import prox_newton
 from logitkit.solver.result import SolverResult
 from logitkit.solver.statistics import Chunk, ChunkSource, Scaling, Stats
+from logitkit.solver.stopping import Convergence, StopReason
 
 __all__ = [
     "Chunk",
     "ChunkSource",
+    "Convergence",
     "Curvature",
     "Objective",
     "Problem",
     "Scaling",
     "SolverResult",
     "Stats",
+    "StopReason",
     "initial_theta",
     "solve",
 ]
@@ -102,16 +105,20 @@ def solve(
     objective = Objective(problem)
     if method == "auto":
         n_params = problem.n_outputs * (problem.n_features + 1)
-        method = "lbfgs" if n_params > MAX_HESSIAN_PARAMETERS else "newton"
+        wide = n_params > MAX_HESSIAN_PARAMETERS and not problem.needs_coordinate_descent
+        method = "lbfgs" if wide else "newton"
     sample = objective.sample_problem() if presolve and method == "newton" else None
     if sample is not None:
         # Loosely: the sample optimum is only within sampling error of the full one.
         theta0 = solve(
             sample, theta0, method=method, tol=max(tol, 1e-4), max_iter=max_iter
         ).theta.ravel()
+    if method == "lbfgs" and problem.needs_coordinate_descent:
+        msg = "The lbfgs method takes no bounds nor L1 penalty factors; use method='newton'."
+        raise ValueError(msg)
     if method == "lbfgs":
         result = lbfgs(objective, theta0, tol=tol, max_iter=max(max_iter, 1000))
-    elif problem.l1 > 0.0:
+    elif problem.l1 > 0.0 or problem.bounded:
         result = prox_newton(
             objective, theta0, tol=tol, max_iter=max_iter, curvature=_fits(curvature, problem)
         )

@@ -11,13 +11,15 @@ Each iteration:
    minimiser of the L1-penalised quadratic model (proximal Newton); with it the
    predicted decrease ``delta < 0``.
 3. **Line search.** Backtracking until ``F(t) <= F(0) + sigma t delta`` (Armijo; Tseng
-   and Yun for the L1 term), from ``t = 1``, or on small smooth problems from the
-   minimum of ``F`` along ``d`` (:mod:`logitkit.solver.line_search`). Near the optimum,
+   and Yun for the L1 term), from ``t = 1``, or on small problems from the minimum of
+   ``F`` (with its L1 term) along ``d`` (:mod:`logitkit.solver.line_search`), until a
+   search lands near the full step. Near the optimum,
    where differences of ``F`` drown in rounding, a step that lowers the optimality
    violation without raising ``F`` beyond rounding is accepted too. In Newton's
    quadratic phase one step may reuse the previous Hessian (a chord step).
-4. **Stopping.** When the largest violation of the optimality (KKT) conditions is at
-   most ``tol``, when no decrease is possible at rounding level, or at ``max_iter``.
+4. **Stopping.** By :class:`~logitkit.solver.stopping.StoppingRule`: when the largest
+   violation of the optimality (KKT) conditions is at most ``tol``, when no decrease is
+   possible at rounding level, or at ``max_iter``.
 
 An unpenalised problem switches to exact curvature for the step expected to finish,
 so the solution carries the exact Hessian that standard errors need; sampling is also
@@ -33,6 +35,7 @@ from numpy.typing import NDArray
 
 from logitkit.solver.objective import Curvature, Objective, Point
 from logitkit.solver.result import SolverResult
+from logitkit.solver.stopping import StoppingRule
 
 FloatArray = NDArray[np.float64]
 #: ``direction(point) -> (d, delta)``; ``delta`` is the predicted decrease (negative).
@@ -117,11 +120,8 @@ def damped_descent(
     n_iter = 0
     search = True
     chord = False  # evaluate the next trial without a Hessian and step on with this one
-    message = "converged: optimality violation below tol"
-    while kkt > tol:
-        if n_iter >= max_iter:
-            message = f"stopped at max_iter={max_iter}"
-            break
+    rule = StoppingRule(tol, max_iter)
+    while (stop := rule.check(kkt, n_iter)) is None:
         needed = columns(point)
         if not _covers(point, needed, objective):
             if mode == "stale":
@@ -162,7 +162,7 @@ def damped_descent(
                 break
             t *= 0.5
         if accepted is None:
-            message = "stopped: no further decrease at rounding level"
+            stop = rule.stalled(kkt, n_iter)
             break
         rate = new_kkt / kkt
         if chord:
@@ -184,22 +184,17 @@ def damped_descent(
         elif mode == "sample" and t == 1.0 and rate > _SLOW_FULL_STEP:
             mode = "full"
         point, kkt = accepted, new_kkt
-    if kkt <= tol:
-        message = "converged: optimality violation below tol"
+    assert stop is not None  # every way out of the loop sets it
     if mode == "full" and point.stats.hess is None:
         # A chord trial met tol: the solution still carries its exact Hessian.
         point = objective.at(point.theta, hessian="full")
     return SolverResult(
         theta=point.theta.reshape(objective.problem.shape),
         objective=point.value(l1),
-        kkt=kkt,
-        # A stop at rounding level counts as converged when the violation is near tol.
-        converged=kkt <= tol or ("rounding" in message and kkt <= 1e3 * tol),
-        n_iter=n_iter,
         n_passes=objective.n_passes,
         method=method,
         stats=point.stats,
-        message=message,
+        convergence=stop,
         curvature=point.curvature,
     )
 

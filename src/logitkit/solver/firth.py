@@ -23,7 +23,9 @@ Steps, in order, each iteration (as ``logistf``'s Newton-Raphson):
 3. **Direction** ``d = I^{-1} U*`` on the moving parameters (Fisher scoring), shortened
    so that no entry exceeds ``MAX_STEP``.
 4. **Step halving** until ``l*`` does not decrease.
-5. **Stopping** when ``max |U*| / W <= tol``; at ``max_iter`` the result says so.
+5. **Stopping** by :class:`~logitkit.solver.stopping.StoppingRule`, with the violation
+   ``max |U*| / W``: at ``tol``, when step halving finds no increase at rounding level,
+   or at ``max_iter``.
 
 :func:`profile_interval` uses the same iteration with one coefficient held fixed to
 give profile penalised-likelihood intervals and likelihood-ratio p-values (``logistf``'s
@@ -53,6 +55,7 @@ from logitkit.solver.statistics import (
     chunk_statistics,
     standardised_block,
 )
+from logitkit.solver.stopping import Convergence, StoppingRule
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
@@ -227,10 +230,7 @@ def _derivatives(
 @dataclass
 class _Outcome:
     point: _Point
-    violation: float
-    n_iter: int
-    converged: bool
-    message: str
+    convergence: Convergence
 
 
 def _maximise(
@@ -247,14 +247,14 @@ def _maximise(
     """Fisher scoring with step halving on ``l*`` over the parameters in ``move``."""
     point = _evaluate(design, theta0, pen, firth)
     sub = move[pen]  # the moving parameters among the penalised columns
+    rule = StoppingRule(tol, max_iter)
     n_iter = 0
     while True:
         score, neg_hess = _derivatives(design, point, pen, firth, newton=True)
         violation = float(np.abs(score[move]).max(initial=0.0)) / total_weight
-        if violation <= tol:
-            return _Outcome(point, violation, n_iter, True, "converged: score below tol")
-        if n_iter >= max_iter:
-            return _Outcome(point, violation, n_iter, False, f"stopped at max_iter={max_iter}")
+        stop = rule.check(violation, n_iter)
+        if stop is not None:
+            return _Outcome(point, stop)
         n_iter += 1
         d = np.zeros_like(point.theta)
         d[move] = _ascent(neg_hess[np.ix_(sub, sub)], point.info[np.ix_(sub, sub)], score[move])
@@ -271,10 +271,7 @@ def _maximise(
                 break
             t *= 0.5
         else:
-            done = violation <= 1e3 * tol
-            return _Outcome(
-                point, violation, n_iter, done, "stopped: no increase (rounding level reached)"
-            )
+            return _Outcome(point, rule.stalled(violation, n_iter))
         point = trial
 
 
@@ -350,13 +347,10 @@ def firth(problem: Problem, theta0: FloatArray, *, tol: float, max_iter: int) ->
     return SolverResult(
         theta=out.point.theta.reshape(problem.shape),
         objective=-out.point.value / problem.total_weight,
-        kkt=out.violation,
-        converged=out.converged,
-        n_iter=out.n_iter,
         n_passes=design.n_passes,
         method="firth",
         stats=out.point.stats,
-        message=out.message,
+        convergence=out.convergence,
     )
 
 

@@ -6,7 +6,8 @@ Hessian; an L1 term is handled exactly by splitting each penalised coefficient i
 positive and a negative part with bounds at zero (at the optimum one of them is zero,
 so the split problem has the same minimiser); the solve stops when the largest
 projected-gradient entry is at most ``tol``, when the line search reaches rounding
-level, or at ``max_iter``.
+level, or at ``max_iter``; :class:`~logitkit.solver.stopping.StoppingRule` then judges
+the optimality violation at the end like every other method's.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from scipy.optimize import minimize
 
 from logitkit.solver.objective import Objective, Point
 from logitkit.solver.result import SolverResult
+from logitkit.solver.stopping import StoppingRule
 
 FloatArray = NDArray[np.float64]
 
@@ -86,16 +88,16 @@ def lbfgs(objective: Objective, theta0: FloatArray, *, tol: float, max_iter: int
     )
     point = objective.at(unpack(result.x))
     kkt = objective.kkt_violation(point)
+    rule = StoppingRule(tol, max_iter)
+    n_iter = int(result.nit)
+    # Short of tol and of max_iter, L-BFGS-B stopped because its line search found no
+    # decrease: objective differences have drowned in rounding (ftol is 0).
+    stop = rule.check(kkt, n_iter) or rule.stalled(kkt, n_iter, detail=str(result.message))
     return SolverResult(
         theta=point.theta.reshape(objective.problem.shape),
         objective=point.value(l1),
-        kkt=kkt,
-        # L-BFGS ends where objective differences drown in rounding, often just above
-        # tol; within a factor of 1000 of it counts as converged.
-        converged=bool(kkt <= 1e3 * tol),
-        n_iter=int(result.nit),
         n_passes=objective.n_passes,
         method="lbfgs",
         stats=point.stats,
-        message=str(result.message),
+        convergence=stop,
     )

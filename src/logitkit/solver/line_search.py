@@ -26,7 +26,7 @@ FloatArray = NDArray[np.float64]
 #: ``derivatives(t) -> (phi'(t), phi''(t))``.
 Derivatives = Callable[[float], tuple[float, float]]
 
-__all__ = ["loss_derivatives_along", "minimise_along"]
+__all__ = ["l1_slope_along", "loss_derivatives_along", "minimise_along"]
 
 #: The step is never extended beyond this multiple of the Newton step: past it a new
 #: direction (a new Hessian) is worth more than a longer walk along the old one.
@@ -82,6 +82,48 @@ def loss_derivatives_along(
         return first, max(second, 0.0)
 
     return multinomial
+
+
+def l1_slope_along(
+    theta: FloatArray, d: FloatArray, levels: FloatArray
+) -> Callable[[float], float]:
+    """``t ->`` the right derivative in ``t`` of ``sum_j levels_j |theta_j + t d_j|``.
+
+    The L1 term along a line is convex and piecewise linear, with a kink where a
+    coefficient crosses zero; its right derivative is ``sum_j levels_j d_j s_j`` with
+    ``s_j`` the sign of ``theta_j + t d_j``, or of ``d_j`` at the zero itself. With it,
+    :func:`minimise_along` searches the L1-penalised objective too: the sign of the
+    slope still brackets the minimum, which may sit on a kink.
+
+    Parameters
+    ----------
+    theta, d : ndarray
+        The start and the direction.
+    levels : ndarray
+        L1 strength on each coordinate (0 where unpenalised).
+
+    Returns
+    -------
+    callable
+        ``t -> slope``; identically 0 when no coordinate with a level moves.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> slope = l1_slope_along(np.array([1.0]), np.array([-1.0]), np.array([2.0]))
+    >>> slope(0.5), slope(1.0)  # |1 - t| falls until t = 1, then rises
+    (-2.0, 2.0)
+    """
+    moving = (levels > 0.0) & (d != 0.0)
+    start, step, level = theta[moving], d[moving], levels[moving]
+    direction_sign = np.sign(step)
+
+    def slope(t: float) -> float:
+        at = start + t * step
+        sign = np.where(at == 0.0, direction_sign, np.sign(at))
+        return float(level @ (step * sign))
+
+    return slope
 
 
 def minimise_along(derivatives: Derivatives, slope: float) -> float:

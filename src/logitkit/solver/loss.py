@@ -15,6 +15,7 @@ FloatArray = NDArray[np.float64]
 
 __all__ = [
     "binomial_loss",
+    "intercept_only_loss",
     "log1pexp",
     "multinomial_loss",
     "sigmoid",
@@ -68,3 +69,43 @@ def multinomial_loss(Z: FloatArray, y: NDArray[np.intp]) -> FloatArray:
     """Per-row multinomial negative log-likelihood for integer class codes ``y``."""
     _, lse = softmax(Z)
     return lse - Z[np.arange(Z.shape[0]), y]
+
+
+def intercept_only_loss(
+    y: FloatArray, w: FloatArray, offset: FloatArray, *, fit_intercept: bool = True
+) -> float:
+    """Smallest weighted binomial loss of the model ``logit p_i = b + offset_i``.
+
+    The null model of a fit with an offset (statsmodels' ``llnull`` is its negative):
+    one parameter, fitted by safeguarded Newton steps from the offset-free log-odds
+    (or held at ``b = 0`` without an intercept).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> y, w = np.array([0.0, 1.0, 1.0, 1.0]), np.ones(4)
+    >>> bool(np.isclose(intercept_only_loss(y, w, np.zeros(4)), -3 * np.log(0.75) - np.log(0.25)))
+    True
+    """
+
+    def loss(b: float) -> float:
+        return float(w @ binomial_loss(b + offset, y))
+
+    if not fit_intercept:
+        return loss(0.0)
+    share = float(np.clip((w @ y) / w.sum(), 1e-12, 1 - 1e-12))
+    b = float(np.log(share / (1 - share)) - (w @ offset) / w.sum())
+    value = loss(b)
+    for _ in range(100):
+        p = sigmoid(b + offset)
+        grad, curv = float(w @ (p - y)), float(w @ (p * (1 - p)))
+        if curv <= 0.0 or abs(grad) <= 1e-13 * float(w.sum()):
+            break
+        step = grad / curv
+        while True:  # halve until the loss does not rise (it is convex in b)
+            trial = loss(b - step)
+            if trial <= value or abs(step) < 1e-15:
+                break
+            step /= 2
+        b, value = b - step, trial
+    return value

@@ -4,11 +4,17 @@ The problem solved is, on the standardised scale and divided by the total weight
 so that tolerances do not depend on the number of rows::
 
     F(theta) = (1/W) sum_i w_i loss_i(theta)
-               + l2/2 * ||beta||^2 + l1 * ||beta||_1,     l1 = a/(C W), l2 = (1-a)/(C W)
+               + sum_j v_j (l2/2 * beta_j^2 + l1 * |beta_j|),  l1 = a/(C W), l2 = (1-a)/(C W)
 
-where ``beta`` are the coefficients (the intercepts are never penalised) and ``a`` is
-the l1 ratio. Minimising ``F`` is minimising scikit-learn's ``C * sum w_i loss_i +
-penalty``. Parameters are flattened row-major from ``theta`` of shape ``(M, p + 1)``.
+    subject to  lower_j <= beta_j <= upper_j
+
+where ``beta`` are the coefficients (the intercepts are never penalised nor bounded),
+``a`` is the l1 ratio, ``v_j`` the per-feature penalty factor (1 by default; 0 leaves
+feature ``j`` unpenalised, as glmnet's ``penalty.factor`` and glum's ``P1``/``P2``)
+and the bounds are those of the problem mapped to the standardised scale. Each row's
+loss is at the linear predictor plus its offset. Minimising ``F`` is minimising
+scikit-learn's ``C * sum w_i loss_i + penalty``. Parameters are flattened row-major
+from ``theta`` of shape ``(M, p + 1)``.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from functools import cached_property, partial
 import numpy as np
 from numpy.typing import NDArray
 
-from logitkit.solver.line_search import loss_derivatives_along, minimise_along
+from logitkit.solver.line_search import l1_slope_along, loss_derivatives_along, minimise_along
 from logitkit.solver.statistics import (
     Chunk,
     ChunkSource,
@@ -33,7 +39,14 @@ from logitkit.solver.statistics import (
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
 
-__all__ = ["Curvature", "Objective", "Point", "Problem"]
+__all__ = [
+    "Curvature",
+    "Objective",
+    "Point",
+    "Problem",
+    "box_violation",
+    "coordinate_minimum",
+]
 
 #: Rows used for approximate Hessians: at least this many ...
 _MIN_SAMPLE_ROWS = 20_000
@@ -72,6 +85,13 @@ class Problem:
         Sum of row weights, ``W``.
     n_rows : int
         Number of rows.
+    lower_bounds, upper_bounds : ndarray of shape (p,) or None
+        Bounds on each coefficient in *original* units (``-inf``/``inf`` for none;
+        every class of a multinomial model alike); None means unbounded. On the
+        standardised scale they are ``bound * scale``, the exact image of the box,
+        since ``coef = beta / scale`` with ``scale > 0``.
+    penalty_factor : ndarray of shape (p,) or None
+        Non-negative multiplier of each feature's penalty (None: all 1).
     """
 
     source: ChunkSource
@@ -83,6 +103,9 @@ class Problem:
     fixed_features: BoolArray
     total_weight: float
     n_rows: int
+    lower_bounds: FloatArray | None = None
+    upper_bounds: FloatArray | None = None
+    penalty_factor: FloatArray | None = None
 
     @cached_property
     def n_features(self) -> int:
@@ -103,6 +126,19 @@ class Problem:
     def l2(self) -> float:
         """Normalised L2 strength ``(1 - a) / (C W)``."""
         return 0.0 if np.isinf(self.C) else (1.0 - self.l1_ratio) / (self.C * self.total_weight)
+
+    @property
+    def bounded(self) -> bool:
+        """Whether any coefficient has a finite bound."""
+        return any(
+            b is not None and bool(np.isfinite(b).any())
+            for b in (self.lower_bounds, self.upper_bounds)
+        )
+
+    @property
+    def needs_coordinate_descent(self) -> bool:
+        """Bounds, or an L1 term with per-feature factors: only proximal Newton takes them."""
+        return self.bounded or (self.l1 > 0.0 and self.penalty_factor is not None)
 
     def masks(self) -> tuple[BoolArray, BoolArray]:
         """Flat masks ``(free, penalised)`` over the parameters."""
@@ -142,7 +178,8 @@ class Point:
     smooth : float
         Normalised loss plus the L2 part of the penalty.
     l1_norm : float
-        ``||beta||_1`` (0 when the problem has no L1 term: it is not needed).
+        ``sum_j v_j |beta_j|``, the L1 norm weighted by the penalty factors (0 when
+        the problem has no L1 term: it is not needed).
     grad : ndarray
         Gradient of ``smooth``.
     hess : ndarray or None
@@ -180,15 +217,61 @@ class _SmallData:
     Xa: FloatArray
     y: NDArray[np.float64] | NDArray[np.intp]  # floats for a binary target, else codes
     w: FloatArray
+    offset: FloatArray | None = None
 
     def linear(self, theta: FloatArray, shape: tuple[int, int]) -> FloatArray:
-        """The ``(n, M)`` linear predictor of flat ``theta`` (or of a step along it).
+        """The ``(n, M)`` product ``Xa theta^T`` of flat ``theta`` (or of a step along it).
 
         A binary model's by a matrix-vector product, as an ``(n, 1)`` view.
         """
         if shape[0] == 1:
             return (self.Xa @ theta)[:, None]
         return self.Xa @ theta.reshape(shape).T
+
+    def predictor(self, theta: FloatArray, shape: tuple[int, int]) -> FloatArray:
+        """The ``(n, M)`` linear predictor at ``theta``: :meth:`linear` plus the offset."""
+        Z = self.linear(theta, shape)
+        if self.offset is not None:
+            Z = Z + self.offset[:, None]
+        return Z
+
+
+def box_violation(
+    grad: FloatArray,
+    theta: FloatArray,
+    levels: FloatArray,
+    lower: FloatArray | None,
+    upper: FloatArray | None,
+    free: BoolArray,
+) -> float:
+    """Largest violation of the optimality conditions of ``f + sum levels_j |theta_j|``
+    over the box ``lower <= theta <= upper``, on the ``free`` coordinates.
+
+    The distance from zero of the subdifferential plus the normal cone of the box:
+    with ``[a, b] = grad + levels * d|theta|`` (``d|0| = [-1, 1]``) it is
+    ``max(0, a, -b)`` inside the box, ``max(0, -b)`` at a lower bound and
+    ``max(0, a)`` at an upper one (the projected gradient), and 0 where both bounds
+    meet. Without bounds and L1 levels it is ``max |grad|``.
+    """
+    sign = np.sign(theta)
+    low = grad + levels * np.where(theta == 0.0, -1.0, sign)
+    high = grad + levels * np.where(theta == 0.0, 1.0, sign)
+    if lower is not None and upper is not None:
+        low[theta <= lower] = -np.inf  # the normal cone there is (-inf, 0]
+        high[theta >= upper] = np.inf
+    viol = np.maximum(np.maximum(low, -high), 0.0)[free]
+    return float(viol.max()) if viol.size else 0.0
+
+
+def coordinate_minimum(z: float, shrink: float, low: float, high: float) -> float:
+    """Minimiser of ``(u - z)^2 / 2 + shrink * |u|`` over ``low <= u <= high``.
+
+    The coordinate update of proximal Newton: soft-thresholding (``shrink`` is the
+    coordinate's L1 level over its curvature, 0 when unpenalised), then projection on
+    the coordinate's bounds, which is exact for a convex function of one variable.
+    """
+    new = z - shrink if z > shrink else (z + shrink if z < -shrink else 0.0)
+    return max(low, min(new, high))
 
 
 def _chunk_weight(chunk: Chunk) -> float:
@@ -212,9 +295,17 @@ class Objective:
         self.problem = problem
         self.free, self.penalised = problem.masks()
         self._all_free = bool(self.free.all())
-        self._l2_diagonal = problem.l2 * self.penalised
-        self.n_passes = 0
         M, q = problem.shape
+        factor = np.zeros((M, q))
+        factor[:, 1:] = 1.0 if problem.penalty_factor is None else problem.penalty_factor
+        #: Per-parameter penalty factor ``v`` (0 on the intercepts).
+        self.factor = factor.ravel()
+        self._l2_diagonal = problem.l2 * self.factor
+        #: Per-parameter L1 level ``l1 * v`` (0 where unpenalised).
+        self.l1_levels = problem.l1 * self.factor
+        self.lower, self.upper = self._box(problem)
+        self._plain = self.lower is None and problem.l1 == 0.0
+        self.n_passes = 0
         n_params = M * q
         sample_rows = min(
             max(_MIN_SAMPLE_ROWS, _SAMPLE_ROWS_PER_PARAMETER * n_params),
@@ -226,7 +317,7 @@ class Objective:
             Xa = standardised_block(whole.X, problem.scaling)
             # A binary target as floats once, not in every pass.
             y = whole.y.astype(np.float64) if M == 1 else whole.y
-            self._small = _SmallData(Xa, y, whole.w)
+            self._small = _SmallData(Xa, y, whole.w, whole.offset)
         self._sample: ChunkSource | None = None
         if sample_rows >= _MIN_SAMPLE_ROWS:
             self._sample = problem.source.hessian_sample(sample_rows)
@@ -239,7 +330,58 @@ class Objective:
             unpenalised[0] = 1.0
             if problem.l2 == 0.0 and problem.l1 == 0.0:
                 unpenalised[1:] = 1.0
+            else:
+                unpenalised[1:] = self.factor[1:q] == 0.0
             self._sum_zero = np.kron(np.ones((M, M)), np.diag(unpenalised)) / M
+
+    @staticmethod
+    def _box(problem: Problem) -> tuple[FloatArray | None, FloatArray | None]:
+        """Flat bounds on the standardised parameters (None when unbounded).
+
+        ``coef = beta / scale`` with ``scale > 0``, so ``beta`` lies in
+        ``[lower * scale, upper * scale]`` exactly when ``coef`` lies in the box; a bound
+        of 0 (a sign constraint) stays 0. Intercepts and features held at zero are free
+        of bounds.
+        """
+        if not problem.bounded:
+            return None, None
+        M, q = problem.shape
+        lower, upper = np.full((M, q), -np.inf), np.full((M, q), np.inf)
+        scale = problem.scaling.scale
+        fixed = problem.fixed_features
+        if problem.lower_bounds is not None:
+            lower[:, 1:] = np.where(fixed, -np.inf, problem.lower_bounds * scale)
+        if problem.upper_bounds is not None:
+            upper[:, 1:] = np.where(fixed, np.inf, problem.upper_bounds * scale)
+        return lower.ravel(), upper.ravel()
+
+    @property
+    def bounded(self) -> bool:
+        """Whether the parameters are confined to a box."""
+        return self.lower is not None
+
+    @property
+    def needs_box_solve(self) -> bool:
+        """Whether the model solve must take bounds or per-feature L1 levels."""
+        return self.bounded or self.problem.penalty_factor is not None
+
+    def box_limits(self) -> tuple[FloatArray, FloatArray]:
+        """Flat ``(lower, upper)`` bounds, infinite where there is none."""
+        if self.lower is None or self.upper is None:
+            n = self.free.shape[0]
+            return np.full(n, -np.inf), np.full(n, np.inf)
+        return self.lower, self.upper
+
+    def project(self, theta: FloatArray) -> FloatArray:
+        """``theta`` clipped to the bounds (itself when unbounded).
+
+        Steps between feasible points stay feasible up to rounding; clipping makes a
+        coefficient that a step sent to its bound equal the bound exactly, so that the
+        optimality conditions see it there.
+        """
+        if self.lower is None or self.upper is None:
+            return theta
+        return np.clip(theta, self.lower, self.upper)
 
     def sample_problem(self) -> Problem | None:
         """The same problem on the Hessian's row sample, with the same normalised penalty.
@@ -282,6 +424,8 @@ class Objective:
         self.n_passes += 1
         if self._small is not None and source is self.problem.source:
             small = self._small
+            if linear is None and small.offset is not None:
+                linear = small.predictor(theta, self.problem.shape)
             return block_statistics(
                 small.Xa, small.y, small.w, th, hessian=hessian, columns=columns, linear=linear
             )
@@ -308,16 +452,18 @@ class Objective:
             Restrict the Hessian to these columns of ``[1, X]`` (for every class).
         """
         pr = self.problem
+        theta = self.project(theta)
         if hessian == "sample" and not self._sample_pays(columns):
             hessian = "full"
-        linear = None if self._small is None else self._small.linear(theta, pr.shape)
+        linear = None if self._small is None else self._small.predictor(theta, pr.shape)
         stats = self._pass(pr.source, theta, hessian == "full", columns, linear)
         W = pr.total_weight
-        beta = theta * self.penalised
-        smooth = stats.loss / W + 0.5 * pr.l2 * float(beta @ beta)
+        weighted = self._l2_diagonal * theta
+        smooth = stats.loss / W + 0.5 * float(weighted @ theta)
         grad = stats.grad.ravel() / W
-        grad += pr.l2 * beta
-        l1_norm = float(np.abs(beta).sum()) if pr.l1 > 0.0 else 0.0
+        grad += weighted
+        # The penalty-factor weighted norm sum_j v_j |beta_j|, so that value(l1) is F.
+        l1_norm = float(self.factor @ np.abs(theta)) if pr.l1 > 0.0 else 0.0
         point = Point(theta, smooth, l1_norm, grad, None, stats, linear=linear)
         if hessian == "full":
             assert stats.hess is not None
@@ -374,40 +520,37 @@ class Objective:
     def line_minimum(self, point: Point, d: FloatArray) -> float:
         """A step length near the minimum of the objective from ``point`` along ``d``.
 
-        Only for small data held standardised in memory and a smooth objective (see
-        :mod:`logitkit.solver.line_search`); 1.0 (the full step) otherwise.
+        Only for small data held standardised in memory (see
+        :mod:`logitkit.solver.line_search`; an L1 term enters by its slope along the line,
+        :func:`~logitkit.solver.line_search.l1_slope_along`); 1.0 (the full step)
+        otherwise.
         """
         small = self._small
-        if small is None or point.linear is None or self.problem.l1 > 0.0:
-            return 1.0
+        if small is None or point.linear is None or self.bounded:
+            return 1.0  # (beyond the full step a bounded search would leave the box)
         D = small.linear(d, self.problem.shape)
         loss = loss_derivatives_along(point.linear, D, small.y, small.w)
-        W, l2 = self.problem.total_weight, self.problem.l2
-        beta, step = point.theta * self.penalised, d * self.penalised
-        penalty_slope, penalty_curvature = l2 * float(beta @ step), l2 * float(step @ step)
+        W = self.problem.total_weight
+        weighted_step = self._l2_diagonal * d
+        penalty_slope = float(weighted_step @ point.theta)
+        penalty_curvature = float(weighted_step @ d)
+        l1_slope = l1_slope_along(point.theta, d, self.l1_levels)
 
         def derivatives(t: float) -> tuple[float, float]:
             first, second = loss(t)
-            return first / W + penalty_slope + t * penalty_curvature, (
+            return first / W + penalty_slope + t * penalty_curvature + l1_slope(t), (
                 second / W + penalty_curvature
             )
 
-        return minimise_along(derivatives, float(point.grad @ d))
+        return minimise_along(derivatives, float(point.grad @ d) + l1_slope(0.0))
 
     def kkt_violation(self, point: Point) -> float:
-        """Largest violation of the optimality conditions over the free parameters."""
-        l1 = self.problem.l1
+        """Largest violation of the optimality conditions over the free parameters.
+
+        See :func:`box_violation` (the L1 levels carry the penalty factors).
+        """
         g = point.grad
-        if l1 == 0.0 and self._all_free:
-            return float(np.abs(g).max()) if g.size else 0.0
-        viol = np.abs(g)
-        if l1 > 0.0:
-            pen = self.penalised
-            beta = point.theta
-            nonzero = pen & (beta != 0.0)
-            zero = pen & (beta == 0.0)
-            viol = viol.copy()
-            viol[nonzero] = np.abs(g[nonzero] + l1 * np.sign(beta[nonzero]))
-            viol[zero] = np.maximum(np.abs(g[zero]) - l1, 0.0)
-        viol = viol[self.free]
-        return float(viol.max()) if viol.size else 0.0
+        if self._plain:
+            viol = np.abs(g) if self._all_free else np.abs(g[self.free])
+            return float(viol.max()) if viol.size else 0.0
+        return box_violation(g, point.theta, self.l1_levels, self.lower, self.upper, self.free)

@@ -9,6 +9,7 @@ from numpy.typing import NDArray
 
 from logitkit.solver.objective import Curvature
 from logitkit.solver.statistics import Stats
+from logitkit.solver.stopping import Convergence
 
 __all__ = ["SolverResult"]
 
@@ -23,33 +24,50 @@ class SolverResult:
         Standardised parameters: column 0 the intercepts, then the coefficients.
     objective : float
         Final value of the normalised objective (see :mod:`logitkit.solver.objective`).
-    kkt : float
-        Largest violation of the optimality conditions at ``theta``.
-    converged : bool
-        Whether ``kkt <= tol`` (or no further progress was numerically possible).
-    n_iter : int
-        Outer iterations (Newton or L-BFGS steps).
     n_passes : int
         Statistics passes over the data.
     method : str
-        Which algorithm ran: "newton", "prox-newton" or "lbfgs".
+        Which algorithm ran: "newton", "prox-newton", "lbfgs" or "firth".
     stats : Stats
         Statistics at ``theta``; ``stats.hess`` is the exact Hessian of the loss when
         the method formed one at the solution.
-    message : str
-        Why the solver stopped.
+    convergence : Convergence
+        Why the solver stopped (``convergence.reason``), the optimality violation at
+        ``theta`` and whether it counts as converged; decided by the one
+        :class:`~logitkit.solver.stopping.StoppingRule` every method applies.
     curvature : Curvature or None
         The last loss Hessian used: pass it to the next solve of a nearby problem
         (the next penalty on a path, a bootstrap resample) to skip forming one.
+    n_sweeps : int
+        Coordinate-descent sweeps over the working set, summed over the model solves
+        of proximal Newton (glmnet's ``npasses``); 0 for the other methods.
     """
 
     theta: NDArray[np.float64]
     objective: float
-    kkt: float
-    converged: bool
-    n_iter: int
     n_passes: int
     method: str
     stats: Stats
-    message: str
+    convergence: Convergence
     curvature: Curvature | None = None
+    n_sweeps: int = 0
+
+    @property
+    def converged(self) -> bool:
+        """Whether the solution counts as optimal (see :class:`Convergence`)."""
+        return self.convergence.converged
+
+    @property
+    def kkt(self) -> float:
+        """Largest violation of the optimality conditions at ``theta``."""
+        return self.convergence.kkt
+
+    @property
+    def n_iter(self) -> int:
+        """Outer iterations (Newton, L-BFGS or Firth steps)."""
+        return self.convergence.n_iter
+
+    @property
+    def message(self) -> str:
+        """Why the solver stopped, in words."""
+        return self.convergence.message

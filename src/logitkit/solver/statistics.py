@@ -57,12 +57,16 @@ class Chunk:
     sample_weight : ndarray of shape (n,)
         Sample weights alone, for the standardisation statistics (a row of weight 2
         counts as the row twice; class weights do not move the scaling).
+    offset : ndarray of shape (n,) or None
+        A known term added to every linear predictor of the row (R's ``glm(offset=)``);
+        None means zero.
     """
 
     X: Matrix
     y: NDArray[np.intp]
     w: FloatArray
     sample_weight: FloatArray
+    offset: FloatArray | None = None
 
 
 @dataclass(frozen=True)
@@ -403,8 +407,8 @@ def chunk_statistics(
 ) -> Stats:
     """Loss, gradient and (optionally) Hessian of one chunk at standardised ``theta``.
 
-    The linear predictor and gradient fold the standardisation into the coefficients and
-    read ``X`` as it is; a dense Hessian centres one copy of the chunk (of the requested
+    The linear predictor (plus the chunk's offset, if any) and gradient fold the
+    standardisation into the coefficients and read ``X`` as it is; a dense Hessian centres one copy of the chunk (of the requested
     columns only), which it needs anyway to weight the rows; sparse chunks are never
     densified.
 
@@ -431,6 +435,8 @@ def chunk_statistics(
     if not sparse and X.dtype != np.float64:
         X = np.asarray(X, dtype=np.float64)
     Z = linear_predictor(X, theta, scaling)
+    if chunk.offset is not None:
+        Z += chunk.offset[:, None]
     loss, R, P = _residuals(Z, y, w)
     grad = _gradient_block(X, R, scaling)
     hess = None
