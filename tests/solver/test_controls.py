@@ -5,12 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy.optimize import minimize
+from scipy.special import expit
+from sklearn.datasets import load_breast_cancer
+from sklearn.preprocessing import StandardScaler
 
+from logitkit import LogisticModel
 from logitkit._offset import OffsetSource
 from logitkit.data.memory import ArraySource
-from logitkit.solver import Problem, Scaling, solve
-from logitkit.solver.box import box_descent
+from logitkit.solver import Problem, Scaling, StopReason, solve
 from logitkit.solver.objective import Objective, box_violation, coordinate_minimum
+from logitkit.solver.prox_newton import coordinate_descent
 from logitkit.solver.statistics import Chunk, chunk_statistics
 
 INF = np.inf
@@ -53,7 +57,7 @@ def test_box_violation_is_the_projected_gradient() -> None:
 
 
 @pytest.mark.parametrize("seed", range(5))
-def test_box_descent_solves_the_bounded_model(seed: int) -> None:
+def test_coordinate_descent_solves_the_bounded_model(seed: int) -> None:
     rng = np.random.default_rng(seed)
     A = rng.normal(size=(8, 5))
     H = A.T @ A + 1e-3 * np.eye(5)
@@ -62,7 +66,8 @@ def test_box_descent_solves_the_bounded_model(seed: int) -> None:
     levels = np.abs(rng.normal(size=5)) * np.array([1, 0, 1, 1, 0])
     lower = np.array([-0.5, -INF, 0.0, -INF, -1.0])
     upper = np.array([INF, 0.3, INF, 0.0, 1.0])
-    u = box_descent(H, g, theta, levels, lower, upper, np.ones(5, dtype=bool), 1e-12)
+    on = np.ones(5, dtype=bool)
+    u, _ = coordinate_descent(H, g, theta, levels, on, on, 1e-12, lower=lower, upper=upper)
 
     def model(v: np.ndarray) -> float:
         return float(g @ v + v @ H @ v / 2 + levels @ np.abs(v))
@@ -155,3 +160,63 @@ def test_bounded_solution_meets_projected_kkt_and_bounds() -> None:
     point = objective.at(result.theta.ravel())
     assert np.abs(point.grad[1:]).max() > 1e-3
     assert objective.kkt_violation(point) <= 1e-10
+
+
+@pytest.fixture(scope="module")
+def cancer() -> tuple[np.ndarray, np.ndarray]:
+    """All 569 breast-cancer rows, standardised: nearly separable under a weak L1."""
+    X, y = load_breast_cancer(return_X_y=True)
+    return StandardScaler().fit_transform(X), y
+
+
+@pytest.mark.parametrize("C", [1e2, 1e3, 1e4])
+def test_unit_penalty_factors_take_the_unweighted_path(cancer, C: float) -> None:
+    # Factors of one state the same problem as none, so the model solve must be the
+    # same too: same coefficients, same outer steps, and a few sweeps per step (the
+    # weak penalty makes the Hessians ill-conditioned, so a cycling face step shows).
+    X, y = cancer
+    plain = LogisticModel(penalty="l1", C=C).fit(X, y)
+    ones = LogisticModel(penalty="l1", C=C, penalty_factor=np.ones(X.shape[1])).fit(X, y)
+    np.testing.assert_allclose(ones.coef_, plain.coef_, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(ones.intercept_, plain.intercept_, rtol=0, atol=1e-10)
+    result = ones.solver_result_
+    assert result.convergence.reason is StopReason.KKT
+    assert abs(result.n_iter - plain.solver_result_.n_iter) <= 1
+    assert result.n_iter <= result.n_sweeps <= 3 * result.n_iter
+
+
+def test_bounded_weak_l1_fit_is_exact_in_few_sweeps(cancer) -> None:
+    # Forbid the sign that the most negative coefficient takes without bounds: the
+    # bound binds, and the model solves must settle the bound and the support together.
+    X, y = cancer
+    n, p = X.shape
+    C = 1e4
+    k = int(np.argmin(LogisticModel(penalty="l1", C=C).fit(X, y).coef_[0]))
+    lower = np.full(p, -INF)
+    lower[k] = 0.0
+    model = LogisticModel(penalty="l1", C=C, lower_bounds=lower).fit(X, y)
+    result = model.solver_result_
+    assert result.convergence.reason is StopReason.KKT
+    assert result.kkt <= 1e-10
+    assert result.n_iter <= result.n_sweeps <= 3 * result.n_iter
+    assert result.n_iter <= 30
+    # Optimality recomputed from the coefficients alone, on the standardised scale.
+    coef = model.coef_[0]
+    assert coef[k] == 0.0
+    assert (coef >= lower).all()
+    scale = X.std(axis=0)
+    z = X @ coef + model.intercept_[0]
+    grad = X.T @ (expit(z) - y) / n / scale
+    level = 1.0 / (C * n)
+    # The bound holds coefficient k at zero against a gradient far above the L1 level.
+    assert grad[k] > 100 * level
+    others = np.arange(p) != k
+    viol = box_violation(
+        grad[others],
+        coef[others] * scale[others],
+        np.full(p - 1, level),
+        None,
+        None,
+        np.ones(p - 1, dtype=bool),
+    )
+    assert viol <= 1e-9

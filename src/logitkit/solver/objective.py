@@ -360,18 +360,6 @@ class Objective:
         """Whether the parameters are confined to a box."""
         return self.lower is not None
 
-    @property
-    def needs_box_solve(self) -> bool:
-        """Whether the model solve must take bounds or per-feature L1 levels."""
-        return self.bounded or self.problem.penalty_factor is not None
-
-    def box_limits(self) -> tuple[FloatArray, FloatArray]:
-        """Flat ``(lower, upper)`` bounds, infinite where there is none."""
-        if self.lower is None or self.upper is None:
-            n = self.free.shape[0]
-            return np.full(n, -np.inf), np.full(n, np.inf)
-        return self.lower, self.upper
-
     def project(self, theta: FloatArray) -> FloatArray:
         """``theta`` clipped to the bounds (itself when unbounded).
 

@@ -1,11 +1,14 @@
-"""Proximal Newton for L1 and elastic-net penalties (intercepts unpenalised).
+"""Proximal Newton for L1 and elastic-net penalties (intercepts unpenalised), with
+optional coefficient bounds and per-feature penalty factors.
 
-The direction minimises the L1-penalised quadratic model ``g.d + d'Hd/2 +
-l1 ||beta + d||_1`` on the small ``H`` (no data touched), by rounds of a cyclic
-coordinate-descent sweep, which finds the support, and an exact Newton solve on the
-support with its signs held (:func:`coordinate_descent`), to a tolerance relative to the
-current optimality violation (a forcing sequence, as in newGLMNET). ``H`` covers only the working set: the
-columns with a non-zero coefficient, or whose gradient comes near the L1 level; a
+The direction minimises the quadratic model ``g.d + d'Hd/2 + sum_j l1_j |beta_j +
+d_j|`` within the bounds on the small ``H`` (no data touched), by rounds of a cyclic
+coordinate-descent sweep, which finds the support and the coefficients at a bound,
+and an exact Newton solve on the rest with their signs held
+(:func:`coordinate_descent`, one solver for every case: no bounds and unit factors are
+infinite bounds and equal levels), to a tolerance relative to the current optimality
+violation (a forcing sequence, as in newGLMNET). ``H`` covers only the working set:
+the columns with a non-zero coefficient, or whose gradient comes near the L1 level; a
 column outside it that later violates the optimality conditions joins at the next
 step. The loop around it is :func:`logitkit.solver.damped.damped_descent`.
 """
@@ -17,7 +20,6 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 
-from logitkit.solver.box import box_descent
 from logitkit.solver.damped import damped_descent
 from logitkit.solver.newton import newton_direction
 from logitkit.solver.objective import (
@@ -34,26 +36,32 @@ BoolArray = NDArray[np.bool_]
 
 __all__ = ["coordinate_descent", "prox_newton"]
 
-#: Rounds of (one sweep, one face step) before the model solve gives up. A round
+#: Rounds of (one sweep, one face solve) before the model solve gives up. A round
 #: typically settles one change of the support, so a solve needs a few; this cap only
 #: guards against a cycle.
 _MAX_ROUNDS = 100
 
 
 def _sweep(
-    indices: list[int], H: FloatArray, q: FloatArray, u: FloatArray, levels: list[float]
+    indices: list[int],
+    H: FloatArray,
+    q: FloatArray,
+    u: FloatArray,
+    levels: list[float],
+    lower: list[float],
+    upper: list[float],
 ) -> None:
     """One cyclic coordinate-descent sweep, in place (``q``, the model gradient, follows ``u``).
 
-    Each coordinate moves to the minimiser of the model along it, by the one
-    coordinate rule :func:`~logitkit.solver.objective.coordinate_minimum` (unbounded here).
+    Each coordinate moves to the minimiser of the model along it within its bounds, by
+    the one coordinate rule :func:`~logitkit.solver.objective.coordinate_minimum`.
     """
     for j in indices:
         hjj = float(H[j, j])
         if hjj <= 0.0:
             continue
         old = float(u[j])
-        new = coordinate_minimum(old - float(q[j]) / hjj, levels[j] / hjj, -math.inf, math.inf)
+        new = coordinate_minimum(old - float(q[j]) / hjj, levels[j] / hjj, lower[j], upper[j])
         if new != old:
             u[j] = new
             q += (new - old) * H[j]
@@ -65,55 +73,78 @@ def _minimise_on_face(
     theta: FloatArray,
     u: FloatArray,
     levels: FloatArray,
+    lower: FloatArray,
+    upper: FloatArray,
     free: BoolArray,
 ) -> None:
-    """Minimise the model over the face of ``u`` (its support and signs held), in place.
+    """Minimise the model over the face of ``u``, in place.
 
-    On a face the L1 term is linear, ``levels * sign(u)``, so the model is a smooth
+    The face is the free coordinates strictly inside their bounds and non-zero (or
+    unpenalised); the others stay where they are. On it the L1 term is linear,
+    ``levels * sign(u)``, and the bounds are inactive, so the model is a smooth
     quadratic whose minimiser one linear solve finds, however ill-conditioned ``H``.
-    A Newton step that would carry a coefficient through zero stops where the first
-    one reaches it; that coefficient leaves the support and the step is repeated on
-    the smaller face (as in feature-sign search). The model decreases all the way, and
-    each cut shrinks the face, so this ends after at most ``size of the support`` cuts.
-    Whether a coefficient should join or leave the support is for the next sweep.
+    A Newton step that would carry a coefficient through zero or past a bound stops
+    where the first one reaches it; that coefficient is set there exactly, leaves the
+    face, and the step is repeated on the smaller face (as in feature-sign search).
+    The model decreases all the way, and each cut shrinks the face, so this ends after
+    at most ``size of the face`` cuts. Whether a coordinate should join or leave the
+    face is for the next sweep.
     """
     for _ in range(int(free.sum()) + 1):
-        face = np.flatnonzero(free & ((u != 0.0) | (levels == 0.0)))
+        on_face = free & (u > lower) & (u < upper) & ((u != 0.0) | (levels == 0.0))
+        face = np.flatnonzero(on_face)
         if face.size == 0:
             return
         level, value = levels[face], u[face]
         slope = g[face] + H[face] @ (u - theta) + level * np.sign(value)
         step = newton_direction(H[np.ix_(face, face)], slope)
-        toward_zero = (level > 0.0) & (value * step < 0.0)
-        ratios = np.full(face.size, np.inf)
-        ratios[toward_zero] = -value[toward_zero] / step[toward_zero]
+        # How far each coordinate may go: to zero (penalised, moving towards it), or to
+        # the bound it moves towards (infinitely far when there is none).
+        to_zero = np.full(face.size, np.inf)
+        towards = (level > 0.0) & (value * step < 0.0)
+        to_zero[towards] = -value[towards] / step[towards]
+        to_bound = np.full(face.size, np.inf)
+        up, down = step > 0.0, step < 0.0
+        to_bound[up] = (upper[face][up] - value[up]) / step[up]
+        to_bound[down] = (lower[face][down] - value[down]) / step[down]
+        ratios = np.minimum(to_zero, to_bound)
         first = int(np.argmin(ratios))
         if ratios[first] >= 1.0:
             u[face] = value + step
             return
-        u[face] = value + ratios[first] * step
-        u[face[first]] = 0.0
+        u[face] = np.clip(value + ratios[first] * step, lower[face], upper[face])
+        # The coordinate that stopped the step sits exactly where it stopped.
+        j = int(face[first])
+        if to_zero[first] <= to_bound[first]:
+            u[j] = 0.0
+        else:
+            u[j] = upper[j] if step[first] > 0.0 else lower[j]
 
 
 def coordinate_descent(
     H: FloatArray,
     g: FloatArray,
     theta: FloatArray,
-    l1: float,
+    l1: float | FloatArray,
     penalised: BoolArray,
     free: BoolArray,
     tol: float,
+    *,
+    lower: FloatArray | None = None,
+    upper: FloatArray | None = None,
 ) -> tuple[FloatArray, int]:
-    """Minimise ``g.(u - theta) + (u - theta)'H(u - theta)/2 + l1 ||u[penalised]||_1``.
+    """Minimise ``g.(u - theta) + (u - theta)'H(u - theta)/2 + sum_j l1_j |u_j|`` (over
+    the penalised ``j``) subject to ``lower <= u <= upper``.
 
     Rounds of one cyclic coordinate-descent sweep over the free coordinates (which
-    lets coordinates join and leave the support) and one Newton step on the face the
-    sweep left (support and signs held, see ``_minimise_on_face``). Coordinate descent
-    alone converges at a rate set by the conditioning of ``H``: with a weak penalty on nearly
-    separable data, where most rows have probabilities near 0 or 1, that took
-    thousands of sweeps per model. The face step solves the model exactly once the
-    sweeps have found the support, so a solve takes a few rounds whatever the
-    conditioning. Stops when the model's own optimality violation is at most ``tol``.
+    lets coordinates join and leave the support and reach or leave a bound) and an
+    exact minimisation on the face the sweep left (support, signs and bounds held, see
+    ``_minimise_on_face``). Coordinate descent alone converges at a rate set by the
+    conditioning of ``H``: with a weak penalty on nearly separable data, where most
+    rows have probabilities near 0 or 1, that took thousands of sweeps per model. The
+    face solve solves the model exactly once the sweeps have found the active set, so
+    a solve takes a few rounds whatever the conditioning. Stops when the model's own
+    optimality violation is at most ``tol``.
 
     Parameters
     ----------
@@ -122,15 +153,18 @@ def coordinate_descent(
     g : ndarray of shape (n,)
         Gradient at ``theta``.
     theta : ndarray of shape (n,)
-        Current point, also the starting point.
-    l1 : float
-        L1 strength on the penalised coordinates.
+        Current point, also the starting point (clipped to the bounds).
+    l1 : float or ndarray of shape (n,)
+        L1 strength on the penalised coordinates: one level, or one per coordinate
+        (the L1 level times a penalty factor).
     penalised, free : ndarray of bool
         Which coordinates carry the L1 term, and which may move.
     tol : float
         Stop when the model's largest optimality violation (as
         :func:`~logitkit.solver.objective.box_violation` measures it, with the model's
         gradient) is at most ``tol``.
+    lower, upper : ndarray of shape (n,), optional
+        Bounds on each coordinate (``-inf``/``inf`` for none); unbounded when omitted.
 
     Returns
     -------
@@ -147,27 +181,41 @@ def coordinate_descent(
     >>> u, n_sweeps = coordinate_descent(H, g, np.zeros(2), 0.1, on, on, 1e-12)
     >>> u.round(6).tolist(), n_sweeps
     ([0.9, 0.0], 1)
+
+    With bounds, the Newton point ``(1, -2)`` of ``H = I`` projected on the box:
+
+    >>> u, _ = coordinate_descent(np.eye(2), np.array([-1.0, 2.0]), np.zeros(2), 0.0,
+    ...                           on, on, 1e-12, lower=np.array([-np.inf, 0.0]),
+    ...                           upper=np.array([0.5, np.inf]))
+    >>> u.tolist()
+    [0.5, 0.0]
     """
-    u = theta.copy()
+    n = theta.shape[0]
+    low = np.full(n, -np.inf) if lower is None else lower
+    high = np.full(n, np.inf) if upper is None else upper
+    u = np.clip(theta, low, high)
     levels = np.where(penalised, l1, 0.0)
-    level_list = [float(v) for v in levels]
     coordinates = [int(j) for j in np.flatnonzero(free)]
+    level_list, low_list, high_list = levels.tolist(), low.tolist(), high.tolist()
 
     def model_gradient() -> FloatArray:
         # Recomputed rather than carried: the sweeps' running updates drift by rounding.
         return np.asarray(g + H @ (u - theta))
 
-    q = g.copy()
+    def violation() -> float:
+        return box_violation(q, u, levels, low, high, free)
+
+    q = model_gradient()
     n_sweeps = 0
     while n_sweeps < _MAX_ROUNDS:
         n_sweeps += 1
-        _sweep(coordinates, H, q, u, level_list)
+        _sweep(coordinates, H, q, u, level_list, low_list, high_list)
         q = model_gradient()
-        if box_violation(q, u, levels, None, None, free) <= tol:
+        if violation() <= tol:
             break
-        _minimise_on_face(H, g, theta, u, levels, free)
+        _minimise_on_face(H, g, theta, u, levels, low, high, free)
         q = model_gradient()
-        if box_violation(q, u, levels, None, None, free) <= tol:
+        if violation() <= tol:
             break
     return u, n_sweeps
 
@@ -213,7 +261,6 @@ def prox_newton(
     -------
     SolverResult
     """
-    l1 = objective.problem.l1
     levels = objective.l1_levels  # l1 times each parameter's penalty factor
     free, penalised = objective.free, objective.penalised
     M, q = objective.problem.shape
@@ -231,29 +278,19 @@ def prox_newton(
         if index is None:
             index = np.arange(point.theta.size)
         u = point.theta.copy()
-        if objective.needs_box_solve:  # bounds or penalty factors: logitkit.solver.box
-            lower, upper = objective.box_limits()
-            u[index] = box_descent(
-                point.hess,
-                point.grad[index],
-                point.theta[index],
-                levels[index],
-                lower[index],
-                upper[index],
-                free[index],
-                _inner_tol(objective.kkt_violation(point), tol),
-            )
-        else:
-            u[index], n_sweeps = coordinate_descent(
-                point.hess,
-                point.grad[index],
-                point.theta[index],
-                l1,
-                penalised[index],
-                free[index],
-                _inner_tol(objective.kkt_violation(point), tol),
-            )
-            sweeps[0] += n_sweeps
+        lower, upper = objective.lower, objective.upper
+        u[index], n_sweeps = coordinate_descent(
+            point.hess,
+            point.grad[index],
+            point.theta[index],
+            levels[index],
+            penalised[index],
+            free[index],
+            _inner_tol(objective.kkt_violation(point), tol),
+            lower=None if lower is None else lower[index],
+            upper=None if upper is None else upper[index],
+        )
+        sweeps[0] += n_sweeps
         d = u - point.theta
         # Summed term by term: the difference of the two norms would drown in rounding.
         l1_change = np.abs(u[penalised]) - np.abs(point.theta[penalised])
