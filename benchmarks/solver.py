@@ -1,6 +1,8 @@
 """Solver benchmark: logitkit's ``LogisticModel.fit`` against its peers on the same data.
 
-Run ``python -m benchmarks.solver [--smoke] [--cases a,b,c,d] [--out benchmarks/RESULTS.md]``.
+Run ``python -m benchmarks.solver [--smoke] [--cases a,b,c,d] [--out benchmarks/RESULTS.md]``;
+``python -m benchmarks.solver --stress [--cells a,b,...] [--smoke]`` runs the stress matrix
+of `benchmarks.solver_stress` instead.
 
 Cases (``--smoke`` sizes in brackets): (a) 1,000,000 x 100 [20,000 x 20] dense, L2, C=1,
 columns on scales 1e-3..1e3, also peak memory during fit; (b) breast cancer 569 x 30, L2,
@@ -115,25 +117,34 @@ class Problem:
 
 
 def make_synthetic(
-    n: int, p: int, *, seed: int, frac_nonzero: float = 1.0, chunk_rows: int = 65_536
+    n: int,
+    p: int,
+    *,
+    seed: int,
+    frac_nonzero: float = 1.0,
+    chunk_rows: int = 65_536,
+    log10_scale: tuple[float, float] = (-3.0, 3.0),
+    eta_sd: float = 2.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Dense float64 ``X`` (n, p) and 0/1 ``y`` drawn from a true logistic model.
 
     Columns share a common factor (correlations up to about 0.4), are multiplied by
-    ``10**uniform(-3, 3)`` and about half are shifted to a nonzero mean. The linear
-    predictor has standard deviation 2 on the standardised scale and intercept -0.5, so
-    classes overlap (no separation). ``X`` is filled in row chunks in place: no temporary
-    larger than a chunk, and the same seed gives the same arrays in any process.
+    ``10**uniform(*log10_scale)`` and about half are shifted to a nonzero mean. The linear
+    predictor has standard deviation ``eta_sd`` (default 2) on the standardised scale and
+    intercept -0.5, so by default classes overlap (no separation); a large ``eta_sd``
+    leaves few rows near the boundary (nearly separable classes). ``X`` is filled in row
+    chunks in place: no temporary larger than a chunk, and the same seed gives the same
+    arrays in any process.
     """
     rng = np.random.default_rng(seed)
-    scale = 10.0 ** rng.uniform(-3.0, 3.0, p)
+    scale = 10.0 ** rng.uniform(*log10_scale, p)
     shift = np.where(rng.random(p) < 0.5, rng.normal(0.0, 3.0, p), 0.0) * scale
     loading = rng.uniform(0.0, 0.8, p)
     unit = np.sqrt(1.0 + loading**2)  # std of a column before scaling
     beta = rng.normal(0.0, 1.0, p) * (rng.random(p) < frac_nonzero)
     # Var(eta) = b' D b + (u' b)^2 for standardised columns (z_j + l_j f) / unit_j.
     u = loading / unit
-    beta *= 2.0 / math.sqrt(float(beta @ (beta / unit**2)) + float(u @ beta) ** 2 or 1.0)
+    beta *= eta_sd / math.sqrt(float(beta @ (beta / unit**2)) + float(u @ beta) ** 2 or 1.0)
     weights = beta / unit  # acting on the unscaled columns
 
     X = np.empty((n, p))
@@ -765,9 +776,7 @@ def _method_text(smoke: bool) -> str:
     )
 
 
-def report(
-    results: Sequence[CaseResult], *, smoke: bool, start: CpuSnapshot | None = None
-) -> str:
+def report(results: Sequence[CaseResult], *, smoke: bool, start: CpuSnapshot | None = None) -> str:
     """The whole Markdown section: date, machine, method, one table per case."""
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     memory_note = (
@@ -809,9 +818,7 @@ def run(
     results = []
     for key in case_keys:
         echo(f"case ({key}) ...")
-        results.append(
-            run_case(CASES[key], smoke=smoke, memory=memory, threads=threads, echo=echo)
-        )
+        results.append(run_case(CASES[key], smoke=smoke, memory=memory, threads=threads, echo=echo))
     text = report(results, smoke=smoke, start=start)
     echo(text)
     if out is not None:
@@ -842,12 +849,72 @@ def main(argv: Sequence[str] | None = None) -> None:
         type=int,
         default=None,
         help="limit BLAS/OpenMP threads for every contender (default: leave as is; use 1 on"
-        " a machine shared with other work, where multi-threaded BLAS timings swing 10x)",
+        " a machine shared with other work, where multi-threaded BLAS timings swing 10x);"
+        " with --stress the default is 1, and 0 leaves the thread pools as they are",
+    )
+    stress = parser.add_argument_group(
+        "stress matrix", "hard problems beside every peer (see benchmarks/solver_stress.py)"
+    )
+    stress.add_argument(
+        "--stress", action="store_true", help="run the stress matrix instead of the cases"
+    )
+    stress.add_argument(
+        "--cells", default=None, help="comma-separated stress cells, e.g. a,e,cv (default: all)"
+    )
+    stress.add_argument(
+        "--cap", type=float, default=None, help="seconds per peer per cell (default: per cell)"
+    )
+    stress.add_argument(
+        "--json",
+        type=Path,
+        default=None,
+        help="raw results as JSON (default benchmarks/results/solver_stress.json for a full run)",
+    )
+    stress.add_argument("--label", default="", help="a line shown under the stress heading")
+    stress.add_argument(
+        "--section", default=None, help="RESULTS.md section name (default benchmarks.solver.stress)"
     )
     args = parser.parse_args(argv)
     out = args.out if args.out is not None or args.smoke else RESULTS_PATH
+    if args.stress:
+        _stress_main(args, out, parser)
+        return
+    for name in ("cells", "cap", "json", "section"):
+        if getattr(args, name) is not None:
+            parser.error(f"--{name} applies to the stress matrix only; add --stress")
+    if args.label:
+        parser.error("--label applies to the stress matrix only; add --stress")
     keys = [k.strip() for k in args.cases.split(",") if k.strip()]
     run(keys, smoke=args.smoke, memory=not args.no_memory, threads=args.threads, out=out)
+
+
+def _stress_main(args: argparse.Namespace, out: Path | None, parser: Any) -> None:
+    from benchmarks import solver_stress
+
+    if args.cases != ",".join(CASES) or args.no_memory:
+        parser.error("--cases and --no-memory apply to the headline cases, not to --stress")
+    if args.threads is not None and args.threads < 0:
+        parser.error(f"--threads must be 0 (default thread pools) or more; got {args.threads}")
+    cells = solver_stress.CELLS if args.cells is None else args.cells.split(",")
+    cells = tuple(c.strip() for c in cells if c.strip())
+    unknown = [c for c in cells if c not in solver_stress.CELLS]
+    if unknown:
+        parser.error(f"unknown stress cell(s) {unknown}; choose from {solver_stress.CELLS}")
+    if args.cap is not None and args.cap <= 0:
+        parser.error(f"--cap must be a positive number of seconds; got {args.cap}")
+    json_out = args.json if args.json is not None or args.smoke else solver_stress.JSON_PATH
+    solver_stress.run(
+        cells,
+        smoke=args.smoke,
+        out=out,
+        json_out=json_out,
+        label=args.label,
+        section=args.section or solver_stress.SECTION,
+        cap_s=args.cap,
+        # One thread unless asked: on a shared machine, other work makes multi-threaded
+        # BLAS and OpenMP (glum) swing tenfold.
+        threads=1 if args.threads is None else (args.threads or None),
+    )
 
 
 if __name__ == "__main__":
