@@ -34,6 +34,13 @@ __all__ = [
 
 #: Above this many parameters the Hessian-free method is used by default.
 MAX_HESSIAN_PARAMETERS = 2500
+#: Above this many parameters a smooth, penalised problem goes to L-BFGS by default: a
+#: Newton step forms an n x d^2 Hessian, an L-BFGS step costs about n x d, and the ten-odd
+#: times more steps L-BFGS takes cost less from a few hundred parameters on (measured:
+#: 5,000 x 2,000 L2 1.6 s against 14.8 s; 50 classes x 31 L2 1.6 s against 22.7 s, the
+#: objectives equal to 1e-14). Unpenalised fits keep Newton up to MAX_HESSIAN_PARAMETERS
+#: for its exact Hessian at the solution.
+NEWTON_MAX_PARAMETERS = 400
 
 
 def initial_theta(problem: Problem, class_weight_sums: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -82,7 +89,8 @@ def solve(
         Flat starting parameters (warm start or :func:`initial_theta`).
     method : {"auto", "newton", "lbfgs"}
         "newton" means Newton for smooth problems and proximal Newton when there is an
-        L1 term; "auto" chooses "lbfgs" above ``MAX_HESSIAN_PARAMETERS`` parameters.
+        L1 term; "auto" chooses "lbfgs" above ``MAX_HESSIAN_PARAMETERS`` parameters,
+        and for a penalised problem without an L1 term above ``NEWTON_MAX_PARAMETERS``.
     tol : float
         Optimality tolerance on the normalised objective's gradient (KKT conditions).
     max_iter : int
@@ -105,8 +113,11 @@ def solve(
     objective = Objective(problem)
     if method == "auto":
         n_params = problem.n_outputs * (problem.n_features + 1)
-        wide = n_params > MAX_HESSIAN_PARAMETERS and not problem.needs_coordinate_descent
-        method = "lbfgs" if wide else "newton"
+        smooth_penalised = problem.l1 == 0.0 and not np.isinf(problem.C)
+        wide = n_params > MAX_HESSIAN_PARAMETERS or (
+            smooth_penalised and n_params > NEWTON_MAX_PARAMETERS
+        )
+        method = "lbfgs" if wide and not problem.needs_coordinate_descent else "newton"
     sample = objective.sample_problem() if presolve and method == "newton" else None
     if sample is not None:
         # Loosely: the sample optimum is only within sampling error of the full one.
