@@ -25,7 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from logitkit.diagnostics._features import collinearity, constant, scale
-from logitkit.diagnostics._findings import Findings
+from logitkit.diagnostics._findings import CHECKS, Findings
 from logitkit.diagnostics._fit import convergence, imbalance, saturation
 from logitkit.diagnostics._rows import Rows, out_of_fold
 from logitkit.diagnostics._signal import no_signal, policy_findings
@@ -39,26 +39,14 @@ __all__ = ["CHECKS_NOT_RUN", "CHECKS_RUN", "diagnose_summaries"]
 
 FloatArray = NDArray[np.float64]
 
-#: The checks run from the summaries of passes.
-CHECKS_RUN = (
-    "no_signal (out-of-fold ROC-AUC)",
-    "convergence",
-    "saturation",
-    "unverifiable_policy",
-    "unstable_threshold",
-    "imbalance",
-    "events_per_parameter",
-    "collinearity",
-    "constant",
-    "scale",
-    "vif",
-)
 #: The checks that need the rows in memory, with the reason.
 CHECKS_NOT_RUN = {
     "separation": "a linear program over the rows",
     "duplicate": "identical columns show as exact collinearity",
     "near_constant": "a count of every value of every feature",
 }
+#: The checks run from the summaries of passes: every check but those.
+CHECKS_RUN = tuple(check for check in CHECKS if check not in CHECKS_NOT_RUN)
 
 
 def diagnose_summaries(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,12 +15,13 @@ from logitkit.artifact import save
 from logitkit.data.fingerprint import RowFingerprint
 from logitkit.decision import ThresholdPolicy
 from logitkit.diagnostics import Findings
+from logitkit.exceptions import InferenceWarning
 from logitkit.inference import Summary
 from logitkit.model import LogisticModel
 from logitkit.selection import LogisticModelCV
 from logitkit.workflow._hash_search import HashSearch
 
-__all__ = ["TrainingResult"]
+__all__ = ["TrainingResult", "summary_or_none"]
 
 
 @dataclass
@@ -152,3 +154,13 @@ def _cv_record(search: LogisticModelCV | HashSearch | None) -> dict[str, Any] | 
         "scoring": search.scoring,
         "results": search.cv_results_.to_dict(orient="records"),
     }
+
+
+def summary_or_none(model: LogisticModel) -> Summary | None:
+    """The coefficient table, or None where the fit kept no Hessian (L-BFGS)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", InferenceWarning)
+            return model.summary()
+    except ValueError:
+        return None

@@ -44,7 +44,6 @@ takes about 3.6 bytes a row; the reference sample at most ``100,000 x p`` values
 
 from __future__ import annotations
 
-import warnings
 from functools import partial
 from typing import Any
 
@@ -53,8 +52,7 @@ from numpy.typing import NDArray
 
 from logitkit.data.row_filters import HashShare, RowFilter
 from logitkit.diagnostics._moments import CHECKS_NOT_RUN, diagnose_summaries
-from logitkit.exceptions import DataError, InferenceWarning
-from logitkit.inference import Summary
+from logitkit.exceptions import DataError
 from logitkit.model import LogisticModel, resolve_positive_class
 from logitkit.reference import feature_profile
 from logitkit.workflow._assessment import evaluate_rows
@@ -74,7 +72,7 @@ from logitkit.workflow._hash_search import (
     stacked,
 )
 from logitkit.workflow._procedure import choose_policy
-from logitkit.workflow._result import TrainingResult
+from logitkit.workflow._result import TrainingResult, summary_or_none
 from logitkit.workflow._rows import PassRows
 from logitkit.workflow._spec import TrainingSpec
 
@@ -222,7 +220,7 @@ def run_on_rows(
         performance=performance,
         held_out=held_out,
         findings=findings,
-        summary=_summary(model),
+        summary=summary_or_none(model),
         search=search,
         oof=(labels, oof),
         provenance=provenance,
@@ -261,16 +259,6 @@ def _check_split(spec: TrainingSpec, n_fit: int, n_held: int) -> None:
             "0.25."
         )
         raise DataError(msg)
-
-
-def _summary(model: LogisticModel) -> Summary | None:
-    """The coefficient table, or None where the fit kept no Hessian (L-BFGS)."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", InferenceWarning)
-            return model.summary()
-    except ValueError:
-        return None
 
 
 def _reference(

@@ -18,7 +18,6 @@ The stages, in order, each recording what it used (``TrainingResult.provenance``
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -33,13 +32,12 @@ from logitkit.data.arrow import read_table
 from logitkit.data.checks import check_label_spelling, check_sample_weight
 from logitkit.data.fingerprint import RowFingerprint
 from logitkit.diagnostics import Findings, diagnose
-from logitkit.exceptions import DataError, InferenceWarning
-from logitkit.inference import Summary
+from logitkit.exceptions import DataError
 from logitkit.model import LogisticModel, resolve_positive_class
 from logitkit.reference import reference_profile
 from logitkit.workflow._assessment import cross_validate_procedure, evaluate_rows
 from logitkit.workflow._procedure import Fitted, encoder_for, fit_procedure
-from logitkit.workflow._result import TrainingResult
+from logitkit.workflow._result import TrainingResult, summary_or_none
 from logitkit.workflow._rows import FrameRows
 from logitkit.workflow._scaled import run_on_rows
 from logitkit.workflow._spec import TrainingSpec
@@ -257,16 +255,6 @@ def _split(y: NDArray[Any], spec: TrainingSpec) -> tuple[NDArray[np.intp], NDArr
     return np.sort(fit), np.sort(held)
 
 
-def _summary(model: LogisticModel) -> Summary | None:
-    """The coefficient table, or None where the fit kept no Hessian (L-BFGS)."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", InferenceWarning)
-            return model.summary()
-    except ValueError:
-        return None
-
-
 def _explain(
     fitted: Fitted,
     y: NDArray[Any],
@@ -305,7 +293,7 @@ def _explain(
         performance=performance,
         held_out=held_out,
         findings=findings,
-        summary=_summary(model),
+        summary=summary_or_none(model),
         search=fitted.search,
         oof=(y, fitted.oof_proba),
         provenance=provenance,
@@ -401,7 +389,7 @@ def run_grouped(frame: pd.DataFrame, spec: TrainingSpec, *, source: str) -> Trai
         performance=performance,
         held_out=None,
         findings=Findings(()),  # the row-level checks do not apply to groups
-        summary=_summary(model),
+        summary=summary_or_none(model),
         search=None,
         oof=(np.asarray(successes), np.empty((0, 2))),
         provenance=provenance,
