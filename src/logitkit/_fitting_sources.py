@@ -39,7 +39,13 @@ if TYPE_CHECKING:
 
 FloatArray = NDArray[np.float64]
 
-__all__ = ["SourceData", "as_row_source", "is_row_source", "prepare_source"]
+__all__ = [
+    "SourceData",
+    "as_row_source",
+    "class_weighted",
+    "is_row_source",
+    "prepare_source",
+]
 
 #: Largest in-memory Hessian sample (bytes of features); a larger request gets fewer rows.
 _MAX_SAMPLE_BYTES = 256 * 2**20
@@ -147,6 +153,42 @@ class SourceData:
         return initial_theta(problem, self.moments.class_weight_sums)
 
 
+def class_weighted(
+    moments: Moments, classes: NDArray[Any], class_weight: Any
+) -> tuple[Moments, FloatArray]:
+    """Check a first pass's moments (taken with unit class weights) and apply the class weights.
+
+    Returns the moments with their class totals scaled by the class weights, and the
+    class weights (ones when ``class_weight`` is None).
+
+    Raises
+    ------
+    DataError
+        When every weight is zero, when a class has no rows (a fold of a
+        cross-validation), or when the weights add up to infinity.
+    """
+    totals = moments.class_weight_sums
+    if not moments.weight > 0.0:
+        msg = "Every row has weight zero; at least one row needs a positive weight."
+        raise DataError(msg, column="sample_weight")
+    empty = np.flatnonzero(moments.class_counts == 0)
+    if empty.size:
+        label = classes[int(empty[0])]
+        msg = (
+            f"Class {label!r} has no rows here (a cross-validation fold?); every class "
+            "needs rows to fit. Use fewer folds or more data."
+        )
+        raise DataError(msg)
+    K = int(classes.shape[0])
+    cw = class_weight_vector(class_weight, classes, np.arange(K, dtype=np.intp), totals)
+    if class_weight is not None:
+        moments = replace(moments, class_weight_sums=totals * cw)
+    if not math.isfinite(float(moments.class_weight_sums.sum())):
+        msg = "The row weights add up to infinity; rescale the weight column."
+        raise DataError(msg, column="sample_weight")
+    return moments, cw
+
+
 def prepare_source(
     X: Any, y: Any = None, sample_weight: Any = None, class_weight: Any = None
 ) -> SourceData:
@@ -174,23 +216,7 @@ def prepare_source(
     n_features = schema.n_features
     chunks = rows.chunk_source(sample_rows(schema, n_features))
     moments = feature_moments(chunks, K)  # unit class weights: class totals of sample weights
-    totals = moments.class_weight_sums
-    if not moments.weight > 0.0:
-        msg = "Every row has weight zero; at least one row needs a positive weight."
-        raise DataError(msg, column="sample_weight")
-    empty = np.flatnonzero(moments.class_counts == 0)
-    if empty.size:
-        label = classes[int(empty[0])]
-        msg = (
-            f"Class {label!r} has no rows here (a cross-validation fold?); every class "
-            "needs rows to fit. Use fewer folds or more data."
-        )
-        raise DataError(msg)
-    cw = class_weight_vector(class_weight, classes, np.arange(K, dtype=np.intp), totals)
+    moments, cw = class_weighted(moments, classes, class_weight)
     if class_weight is not None:
         chunks.set_class_weights(cw)
-        moments = replace(moments, class_weight_sums=totals * cw)
-    if not math.isfinite(float(moments.class_weight_sums.sum())):
-        msg = "The row weights add up to infinity; rescale the weight column."
-        raise DataError(msg, column="sample_weight")
     return SourceData(classes, schema, chunks, moments, n_features)

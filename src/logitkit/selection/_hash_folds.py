@@ -6,7 +6,8 @@ and no pass over the whole data: the same rows form the same folds in memory
 (``LogisticModelCV(cv=HashKFold(5))``), in a streamed file and on a Dask cluster.
 :func:`cross_val_proba` fits one model per fold on the other folds' rows and predicts
 each row with the model that did not see it; on a row source each fit streams (or
-maps over the partitions) and the predictions are computed per batch or partition.
+maps over the partitions) and the predictions are computed per batch or partition;
+smooth models (L2 or no penalty) fit every fold together, one pass per solver step.
 """
 
 from __future__ import annotations
@@ -129,8 +130,10 @@ def cross_val_proba(
     estimator : LogisticModel
         The (unfitted) model to clone.
     X : array-like, FileSource, DaskSource or dask collection
-        The rows; a row source fits each fold by passes over its own batches or
-        partitions, with the other folds' rows skipped as they are read.
+        The rows; on a row source the folds' models are fitted by passes over its
+        batches or partitions (a smooth ``LogisticModel``'s all together, one pass per
+        solver step; other estimators fold by fold, the other folds' rows skipped as
+        they are read).
     y, sample_weight : array-like, optional
         Target and weights (in memory, or dask collections beside a dask ``X``).
     cv : HashKFold or int, default=5
@@ -168,9 +171,41 @@ def cross_val_proba(
             out[test] = proba
         return out
     rows = as_row_source(X, y, sample_weight)
-    models = [clone(estimator).fit(rows.subset(splitter.filter(k))) for k in range(K)]
-    coef = np.stack([m.coef_ for m in models])
-    intercept = np.stack([m.intercept_ for m in models])
+    coef, intercept, n_classes = _fold_models(estimator, rows, splitter)
     fn = partial(_fold_proba, coef=coef, intercept=intercept, n_splits=K, seed=splitter.seed)
-    n_classes = int(models[0].classes_.shape[0])
     return rows.chunk_source(0).map_rows(fn, n_classes)
+
+
+def _fold_models(
+    estimator: Any, rows: Any, splitter: HashKFold
+) -> tuple[FloatArray, FloatArray, int]:
+    """Each fold's model on a row source: ``(coef, intercept)`` stacked, and the classes.
+
+    A smooth :class:`~logitkit.model.LogisticModel` fits every fold together, one pass
+    per solver step (:mod:`logitkit.workflow._lockstep`); others fold by fold, each by
+    its own passes.
+    """
+    # Imported here: the workflow package imports this module.
+    from logitkit.model import LogisticModel  # noqa: PLC0415
+    from logitkit.workflow._lockstep import (  # noqa: PLC0415
+        fit_in_lockstep,
+        fold_data,
+        lockstep_applies,
+    )
+    from logitkit.workflow._rows import SourceRows  # noqa: PLC0415
+
+    K = splitter.n_splits
+    if isinstance(estimator, LogisticModel) and not estimator.warm_start:
+        passes = SourceRows(rows)
+        n_classes = int(passes.classes.size)
+        M = 1 if n_classes == 2 else n_classes
+        if lockstep_applies(estimator, M, len(passes.feature_names)):
+            data = fold_data(passes, splitter, None)
+            models = [clone(estimator) for _ in range(K)]
+            fits = fit_in_lockstep(passes, data, models, list(range(K)), [None] * K)
+            coef = np.stack([f.coef for f in fits])
+            return coef, np.stack([f.intercept for f in fits]), n_classes
+    fitted = [clone(estimator).fit(rows.subset(splitter.filter(k))) for k in range(K)]
+    coef = np.stack([m.coef_ for m in fitted])
+    intercept = np.stack([m.intercept_ for m in fitted])
+    return coef, intercept, int(fitted[0].classes_.shape[0])

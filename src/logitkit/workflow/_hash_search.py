@@ -3,7 +3,10 @@
 The folds are :class:`~logitkit.selection.HashKFold`'s: each row's fold is a hash of its
 encoded values, so the same rows form the same folds in memory, in a streamed file and
 on Dask partitions. For each fold, the grid of C (each L1 share's, ascending, warm
-started along it) is fitted on the other folds' rows by passes; one scan then scores
+started along it) is fitted on the other folds' rows by passes: for L2 (and no penalty)
+every fold's model at one C steps together, one pass per step for all of them
+(:mod:`._lockstep`), each C started from the previous one's solutions moved by one
+Newton step of the new objective; otherwise fold by fold. One scan then scores
 every fold's rows under every candidate at once (weighted mean log-loss or Brier score,
 sums over rows, hence exact in one pass). The candidate with the best mean score is
 refitted on all the rows; the fold models at that candidate give each row its
@@ -31,10 +34,18 @@ from logitkit.model import LogisticModel
 from logitkit.selection import HashKFold
 from logitkit.selection._path import _L1_SPAN, _L2_RANGE, l1_C_min
 from logitkit.solver.loss import sigmoid, softmax
+from logitkit.workflow._lockstep import (
+    FoldData,
+    FoldFit,
+    fit_in_lockstep,
+    fold_data,
+    lockstep_applies,
+)
 from logitkit.workflow._rows import PassRows
 from logitkit.workflow._spec import TrainingSpec
 
 __all__ = [
+    "FoldGrid",
     "FoldModels",
     "HashSearch",
     "fixed_fold_models",
@@ -75,6 +86,14 @@ class HashSearch:
     scoring: str
     cv_results_: pd.DataFrame
     best_index_: int
+
+
+@dataclass
+class FoldGrid:
+    """Per fold, the models of every candidate (fitted without that fold's rows)."""
+
+    coef: FloatArray  # (K, m, M, p)
+    intercept: FloatArray  # (K, m, M)
 
 
 @dataclass
@@ -140,11 +159,29 @@ def fold_models(
     positive: Any,
     grid: list[tuple[float, float]],
     fitting: RowFilter | None = None,
-) -> list[list[LogisticModel]]:
-    """For each fold, the grid's models fitted on the other folds (warm started along C)."""
+    data: FoldData | None = None,
+) -> FoldGrid:
+    """For each fold, the grid's models fitted on the other folds (warm started along C).
+
+    Smooth penalties step every fold's model at one C together, one pass per step
+    (:mod:`._lockstep`; ``data``, the moments of each fold, when a scan gathered them);
+    the others are fitted fold by fold.
+    """
     folds = folds_of(spec)
+    K = folds.n_splits
+    if _in_lockstep(rows, spec, positive):
+        data = fold_data(rows, folds, fitting) if data is None else data
+        coef, intercept = [], []
+        starts: list[FoldFit | None] = [None] * K
+        for ratio, C in grid:
+            at_C = [_model(spec, positive, C, ratio) for _ in range(K)]
+            fits = fit_in_lockstep(rows, data, at_C, list(range(K)), starts)
+            coef.append(np.stack([f.coef for f in fits]))
+            intercept.append(np.stack([f.intercept for f in fits]))
+            starts = list(fits)  # along the path: each from its fit at the previous C
+        return FoldGrid(np.stack(coef, axis=1), np.stack(intercept, axis=1))
     out = []
-    for k in range(folds.n_splits):
+    for k in range(K):
         keep = fold_filter(folds, k, fitting)
         models: list[LogisticModel] = []
         previous: LogisticModel | None = None
@@ -155,7 +192,20 @@ def fold_models(
             models.append(rows.fit(model, keep))
             previous = model
         out.append(models)
-    return out
+    return FoldGrid(
+        np.stack([np.stack([m.coef_ for m in fold]) for fold in out]),
+        np.stack([np.stack([m.intercept_ for m in fold]) for fold in out]),
+    )
+
+
+def _in_lockstep(rows: PassRows, spec: TrainingSpec, positive: Any) -> bool:
+    """Whether the procedure's fold models are fitted in lockstep (:mod:`._lockstep`)."""
+    n_classes = int(rows.classes.size)
+    return lockstep_applies(
+        _model(spec, positive, spec.C, spec.l1_ratio),
+        1 if n_classes == 2 else n_classes,
+        len(rows.feature_names),
+    )
 
 
 def probabilities(Z: FloatArray) -> FloatArray:
@@ -211,17 +261,20 @@ def _fold_scores(
 
 
 def search_C(
-    rows: PassRows, spec: TrainingSpec, positive: Any, fitting: RowFilter | None = None
-) -> tuple[HashSearch, list[LogisticModel]]:
+    rows: PassRows,
+    spec: TrainingSpec,
+    positive: Any,
+    fitting: RowFilter | None = None,
+    data: FoldData | None = None,
+) -> tuple[HashSearch, FoldModels]:
     """Cross-validate the grid on hash folds of the ``fitting`` rows (all rows when None).
 
     Returns the search and the chosen candidate's fold models.
     """
     grid = candidates(rows, spec, fitting)
-    models = fold_models(rows, spec, positive, grid, fitting)
+    models = fold_models(rows, spec, positive, grid, fitting, data)
     folds = folds_of(spec)
-    coef = np.stack([np.stack([m.coef_ for m in fold]) for fold in models])
-    intercept = np.stack([np.stack([m.intercept_ for m in fold]) for fold in models])
+    coef, intercept = models.coef, models.intercept
     fn = partial(
         _fold_scores,
         coef=coef,
@@ -233,9 +286,7 @@ def search_C(
     )
     totals = sum(rows.scan(fn), np.zeros((folds.n_splits, len(grid) + 1)))
     scores = totals[:, :-1] / np.maximum(totals[:, -1:], 1e-300)  # (K, m): weighted means
-    nonzero = np.array(
-        [[float(np.count_nonzero(np.any(m.coef_ != 0, axis=0))) for m in fold] for fold in models]
-    )
+    nonzero = np.count_nonzero(np.any(coef != 0, axis=2), axis=2).astype(np.float64)
     K = folds.n_splits
     mean = scores.mean(axis=0)
     std = scores.std(axis=0, ddof=1)
@@ -254,7 +305,7 @@ def search_C(
         columns[f"split{k}_score"] = scores[k]
     ratio, C = grid[best]
     search = HashSearch(C, ratio, folds, spec.scoring, pd.DataFrame(columns), best)
-    return search, [fold[best] for fold in models]
+    return search, FoldModels(folds, coef[:, best], intercept[:, best])
 
 
 def fixed_fold_models(
@@ -263,20 +314,32 @@ def fixed_fold_models(
     positive: Any,
     fitting: RowFilter | None = None,
     start: LogisticModel | None = None,
-) -> list[LogisticModel]:
+    data: FoldData | None = None,
+) -> FoldModels:
     """Without ``--cv``: one model per fold at the given C (for out-of-fold probabilities).
 
     Each fold's fit starts from ``start`` (the model on all fitting rows, whose solution
     is near each fold's), which saves solver passes; it converges to the same tolerance.
+    Smooth penalties fit every fold together, one pass per step (:mod:`._lockstep`;
+    ``data``, the moments of each fold, when a scan gathered them).
     """
     folds = folds_of(spec)
-    models = []
-    for k in range(folds.n_splits):
+    K = folds.n_splits
+    if _in_lockstep(rows, spec, positive):
+        data = fold_data(rows, folds, fitting) if data is None else data
+        models = [_model(spec, positive, spec.C, spec.l1_ratio) for _ in range(K)]
+        warm = None if start is None else (np.asarray(start.coef_), np.asarray(start.intercept_))
+        fits = fit_in_lockstep(rows, data, models, list(range(K)), [warm] * K)
+        return FoldModels(
+            folds, np.stack([f.coef for f in fits]), np.stack([f.intercept for f in fits])
+        )
+    fitted = []
+    for k in range(K):
         model = _model(spec, positive, spec.C, spec.l1_ratio)
         if start is not None:
             _warm(model, start)
-        models.append(rows.fit(model, fold_filter(folds, k, fitting)))
-    return models
+        fitted.append(rows.fit(model, fold_filter(folds, k, fitting)))
+    return stacked(fitted, spec)
 
 
 def _warm(model: LogisticModel, start: LogisticModel) -> None:

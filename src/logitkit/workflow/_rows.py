@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from logitkit.data._batches import one_blas_thread
 from logitkit.data.row_filters import RowFilter
 from logitkit.data.stream import FileSource
 from logitkit.model import LogisticModel
@@ -123,10 +124,12 @@ class FrameRows:
         )
 
     def scan(self, fn: ScanFn[T]) -> Iterator[T]:
-        """``fn`` of each block of :data:`BLOCK_ROWS` rows, in order."""
-        for start in range(0, self.n_rows, BLOCK_ROWS):
-            rows = slice(start, start + BLOCK_ROWS)
-            yield fn(self._X[rows], self._codes[rows], self._sw[rows])
+        """``fn`` of each block of :data:`BLOCK_ROWS` rows, in order (BLAS on one thread,
+        as in a solver's pass: a block is a small problem)."""
+        with one_blas_thread():
+            for start in range(0, self.n_rows, BLOCK_ROWS):
+                rows = slice(start, start + BLOCK_ROWS)
+                yield fn(self._X[rows], self._codes[rows], self._sw[rows])
 
     def grid_data(self, class_weight: Any, keep: RowFilter | None = None) -> Any:
         """The kept rows prepared as a fit prepares them (moments, class totals)."""
@@ -176,14 +179,17 @@ class SourceRows:
         return fitted
 
     def scan(self, fn: ScanFn[T]) -> Iterator[T]:
-        """``fn`` of each record batch (a file) or partition (Dask, on the workers)."""
+        """``fn`` of each record batch (a file; BLAS on one thread, as in a solver's pass,
+        while the reading thread decodes the next batches) or partition (Dask, on the
+        workers)."""
         if isinstance(self.source, FileSource):
             layout = self.source.chunk_source(0).layout
             offset = 0
-            for batch in self.source.record_batches(layout.columns):
-                X, codes, sw = layout.encode(batch, offset)
-                offset += batch.num_rows
-                yield fn(np.ascontiguousarray(X), codes, sw)
+            with one_blas_thread():
+                for batch in self.source.record_batches(layout.columns):
+                    X, codes, sw = layout.encode(batch, offset)
+                    offset += batch.num_rows
+                    yield fn(np.ascontiguousarray(X), codes, sw)
             return
         from dask.base import compute  # noqa: PLC0415 - the dask extra
 

@@ -14,7 +14,10 @@ the provenance that names the source and how it was read):
    row. Without ``cv``, the given C.
 4. **Out-of-fold probabilities** at the chosen C: each row from the fold model that
    did not see it, computed in a pass and written to a temporary on-disk array
-   (:mod:`._evidence`), never ``n x p`` in memory.
+   (:mod:`._evidence`), never ``n x p`` in memory. The fold models (with L2 or no
+   penalty) are fitted together, one pass per solver step for all of them, started
+   from the shipped model (:mod:`._lockstep`); the moments of each fold's rows that
+   they need come from the reference sample's scan.
 5. **Policy** (every rule of :mod:`logitkit.decision`, the confidence-aware ones
    included) chosen on those probabilities, with counts and exact intervals.
 6. **Evaluation**: out of fold, the exact metrics of :func:`logitkit.evaluate` on the
@@ -44,7 +47,8 @@ takes about 3.6 bytes a row; the reference sample at most ``100,000 x p`` values
 
 from __future__ import annotations
 
-from functools import partial
+import operator
+from functools import partial, reduce
 from typing import Any
 
 import numpy as np
@@ -66,11 +70,12 @@ from logitkit.workflow._evidence import (
 from logitkit.workflow._hash_search import (
     HashSearch,
     fixed_fold_models,
+    folds_of,
     probabilities,
     refit,
     search_C,
-    stacked,
 )
+from logitkit.workflow._lockstep import FoldData, Groups, group_moments
 from logitkit.workflow._procedure import choose_policy
 from logitkit.workflow._result import TrainingResult, summary_or_none
 from logitkit.workflow._rows import PassRows
@@ -116,19 +121,32 @@ def run_on_rows(
 
     # The reference sample (its quantiles are the profiles' bin edges), and the counts.
     share = sample_share(rows.n_rows)
-    parts = list(rows.scan(partial(sample_block, share=share, keep=fitting)))
+    # On the same pass, the moments of each fold's rows (for the fold models' fits).
+    share = sample_share(rows.n_rows)
+    folds = folds_of(spec)
+    first = partial(
+        _first_block,
+        share=share,
+        keep=fitting,
+        n_splits=folds.n_splits,
+        seed=folds.seed,
+        n_classes=int(classes.size),
+    )
+    parts = list(rows.scan(first))
     width = len(rows.feature_names)
-    sample = np.concatenate([p[0] for p in parts]) if parts else np.empty((0, width))
-    n_fit, n_held = sum(p[1] for p in parts), sum(p[2] for p in parts)
+    sample = np.concatenate([p[0][0] for p in parts]) if parts else np.empty((0, width))
+    n_fit, n_held = sum(p[0][1] for p in parts), sum(p[0][2] for p in parts)
     _check_split(spec, n_fit, n_held)
+    groups = reduce(operator.add, [p[1] for p in parts])
+    data = FoldData(folds, classes, groups.moments, fitting)
 
     search: HashSearch | None = None
     if spec.cv:
-        search, fold_fits = search_C(rows, spec, positive, fitting)
+        search, fold_fits = search_C(rows, spec, positive, fitting, data=data)
         model = refit(rows, spec, positive, (search.C_, search.l1_ratio_), fitting)
     else:
         model = refit(rows, spec, positive, (spec.C, spec.l1_ratio), fitting)
-        fold_fits = fixed_fold_models(rows, spec, positive, fitting, start=model)
+        fold_fits = fixed_fold_models(rows, spec, positive, fitting, start=model, data=data)
     model.encoder_ = rows.encoder
     binary = classes.size == 2
     column = int(np.flatnonzero(model.classes_ == model.positive_class_)[0]) if binary else None
@@ -142,7 +160,7 @@ def run_on_rows(
     writer = EvidenceWriter(n_fit, int(classes.size), classes, n_held)
     fn = partial(
         block_evidence,
-        folds=stacked(fold_fits, spec),
+        folds=fold_fits,
         coef=np.asarray(model.coef_),
         intercept=np.asarray(model.intercept_),
         edges=[np.asarray(p["edges"], dtype=np.float64) for p in profiles],
@@ -227,6 +245,24 @@ def run_on_rows(
         fingerprint=writer.row_fingerprint(),
         reference=reference,
         training=training,
+    )
+
+
+def _first_block(
+    X: FloatArray,
+    codes: NDArray[np.intp],
+    sw: FloatArray,
+    *,
+    share: int,
+    keep: RowFilter | None,
+    n_splits: int,
+    seed: int,
+    n_classes: int,
+) -> tuple[tuple[FloatArray, int, int], Groups]:
+    """The first scan's block: :func:`sample_block` and :func:`group_moments` together."""
+    sample = sample_block(X, codes, sw, share=share, keep=keep)
+    return sample, group_moments(
+        X, codes, sw, n_splits=n_splits, seed=seed, n_classes=n_classes, keep=keep
     )
 
 
