@@ -191,24 +191,41 @@ class BatchLayout:
                 X[:, j] = col.to_numpy(zero_copy_only=False)
                 j += 1
                 continue
-            text = col.cast(pa.string()) if not pa.types.is_string(col.type) else col
-            index = pc.index_in(text, value_set=pa.array(spec.levels, type=pa.string()))
-            if index.null_count:
-                row = first_true(index.is_null())
-                value = text[row].as_py()
-                msg = (
-                    f"Column '{spec.name}' of {self.where} has level {value!r} at row "
-                    f"{offset + row} that the first pass did not see (known levels: "
-                    f"{', '.join(map(repr, spec.levels[:20]))}); was the file changed?"
-                )
-                raise DataError(msg, column=spec.name, row=offset + row)
-            codes = index.to_numpy(zero_copy_only=False)
-            width = len(spec.levels) - 1
-            X[:, j : j + width] = codes[:, None] == np.arange(1, width + 1)
-            j += width
+            codes = self._level_codes(spec, col, offset)
+            # One contiguous column at a time (X is column-major): level k's indicator.
+            for k in range(1, len(spec.levels)):
+                np.equal(codes, k, out=X[:, j])
+                j += 1
         if check:
             self._check_finite(X, offset)
         return X, self._codes(batch, offset), self._weights(batch, offset, n)
+
+    def _level_codes(self, spec: ColumnSpec, col: Any, offset: int) -> NDArray[np.intp]:
+        """Each row's index among the spec's levels; an unseen level is an error."""
+        levels = pa.array(spec.levels, type=pa.string())
+        if pa.types.is_dictionary(col.type):
+            # Look the (few) dictionary entries up once, then map the row indices: no
+            # string per row. An entry no row uses may be unknown; a used one may not.
+            words = col.dictionary
+            words = words if pa.types.is_string(words.type) else words.cast(pa.string())
+            table = pc.index_in(words, value_set=levels).fill_null(-1)
+            table = np.asarray(table.to_numpy(zero_copy_only=False), dtype=np.intp)
+            codes = table[col.indices.to_numpy(zero_copy_only=False)]
+            text = col
+        else:
+            text = col.cast(pa.string()) if not pa.types.is_string(col.type) else col
+            index = pc.index_in(text, value_set=levels)
+            codes = np.asarray(index.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.intp)
+        if (codes < 0).any():
+            row = int(np.flatnonzero(codes < 0)[0])
+            value = text[row].as_py()
+            msg = (
+                f"Column '{spec.name}' of {self.where} has level {value!r} at row "
+                f"{offset + row} that the first pass did not see (known levels: "
+                f"{', '.join(map(repr, spec.levels[:20]))}); was the file changed?"
+            )
+            raise DataError(msg, column=spec.name, row=offset + row)
+        return np.asarray(codes, dtype=np.intp)
 
     def _check_finite(self, X: FloatArray, offset: int) -> None:
         with np.errstate(over="ignore", invalid="ignore"):
