@@ -7,10 +7,17 @@ import pytest
 import scipy.sparse as sp
 from scipy.optimize import approx_fprime
 
+import logitkit.solver.statistics as statistics_module
 from logitkit.data.memory import ArraySource
-from logitkit.solver.loss import binomial_loss, log1pexp, multinomial_loss, sigmoid
+from logitkit.solver.loss import binomial_loss, log1pexp, multinomial_loss, sigmoid, softmax
 from logitkit.solver.moments import feature_moments
-from logitkit.solver.statistics import Chunk, Scaling, chunk_statistics
+from logitkit.solver.statistics import (
+    Chunk,
+    Scaling,
+    block_statistics,
+    chunk_statistics,
+    standardised_block,
+)
 from tests.helpers import make_logistic
 
 
@@ -95,3 +102,56 @@ def test_losses_are_finite_at_extreme_linear_predictors():
     Z = np.array([[800.0, -800.0, 0.0], [-1000.0, 1000.0, 0.0]])
     loss = multinomial_loss(Z, np.array([0, 0]))
     np.testing.assert_allclose(loss, [0.0, 2000.0])
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize("columns", [None, np.array([0, 2, 3])])
+def test_row_blocked_dense_hessian_equals_the_standardised_product(n_classes, columns, monkeypatch):
+    # Blocks of a few rows, so that the sum over blocks (and the buffer reuse) is exercised;
+    # the reference forms [1, X_s] explicitly and weights all rows at once.
+    monkeypatch.setattr(statistics_module, "_GRAM_BLOCK_VALUES", 12)
+    monkeypatch.setattr(statistics_module, "_GRAM_ROWS_PER_COLUMN", 1)
+    chunk, scaling = _chunk(n_classes, seed=4)
+    M = 1 if n_classes == 2 else n_classes
+    theta = np.random.default_rng(2).normal(size=(M, 5)) * 0.4
+    blocked = chunk_statistics(chunk, theta, scaling, hessian=True, columns=columns)
+    Xa = standardised_block(chunk.X, scaling)
+    y = chunk.y.astype(np.float64) if M == 1 else chunk.y
+    whole = block_statistics(Xa, y, chunk.w, theta, hessian=True, columns=columns)
+    np.testing.assert_allclose(blocked.hess, whole.hess, rtol=1e-12, atol=1e-10)
+    np.testing.assert_array_equal(blocked.hess, blocked.hess.T)
+
+
+def test_in_place_softmax_equals_the_copying_one():
+    Z = np.random.default_rng(3).normal(size=(50, 7)) * 30
+    P, lse = softmax(Z)
+    Z_in = Z.copy()
+    P_in, lse_in = softmax(Z_in, overwrite=True)
+    assert P_in is Z_in
+    np.testing.assert_array_equal(P_in, P)
+    np.testing.assert_array_equal(lse_in, lse)
+
+
+@pytest.mark.parametrize("unit_weights", [True, False])
+def test_multinomial_gradient_is_the_standardised_residual_product(unit_weights):
+    # The gradient pass computes its residuals in the linear predictor's memory (and skips
+    # unit weights); the reference is X_s^T W (P - Y) written out, and the Hessian pass,
+    # which keeps P.
+    chunk, scaling = _chunk(4, seed=6)
+    if unit_weights:
+        chunk = Chunk(chunk.X, chunk.y, np.ones(len(chunk.y)), np.ones(len(chunk.y)))
+    theta = np.random.default_rng(5).normal(size=(4, 5)) * 0.5
+    stats = chunk_statistics(chunk, theta, scaling, hessian=False)
+    Xa = standardised_block(chunk.X, scaling)
+    Z = Xa @ theta.T
+    P = np.exp(Z - Z.max(axis=1, keepdims=True))
+    P /= P.sum(axis=1, keepdims=True)
+    Y = np.eye(4)[chunk.y]
+    np.testing.assert_allclose(
+        stats.grad, ((P - Y) * chunk.w[:, None]).T @ Xa, rtol=1e-12, atol=1e-12
+    )
+    loss = -float(chunk.w @ np.log(P[np.arange(len(chunk.y)), chunk.y]))
+    assert stats.loss == pytest.approx(loss, rel=1e-13)
+    with_hessian = chunk_statistics(chunk, theta, scaling, hessian=True)
+    np.testing.assert_array_equal(with_hessian.grad, stats.grad)
+    assert with_hessian.loss == stats.loss

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import numpy as np
+import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from logitkit.solver.statistics import Chunk, Matrix, S
@@ -14,6 +15,10 @@ __all__ = ["ArraySource"]
 #: Bytes of features per block: large enough for efficient BLAS calls, small enough
 #: that the per-block temporaries (the Hessian's weighted copy) stay a small share of X.
 _BLOCK_BYTES = 16 * 2**20
+#: Non-zeros per block of a sparse X: a CSR block's temporaries are O(nnz), but each
+#: block also costs O(p) dense work (its gradient, the scaling correction), so blocks
+#: sized as if X were dense (256 rows of a 100,000-column matrix) spend their time there.
+_BLOCK_NNZ = 2**24
 #: Rows per block of the Hessian sample: small blocks spread evenly over the data, so a
 #: sample of data sorted by the target still sees every part of it.
 _SAMPLE_BLOCK_ROWS = 256
@@ -35,7 +40,8 @@ class ArraySource:
     n_outputs : int
         1 for binary, K for multinomial.
     blocks : sequence of slice, optional
-        Row blocks to visit; by default all rows in blocks of about 16 MiB.
+        Row blocks to visit; by default all rows in blocks of about 16 MiB (dense) or
+        2**24 non-zeros (sparse).
     """
 
     def __init__(
@@ -52,14 +58,20 @@ class ArraySource:
         self.n_outputs = n_outputs
         n = int(X.shape[0])
         if blocks is None:
-            rows = max(256, _BLOCK_BYTES // (8 * max(self.n_features, 1)))
+            if sp.issparse(X):
+                rows = max(256, int(n * _BLOCK_NNZ / max(X.nnz, 1)))
+            else:
+                rows = max(256, _BLOCK_BYTES // (8 * max(self.n_features, 1)))
             blocks = [slice(i, min(i + rows, n)) for i in range(0, n, rows)]
         self.blocks = list(blocks)
         self.n_rows = sum(b.stop - b.start for b in self.blocks)
 
     def chunk(self, rows: slice) -> Chunk:
         """The chunk of the given rows."""
-        return Chunk(self.X[rows], self.y[rows], self.w[rows], self.sample_weight[rows])
+        # A block of every row is X itself: scipy copies a CSR matrix on any row slice.
+        whole = rows.start == 0 and rows.stop == self.X.shape[0] and rows.step in (None, 1)
+        X = self.X if whole else self.X[rows]
+        return Chunk(X, self.y[rows], self.w[rows], self.sample_weight[rows])
 
     def single_chunk(self) -> Chunk | None:
         """All rows as one chunk, when they form a single block."""

@@ -12,7 +12,7 @@ from numpy.typing import NDArray
 from logitkit.solver.lbfgs import lbfgs
 from logitkit.solver.newton import newton
 from logitkit.solver.objective import Curvature, Objective, Problem
-from logitkit.solver.prox_newton import prox_newton
+from logitkit.solver.prox_newton import WorkingSetTooLarge, prox_newton
 from logitkit.solver.result import SolverResult
 from logitkit.solver.statistics import Chunk, ChunkSource, Scaling, Stats
 from logitkit.solver.stopping import Convergence, StopReason
@@ -89,16 +89,21 @@ def solve(
         Flat starting parameters (warm start or :func:`initial_theta`).
     method : {"auto", "newton", "lbfgs"}
         "newton" means Newton for smooth problems and proximal Newton when there is an
-        L1 term; "auto" chooses "lbfgs" above ``MAX_HESSIAN_PARAMETERS`` parameters,
-        and for a penalised problem without an L1 term above ``NEWTON_MAX_PARAMETERS``.
+        L1 term; "auto" chooses "lbfgs" for a smooth problem above
+        ``MAX_HESSIAN_PARAMETERS`` parameters, and for a penalised one above
+        ``NEWTON_MAX_PARAMETERS``. With an L1 term "auto" chooses proximal Newton, whose
+        Hessian covers only the working set; above ``MAX_HESSIAN_PARAMETERS``
+        parameters it goes on with "lbfgs" from where it got if the working set outgrows
+        that many parameters.
     tol : float
         Optimality tolerance on the normalised objective's gradient (KKT conditions).
     max_iter : int
         Largest number of outer iterations.
     presolve : bool
         On data large enough for a Hessian sample, first solve the problem on that
-        sample and start from its solution (saves full passes from a cold start; leave
-        it off for a warm start that is already close).
+        sample and start from its solution, with its last Hessian as ``curvature``
+        when none is given (saves full passes from a cold start; leave it off for a
+        warm start that is already close).
     curvature : Curvature, optional
         ``result.curvature`` of a nearby problem (the previous penalty on a path, a
         bootstrap resample): its Hessian is reused while steps stay fast.
@@ -111,33 +116,53 @@ def solve(
         may be None or cover only the working set of a proximal step.
     """
     objective = Objective(problem)
+    n_params = problem.n_outputs * (problem.n_features + 1)
+    # Proximal Newton on a wide L1 problem: its Hessian covers the working set only, and
+    # the fit moves to L-BFGS if that grows too large (bounds or penalty factors: never).
+    working_set_cap: int | None = None
+    requested = method
     if method == "auto":
-        n_params = problem.n_outputs * (problem.n_features + 1)
         smooth_penalised = problem.l1 == 0.0 and not np.isinf(problem.C)
         wide = n_params > MAX_HESSIAN_PARAMETERS or (
             smooth_penalised and n_params > NEWTON_MAX_PARAMETERS
         )
-        method = "lbfgs" if wide and not problem.needs_coordinate_descent else "newton"
+        if not wide or problem.needs_coordinate_descent:
+            method = "newton"
+        elif problem.l1 > 0.0:
+            method, working_set_cap = "newton", MAX_HESSIAN_PARAMETERS
+        else:
+            method = "lbfgs"
     sample = objective.sample_problem() if presolve and method == "newton" else None
     if sample is not None:
         # Loosely: the sample optimum is only within sampling error of the full one.
-        theta0 = solve(
-            sample, theta0, method=method, tol=max(tol, 1e-4), max_iter=max_iter
-        ).theta.ravel()
+        pre = solve(sample, theta0, method=requested, tol=max(tol, 1e-4), max_iter=max_iter)
+        theta0 = pre.theta.ravel()
+        if curvature is None:
+            # Its last Hessian is a sampled Hessian at the new start already: reused while
+            # full steps stay fast instead of forming another one per step.
+            curvature = pre.curvature
     if method == "lbfgs" and problem.needs_coordinate_descent:
         msg = "The lbfgs method takes no bounds nor L1 penalty factors; use method='newton'."
         raise ValueError(msg)
     if method == "lbfgs":
         result = lbfgs(objective, theta0, tol=tol, max_iter=max(max_iter, 1000))
     elif problem.l1 > 0.0 or problem.bounded:
-        result = prox_newton(
-            objective, theta0, tol=tol, max_iter=max_iter, curvature=_fits(curvature, problem)
-        )
+        try:
+            result = prox_newton(
+                objective,
+                theta0,
+                tol=tol,
+                max_iter=max_iter,
+                # A reused Hessian is refreshed over every column: not on wide data.
+                curvature=None if working_set_cap else _fits(curvature, problem),
+                max_hessian=working_set_cap,
+            )
+        except WorkingSetTooLarge as grown:
+            result = lbfgs(objective, grown.theta, tol=tol, max_iter=max(max_iter, 1000))
     else:
         result = newton(
             objective, theta0, tol=tol, max_iter=max_iter, curvature=_fits(curvature, problem)
         )
-    n_params = problem.n_outputs * (problem.n_features + 1)
     exact = result.stats.hess is not None and result.stats.hess.shape[0] == n_params
     if np.isinf(problem.C) and not exact and n_params <= MAX_HESSIAN_PARAMETERS:
         # Standard errors of an unpenalised fit need the exact Hessian at the solution;

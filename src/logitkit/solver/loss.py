@@ -47,8 +47,16 @@ def binomial_loss(z: FloatArray, y: FloatArray) -> FloatArray:
     return log1pexp(z) - y * z
 
 
-def softmax(Z: FloatArray) -> tuple[FloatArray, FloatArray]:
+def softmax(Z: FloatArray, *, overwrite: bool = False) -> tuple[FloatArray, FloatArray]:
     """Row-wise softmax of an ``(n, K)`` array of linear predictors.
+
+    Parameters
+    ----------
+    Z : ndarray of shape (n, K)
+        Linear predictors.
+    overwrite : bool
+        Compute in ``Z``'s own memory (``Z`` becomes ``P``): a fit's passes over many
+        classes then make no ``n x K`` temporary. The same operations either way.
 
     Returns
     -------
@@ -58,7 +66,8 @@ def softmax(Z: FloatArray) -> tuple[FloatArray, FloatArray]:
         ``log(sum(exp(Z), axis=1))``, computed after subtracting the row maximum.
     """
     zmax = Z.max(axis=1, keepdims=True)
-    E = np.exp(Z - zmax)
+    E = np.subtract(Z, zmax, out=Z if overwrite else None)
+    np.exp(E, out=E)
     s = E.sum(axis=1, keepdims=True)
     E /= s
     lse = (np.log(s) + zmax)[:, 0]

@@ -34,7 +34,7 @@ from logitkit.solver.result import SolverResult
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
 
-__all__ = ["coordinate_descent", "prox_newton"]
+__all__ = ["WorkingSetTooLarge", "coordinate_descent", "prox_newton"]
 
 #: Rounds of (one sweep, one face solve) before the model solve gives up. A round
 #: typically settles one change of the support, so a solve needs a few; this cap only
@@ -225,6 +225,23 @@ def coordinate_descent(
 _SCREEN = 0.9
 
 
+class WorkingSetTooLarge(Exception):
+    """The working set outgrew the Hessian size allowed to :func:`prox_newton`.
+
+    Attributes
+    ----------
+    theta : ndarray
+        The flat parameters reached (a valid warm start for another method).
+    size : int
+        Parameters the working set would have covered.
+    """
+
+    def __init__(self, theta: FloatArray, size: int) -> None:
+        super().__init__(f"the working set covers {size} parameters")
+        self.theta = theta
+        self.size = size
+
+
 def _inner_tol(kkt: float, tol: float) -> float:
     """How accurately to solve the quadratic model: a forcing sequence ``min(0.1, kkt^0.5)``.
 
@@ -241,6 +258,7 @@ def prox_newton(
     tol: float,
     max_iter: int,
     curvature: Curvature | None = None,
+    max_hessian: int | None = None,
 ) -> SolverResult:
     """Minimise a smooth objective plus an L1 term by proximal Newton.
 
@@ -256,10 +274,20 @@ def prox_newton(
         A loss Hessian from a nearby problem to start with (see ``damped_descent``).
     max_iter : int
         Largest number of outer iterations.
+    max_hessian : int, optional
+        Largest number of parameters the working set (and so its Hessian) may cover;
+        none by default. On wide data with a strong L1 term the working set is a few
+        hundred columns out of many thousands, and the Hessian over it is cheap.
 
     Returns
     -------
     SolverResult
+
+    Raises
+    ------
+    WorkingSetTooLarge
+        When the working set needs more than ``max_hessian`` parameters (the point
+        reached goes with it).
     """
     levels = objective.l1_levels  # l1 times each parameter's penalty factor
     free, penalised = objective.free, objective.penalised
@@ -270,6 +298,8 @@ def prox_newton(
         moving &= free
         used = moving.reshape(M, q).any(axis=0)
         used[0] = True
+        if max_hessian is not None and M * int(used.sum()) > max_hessian:
+            raise WorkingSetTooLarge(point.theta, M * int(used.sum()))
         return None if used.all() else np.flatnonzero(used).astype(np.intp)
 
     def direction(point: Point) -> tuple[FloatArray, float]:
