@@ -43,10 +43,11 @@ Direction = Callable[[Point], tuple[FloatArray, float]]
 #: ``columns(point)`` -> columns of ``[1, X]`` the next Hessian must cover (None: all).
 Columns = Callable[[Point], NDArray[np.intp] | None]
 
-__all__ = ["damped_descent"]
+__all__ = ["MIN_STEP", "accepts_step", "damped_descent"]
 
 _SIGMA = 1e-4
-_MIN_STEP = 1e-10
+#: Steps are halved until accepted, down to this length; then the descent has stalled.
+MIN_STEP = 1e-10
 _ROUNDING = 1e-13
 _SLOW_FULL_STEP = 0.5
 #: A reused Hessian is kept while each full step cuts the violation at least this much.
@@ -66,6 +67,27 @@ def _covers(point: Point, needed: NDArray[np.intp] | None, objective: Objective)
     if needed is None:
         return False
     return bool(np.isin(objective.parameter_index(needed), point.hess_index).all())
+
+
+def accepts_step(
+    value: float, new_value: float, t: float, delta: float, kkt: float, new_kkt: float
+) -> bool:
+    """Whether a step of length ``t`` is taken (Armijo's sufficient decrease).
+
+    ``delta`` is the full step's predicted change of the objective (negative). A step
+    whose decrease is lost in the objective's rounding is still taken when it lowers
+    the optimality violation, so a solve near its optimum is not stopped by rounding.
+
+    Examples
+    --------
+    >>> accepts_step(10.0, 9.0, 1.0, -1.0, 1e-3, 1e-4)
+    True
+    >>> accepts_step(10.0, 10.5, 1.0, -1.0, 1e-3, 1e-4)
+    False
+    """
+    return new_value <= value + _SIGMA * t * min(delta, 0.0) or (
+        new_value <= value + _ROUNDING * abs(value) and new_kkt < kkt
+    )
 
 
 def damped_descent(
@@ -147,7 +169,7 @@ def damped_descent(
             t = objective.line_minimum(point, d)
             search = abs(t - 1.0) > _FULL_STEP_NEAR
         accepted: Point | None = None
-        while t >= _MIN_STEP:
+        while t >= MIN_STEP:
             trial = objective.at(
                 point.theta + t * d,
                 hessian=None if mode == "stale" or chord else mode,
@@ -155,9 +177,7 @@ def damped_descent(
             )
             new_kkt = objective.kkt_violation(trial)
             new_value = trial.value(l1)
-            if new_value <= value + _SIGMA * t * min(delta, 0.0) or (
-                new_value <= value + _ROUNDING * abs(value) and new_kkt < kkt
-            ):
+            if accepts_step(value, new_value, t, delta, kkt, new_kkt):
                 accepted = trial
                 break
             t *= 0.5

@@ -56,7 +56,7 @@ from logitkit.exceptions import ConvergenceWarning
 from logitkit.model import LogisticModel
 from logitkit.selection import HashKFold
 from logitkit.solver import MAX_HESSIAN_PARAMETERS, NEWTON_MAX_PARAMETERS, initial_theta
-from logitkit.solver.damped import _MIN_STEP, _ROUNDING, _SIGMA
+from logitkit.solver.damped import MIN_STEP, accepts_step
 from logitkit.solver.loss import log1pexp, sigmoid, softmax
 from logitkit.solver.moments import Moments, chunk_moments
 from logitkit.solver.newton import newton_direction
@@ -383,15 +383,13 @@ class _Track:
             self.point, self.kkt, self.ready = point, kkt, True
             return False
         value, new_value = self.point.value(0.0), point.value(0.0)
-        if new_value <= value + _SIGMA * self.t * min(self.delta, 0.0) or (
-            new_value <= value + _ROUNDING * abs(value) and kkt < self.kkt
-        ):
+        if accepts_step(value, new_value, self.t, self.delta, self.kkt, kkt):
             slow = self.t < 1.0 or kkt > _SLOW_SHARED_STEP * self.kkt
             self.previous = self.point
             self.point, self.kkt, self.ready = point, kkt, True
             return slow
         self.t *= 0.5
-        if self.t < _MIN_STEP:
+        if self.t < MIN_STEP:
             self.stop = self.rule.stalled(self.kkt, self.n_iter)
         else:
             self.trial = self.point.theta + self.t * self.d
