@@ -80,21 +80,47 @@ def test_cli_stream_refuses_what_it_cannot_do_saying_why(table, tmp_path):
     _, path = table
     out = tmp_path / "m.json"
     base = [str(path), "--target", "outcome", "--drop", "id", "--stream", "--out", str(out)]
-    result = _cli(*base, "--cv", "--scoring", "roc_auc")
-    assert result.exit_code == 2
-    assert "ROC-AUC of a fold is no sum over its rows" in result.output
     result = _cli(*base, "--sep", ";")
     assert result.exit_code == 2
-    assert "--na-values/--sep/--decimal cannot be combined with a streamed fit" in result.output
-    result = _cli(*base, "--test-size", "0.2", "--impute", "median")
-    assert result.exit_code == 2
-    assert "the encoding would be learned before the split" in " ".join(result.output.split())
+    assert "--sep (sep=) applies to CSV files, but" in " ".join(result.output.split())
     assert not out.exists()
+    # Held-out rows with a learned encoding: split off by their raw values first.
+    result = _cli(*base, "--test-size", "0.2", "--impute", "median", "--no-report", "--json")
+    assert result.exit_code == 0, result.output
+    held = json.loads(out.read_text())["training"]["performance"]["held_out"]
+    assert 0.1 * 3000 < held["n_rows"] < 0.3 * 3000
+    out.unlink()
     spelt = tmp_path / "spelt.csv"
     pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0], "y": ["yes", "no", "Yes", "no"]}).to_csv(spelt)
     result = _cli(str(spelt), "--target", "y", "--stream", "--out", str(out))
     assert result.exit_code == 2
     assert "spells one label several ways ('yes' and 'Yes')" in " ".join(result.output.split())
+
+
+def test_cli_stream_chooses_C_by_roc_auc(table, tmp_path):
+    frame, path = table
+    out = tmp_path / "auc.json"
+    args = [str(path), "--target", "outcome", "--drop", "id", "--stream", "--folds", "3"]
+    args += ["--cv", "--cs", "3", "--scoring", "roc_auc", "--no-report", "--out", str(out)]
+    result = _cli(*args)
+    assert result.exit_code == 0, result.output
+    record = json.loads(out.read_text())["training"]["cross_validation"]
+    memory = logitkit.train(
+        frame,
+        target="outcome",
+        drop=["id"],
+        folds=3,
+        cv=True,
+        Cs=3,
+        scoring="roc_auc",
+        fold_scheme="hash",
+    )
+    assert memory.search is not None
+    assert record["scoring"] == "roc_auc"
+    assert record["C"] == memory.search.C_
+    scores = [r["mean_score"] for r in record["results"]]
+    np.testing.assert_allclose(scores, memory.search.cv_results_["mean_score"], rtol=0, atol=1e-12)
+    assert 0.5 < max(scores) < 1.0
 
 
 @pytest.mark.slow  # starting the worker processes takes most of its time

@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from logitkit import DataError, LogisticModel, load
+from logitkit.data.arrow import read_table
 from logitkit.data.encoding import TableEncoder
 from logitkit.data.stream import FileSource
 
@@ -272,3 +273,30 @@ def test_peak_memory_is_bounded_by_the_batch_not_the_file(tmp_path):
     assert streamed_large["rise"] < streamed_small["rise"] + 0.4 * (data_large - data_small), rises
     assert streamed_large["rise"] < 0.5 * memory_large["rise"], rises
     assert np.allclose(streamed_large["coef"], memory_large["coef"], rtol=RTOL, atol=0)
+
+
+def test_reading_options_read_as_read_table(tmp_path):
+    """Separator, decimal mark and missing tokens: the batches hold read_table's values."""
+    csv = tmp_path / "d.csv"
+    csv.write_text("x;g;y\n1,5;a;0\n?;b;1\n2,25;n/k;1\n-3;a;0\n")
+    options = {"na_values": ["?", "n/k"], "sep": ";", "decimal": ","}
+    expected = read_table(csv, **options)
+    source = FileSource(csv, "y", batch_rows=2, **options)
+    got = pd.concat(b.to_pandas() for b in source.record_batches(["x", "g", "y"]))
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), expected, check_dtype=False)
+    # Found from the first lines when not given, as read_table finds them.
+    sniffed = FileSource(csv, "y", na_values=["?", "n/k"])
+    assert sniffed.csv_reading().sep == ";"
+    assert sniffed.csv_reading().decimal == ","
+    # A Parquet text column of numbers and tokens is read as numbers, as in memory.
+    parquet = tmp_path / "d.parquet"
+    pq.write_table(
+        pa.table({"x": ["1.5", "?", "2"], "g": ["a", "?", "b"], "y": [0, 1, 1]}), parquet
+    )
+    source = FileSource(parquet, "y", na_values="?")
+    assert source.feature_types() == {"x": "float", "g": "category"}
+    batch = next(iter(source.record_batches(["x", "g"])))
+    assert batch.column(0).to_pylist() == [1.5, None, 2.0]
+    assert batch.column(1).to_pylist() == ["a", None, "b"]
+    with pytest.raises(DataError, match="applies to CSV files"):
+        FileSource(parquet, "y", sep=";")

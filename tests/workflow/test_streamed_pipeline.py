@@ -38,7 +38,8 @@ from logitkit.data.row_filters import HashShare
 from logitkit.reference import reference_profile
 from logitkit.selection import HashKFold, cross_val_proba
 from logitkit.workflow import TrainingSpec
-from logitkit.workflow._scaled import held_out_split
+from logitkit.workflow._rows import FrameRows
+from logitkit.workflow._scaled import held_out_split, run_on_rows
 
 runner = CliRunner()
 
@@ -144,11 +145,22 @@ def _differences(a: Any, b: Any, path: str = "") -> list[str]:
 
 
 def _streamed(
-    path: Path, dask: str | None = None, batch_rows: int = 256, **options: Any
+    path: Path,
+    dask: str | None = None,
+    batch_rows: int = 256,
+    reading: dict[str, Any] | None = None,
+    **options: Any,
 ) -> logitkit.workflow.TrainingResult:
     spec = TrainingSpec(target="outcome", **options)
     return train_streamed(
-        path, spec, [], batch_rows=batch_rows, dask=dask, progress=False, explicit=True
+        path,
+        spec,
+        [],
+        batch_rows=batch_rows,
+        dask=dask,
+        progress=False,
+        explicit=True,
+        reading=reading,
     )
 
 
@@ -292,10 +304,12 @@ def test_stages_match_independent_computations(files):
 
 def test_what_cannot_run_on_hash_folds_says_why(files):
     frame, parquet, _ = files
-    with pytest.raises(DataError, match="ROC-AUC of a fold is no sum"):
-        logitkit.train(frame, target="outcome", fold_scheme="hash", cv=True, scoring="roc_auc")
-    with pytest.raises(DataError, match="encoding would be learned before the split"):
-        logitkit.train(frame, fold_scheme="hash", test_size=0.2, **FORMULA)
+    # A learned encoding with held-out rows needs them split off by raw values first.
+    spec = TrainingSpec(fold_scheme="hash", test_size=0.2, **FORMULA)
+    X = frame.drop(columns="outcome")
+    rows = FrameRows(TableEncoder().fit(X).transform(X), frame["outcome"].to_numpy(), None)
+    with pytest.raises(DataError, match="split off by their raw values before the encoding"):
+        run_on_rows(rows, spec, source="memory", how="read into memory")
     with pytest.raises(DataError, match="--folds-by must be one of"):
         logitkit.train(frame, target="outcome", fold_scheme="random")
     spec = TrainingSpec(target="outcome", fold_scheme="stratified")

@@ -25,18 +25,23 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
 from logitkit.data._batches import encoder_for
+from logitkit.data._csv_checks import _NULL_TOKENS, csv_only, csv_reading
+from logitkit.data.arrow import _na_tokens, file_format
 from logitkit.data.checks import check_label_spelling
 from logitkit.data.encoding import DEFAULT_MAX_LEVELS, ColumnSpec, TableEncoder
+from logitkit.data.sources import RawSplit
 from logitkit.data.stream import FileSource
 from logitkit.exceptions import DataError
 from logitkit.model import LogisticModel
 from logitkit.workflow import TrainingResult, TrainingSpec
 from logitkit.workflow._rows import SourceRows
-from logitkit.workflow._scaled import run_on_rows
+from logitkit.workflow._scaled import raw_split, run_on_rows
 
 __all__ = [
     "available_memory",
@@ -141,19 +146,104 @@ def _encode_partition(
     return out
 
 
+def _null_partition(
+    part: pd.DataFrame, tokens: tuple[str, ...], numbers: list[str]
+) -> pd.DataFrame:
+    """One partition of a Parquet frame with the ``na_values`` tokens as missing in its
+    text columns, and ``numbers`` (text columns of numbers and tokens) as float64."""
+    out = part.copy()
+    for c in part.columns:
+        if part[c].dtype.kind == "O" or isinstance(part[c].dtype, pd.StringDtype):
+            text = part[c].astype(object)
+            out[c] = text.where(~text.isin(tokens), None)
+            if c in numbers:
+                column = pa.array(out[c], type=pa.string(), from_pandas=True)
+                out[c] = pc.cast(pc.utf8_trim_whitespace(column), pa.float64()).to_numpy(
+                    zero_copy_only=False
+                )
+    return out
+
+
+def _token_columns(part: pd.DataFrame, tokens: tuple[str, ...]) -> pd.DataFrame:
+    """Per text column of one partition: whether it holds a token, and whether the rest
+    are all numbers (the rule of :func:`~logitkit.data.arrow.read_table`)."""
+    hit, castable = {}, {}
+    for c in part.columns:
+        nulled = _null_partition(part[[c]], tokens, [])[c]
+        hit[c] = bool(part[c].isin(tokens).any())
+        try:
+            pc.cast(pc.utf8_trim_whitespace(pa.array(nulled, type=pa.string())), pa.float64())
+            castable[c] = True
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            castable[c] = False
+    return pd.DataFrame({"hit": hit, "castable": castable})
+
+
 def _dask_raw(
-    path: str, target: str, weight: str | None, drop: Sequence[str]
+    path: str,
+    target: str,
+    weight: str | None,
+    drop: Sequence[str],
+    reading: Mapping[str, Any] | None = None,
 ) -> tuple[Any, list[str], list[str]]:
-    """The file as a dask frame of raw columns, its feature columns, and the target (weight)."""
+    """The file as a dask frame of raw columns, its feature columns, and the target (weight).
+
+    ``reading`` holds ``na_values``, ``sep`` and ``decimal`` as
+    :func:`~logitkit.data.arrow.read_table` takes them, and they read the file as it
+    does: pandas (Dask's CSV reader) is given the same separator and decimal mark (found
+    from the file's first lines when not given, for a local file) and exactly pyarrow's
+    missing tokens plus ``na_values`` (not pandas' defaults, which add ``None`` and
+    ``<NA>``); in a Parquet file the tokens are missing in text columns, and a text
+    column of tokens and numbers becomes numbers.
+    """
     import dask.dataframe as dd  # noqa: PLC0415 - optional extra
 
+    options = dict(reading or {})
+    tokens = _na_tokens(options.get("na_values"))
+    sep, decimal = options.get("sep"), options.get("decimal")
     lowered = path.rstrip("/").lower()
     csv = lowered.endswith((".csv", ".csv.gz", ".tsv", ".tsv.gz"))
-    frame = (
-        dd.read_csv(path, blocksize="64MB", sep="\t" if ".tsv" in lowered else ",")
-        if csv
-        else dd.read_parquet(path)
-    )
+    if csv:
+        if "://" not in path:  # a local file: its dialect is found as in memory
+            dialect = csv_reading(
+                Path(path),
+                file_format(Path(path)),
+                sep=sep,
+                decimal=decimal,
+                na_values=tokens,
+                types=None,
+            )
+            sep, decimal = dialect.sep, dialect.decimal
+        frame = dd.read_csv(
+            path,
+            blocksize="64MB",
+            sep=sep or ("\t" if ".tsv" in lowered else ","),
+            decimal=decimal or ".",
+            na_values=list(dict.fromkeys((*_NULL_TOKENS, *tokens))),
+            keep_default_na=False,
+        )
+    else:
+        if "://" not in path:
+            csv_only(Path(path), sep, decimal)
+        frame = dd.read_parquet(path)
+        text = [
+            str(c)
+            for c in frame.columns
+            if frame._meta[c].dtype.kind == "O" or isinstance(frame._meta[c].dtype, pd.StringDtype)
+        ]
+        if tokens and text:
+            from dask.base import compute  # noqa: PLC0415 - optional extra
+
+            found = frame[text].map_partitions(
+                _token_columns, tokens, meta=pd.DataFrame({"hit": [True], "castable": [True]})
+            )
+            (stats,) = compute(found)
+            by = stats.groupby(level=0)
+            numbers = [c for c in text if by["hit"].any()[c] and by["castable"].all()[c]]
+            meta = _null_partition(frame._meta, tokens, [])
+            for c in numbers:
+                meta[c] = meta[c].astype(np.float64)
+            frame = frame.map_partitions(_null_partition, tokens, numbers, meta=meta)
     names = [str(c) for c in frame.columns]
     keep = [target, *([weight] if weight is not None else [])]
     for column in [*keep, *drop]:
@@ -164,12 +254,17 @@ def _dask_raw(
 
 
 def _dask_frame(
-    path: str, target: str, weight: str | None, drop: Sequence[str], max_levels: int
+    path: str,
+    target: str,
+    weight: str | None,
+    drop: Sequence[str],
+    max_levels: int,
+    reading: Mapping[str, Any] | None = None,
 ) -> tuple[Any, TableEncoder]:
     """The file as a dask frame of encoded features, the target and the weight."""
     from dask.base import compute  # noqa: PLC0415 - optional extra
 
-    frame, features, keep = _dask_raw(path, target, weight, drop)
+    frame, features, keep = _dask_raw(path, target, weight, drop, reading)
     meta = frame._meta
     kinds: dict[str, str] = {}
     for c in features:
@@ -303,11 +398,6 @@ def fit_streamed(
     return model
 
 
-def _learned_encoder(spec: TrainingSpec) -> bool:
-    """Whether the encoding is learned beyond levels (formula, imputation, spellings, reference)."""
-    return bool(spec.formula or spec.impute or spec.normalize_labels or spec.reference)
-
-
 def learn_encoder(source: Any, spec: TrainingSpec) -> TableEncoder:
     """The encoding the options ask for, learned in passes over ``source`` (the one call).
 
@@ -351,30 +441,49 @@ def rows_of_file(
     dask: str | None = None,
     n_workers: int | None = None,
     progress: bool = False,
-) -> Iterator[tuple[SourceRows, str]]:
-    """The rows of ``data`` for the pipeline on hash folds, and how they are read.
+    reading: Mapping[str, Any] | None = None,
+) -> Iterator[tuple[SourceRows, str, SourceRows | None]]:
+    """The rows of ``data`` for the pipeline on hash folds, how they are read, and the
+    held-out rows when they are split off by their raw values (else None).
 
     The one place where a file becomes encoded rows at scale: streamed in record
     batches (:class:`~logitkit.data.stream.FileSource`), or read by a Dask cluster
     (``dask``; the cluster stays up while the context is open). The encoding is the
     file's levels, or, with a formula, imputation, merged spellings or reference levels,
-    an encoder learned in passes (:func:`learn_encoder`).
+    an encoder learned in passes (:func:`learn_encoder`); with ``test_size`` too, the
+    held-out rows are split off first by a hash of their raw values
+    (:func:`~logitkit.workflow._scaled.raw_split`) and the encoder learns from the
+    fitting rows only. ``reading`` holds the reading options ``na_values``, ``sep`` and
+    ``decimal``, applied as :func:`~logitkit.data.arrow.read_table` applies them.
     """
-    learned = _learned_encoder(spec)
+    learned = bool(spec.learned_encoding)
+    reading = {k: v for k, v in dict(reading or {}).items() if v is not None}
+    target, weight = str(spec.target), spec.weight
     if dask is None:
         options: dict[str, Any] = {
-            "weight": spec.weight,
+            "weight": weight,
             "drop": spec.drop,
             "batch_rows": batch_rows,
             "progress": progress,
+            **reading,
         }
-        source = FileSource(data, str(spec.target), **options)
+        how = f"streamed in record batches of {batch_rows} rows"
+        source = FileSource(data, target, **options)
+        if spec.splits_raw_rows:
+            columns = list(source.feature_types())
+            fit, held = (raw_split(spec, columns, held=h) for h in (False, True))
+            encoder = learn_encoder(FileSource(data, target, split=fit, **options), spec)
+            rows = SourceRows(FileSource(data, target, encoder=encoder, split=fit, **options))
+            _check_labels(rows, spec)
+            held_source = FileSource(data, target, encoder=encoder, split=held, **options)
+            yield rows, how, SourceRows(held_source)
+            return
         if learned:
             encoder = learn_encoder(source, spec)
-            source = FileSource(data, str(spec.target), encoder=encoder, **options)
+            source = FileSource(data, target, encoder=encoder, **options)
         rows = SourceRows(source)
         _check_labels(rows, spec)
-        yield rows, f"streamed in record batches of {batch_rows} rows"
+        yield rows, how, None
         return
     from logitkit.data.dask import DaskSource  # noqa: PLC0415 - optional extra
 
@@ -383,9 +492,15 @@ def rows_of_file(
         msg = f"Data file {where} does not exist."
         raise DataError(msg)
     with dask_client(dask, n_workers):
-        target, weight = str(spec.target), spec.weight
+        how = f"read by a Dask cluster ({dask})"
+        held_rows = None
         if learned:
-            frame, features, keep = _dask_raw(where, target, weight, spec.drop)
+            frame, features, keep = _dask_raw(where, target, weight, spec.drop, reading)
+            if spec.splits_raw_rows:
+                fit, held = (raw_split(spec, features, held=h) for h in (False, True))
+                meta = frame._meta
+                held_frame = frame.map_partitions(_split_rows, held, meta=meta)
+                frame = frame.map_partitions(_split_rows, fit, meta=meta)
             encoder = learn_encoder(frame[features], spec)
             partitions = DaskSource(
                 frame[features + keep],
@@ -394,12 +509,24 @@ def rows_of_file(
                 encoder=encoder,
                 progress=progress,
             )
+            if spec.splits_raw_rows:
+                held_parts = DaskSource(
+                    held_frame[features + keep], target=target, weight=weight, encoder=encoder
+                )
+                held_rows = SourceRows(held_parts, encoder, where)
         else:
-            frame, encoder = _dask_frame(where, target, weight, spec.drop, DEFAULT_MAX_LEVELS)
+            frame, encoder = _dask_frame(
+                where, target, weight, spec.drop, DEFAULT_MAX_LEVELS, reading
+            )
             partitions = DaskSource(frame, target=target, weight=weight, progress=progress)
         rows = SourceRows(partitions, encoder, where)
         _check_labels(rows, spec)
-        yield rows, f"read by a Dask cluster ({dask})"
+        yield rows, how, held_rows
+
+
+def _split_rows(part: pd.DataFrame, split: RawSplit) -> pd.DataFrame:
+    """The rows of one partition that ``split`` keeps (by a hash of their raw values)."""
+    return part[split.mask(part)]
 
 
 def train_streamed(
@@ -412,13 +539,15 @@ def train_streamed(
     progress: bool,
     explicit: bool,
     n_workers: int | None = None,
+    reading: Mapping[str, Any] | None = None,
 ) -> TrainingResult:
     """``logitkit train --stream|--dask``: the whole pipeline on hash folds, out of core.
 
     The same stages as in memory (:mod:`logitkit.workflow._scaled`): C by cross-validation,
     out-of-fold probabilities, the policy, evaluation, diagnostics and reference profiles;
     the result writes the same artifact and report. What cannot run at scale
-    (``refused``, or stratified folds) is refused, saying why.
+    (``refused``, or stratified folds) is refused, saying why. ``reading`` holds the
+    reading options (``na_values``, ``sep``, ``decimal``; see :func:`rows_of_file`).
     """
     why = "--stream/--dask" if explicit else f"{data} is too large to read into memory, so it"
     if refused:
@@ -437,6 +566,12 @@ def train_streamed(
         raise DataError(msg)
     spec = replace(spec, fold_scheme="hash")
     with rows_of_file(
-        data, spec, batch_rows=batch_rows, dask=dask, n_workers=n_workers, progress=progress
-    ) as (rows, how):
-        return run_on_rows(rows, spec, source=str(data), how=how)
+        data,
+        spec,
+        batch_rows=batch_rows,
+        dask=dask,
+        n_workers=n_workers,
+        progress=progress,
+        reading=reading,
+    ) as (rows, how, held):
+        return run_on_rows(rows, spec, source=str(data), how=how, held=held)

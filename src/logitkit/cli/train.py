@@ -247,7 +247,6 @@ def train(
             start = time.perf_counter()
             if streamed and data is not None:
                 refused = spec.in_memory_options()
-                refused += ["--na-values/--sep/--decimal"] if any(given.values()) else []
                 step("Fitting on hash folds in passes over the data")
                 source = str(data)
                 result = train_streamed(
@@ -258,6 +257,7 @@ def train(
                     dask=dask,
                     progress=False,
                     explicit=explicit,
+                    reading=given,
                 )
             else:
                 step("Reading the data")

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
+import pandas as pd
 from numpy.typing import NDArray
 
 from logitkit.data.memory import ArraySource
@@ -40,18 +41,70 @@ __all__ = [
     "FoldFilter",
     "OutOfCoreChunks",
     "PassProgress",
+    "RawSplit",
     "RowSample",
     "RowSource",
     "SourceSchema",
     "check_classes",
     "hash_folds",
     "pass_progress",
+    "raw_values",
     "sample_positions",
 ]
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 #: Rows per block of the Hessian sample (as :class:`~logitkit.data.memory.ArraySource`).
 SAMPLE_BLOCK_ROWS = 256
+
+
+# ------------------------------------------------------------------------ raw rows
+def raw_values(frame: pd.DataFrame) -> NDArray[np.float64]:
+    """The raw values of ``frame`` as float64, alike whatever read them (for a row hash).
+
+    Numbers (integers, floats, decimals) as float64, booleans as 0/1, text (or
+    categorical) values as the top 53 bits of pandas' stable 64-bit hash of the text,
+    missing values as NaN: a CSV read by pyarrow, Parquet, pandas in memory or a Dask
+    partition give the same matrix for the same rows.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> a = raw_values(pd.DataFrame({"n": [1, 2], "t": ["a", None], "b": [True, False]}))
+    >>> b = raw_values(pd.DataFrame({"n": [1.0, 2.0], "t": ["a", float("nan")], "b": [1, 0]}))
+    >>> bool(np.array_equal(a, b, equal_nan=True))
+    True
+    """
+    out = np.full((len(frame), frame.shape[1]), np.nan)
+    for j, name in enumerate(frame.columns):
+        column = frame[name]
+        dtype = column.dtype
+        if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
+            out[:, j] = column.to_numpy(dtype=np.float64, na_value=np.nan)
+            continue
+        values = column.astype(object).to_numpy()
+        present = np.asarray(pd.notna(values), dtype=bool)
+        kept = values[present]
+        if all(isinstance(v, bool | np.bool_) for v in kept):  # booleans with gaps
+            out[present, j] = kept.astype(np.float64)
+        else:
+            text = np.array([str(v) for v in kept], dtype=object)
+            digest = pd.util.hash_array(text, categorize=False)
+            out[present, j] = (digest >> np.uint64(11)).astype(np.float64)
+    return out
+
+
+@dataclass(frozen=True)
+class RawSplit:
+    """Rows chosen by a hash of their raw values (:func:`raw_values` of ``columns``),
+    before any encoding: ``share`` is a row filter of that matrix (a
+    :class:`~logitkit.data.row_filters.HashShare`)."""
+
+    columns: tuple[str, ...]
+    share: Any
+
+    def mask(self, frame: pd.DataFrame) -> NDArray[np.bool_]:
+        """Which rows of ``frame`` (raw columns, ``columns`` among them) to keep."""
+        return np.asarray(self.share.mask(raw_values(frame[list(self.columns)])), dtype=bool)
 
 
 # ------------------------------------------------------------------------ hash folds

@@ -12,6 +12,10 @@ at most one row group's columns are held decoded (peak memory also grows with th
 files' row-group size; hive partition columns are not read); CSV through
 :func:`pyarrow.csv.open_csv` with the column types fixed after the first block
 (numbers read as float64, so a later ``1.5`` in a column of integers is no error).
+The separator, decimal mark and missing-value tokens (``sep``, ``decimal``,
+``na_values``) are given or found exactly as :func:`~logitkit.data.arrow.read_table`
+finds them (one rule, :func:`~logitkit.data._csv_checks.csv_reading`), so a streamed
+read holds the values of the read in memory.
 
 Columns: numbers (integers, floats, decimals) pass through as float64; booleans and text
 (or dictionary) columns become 0/1 columns against a reference level, exactly as
@@ -27,7 +31,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,12 +51,14 @@ from logitkit.data._batches import (
     raw_type,
     read_ahead,
 )
-from logitkit.data.arrow import file_format
+from logitkit.data._csv_checks import CsvReading, csv_only, csv_reading
+from logitkit.data.arrow import _na_tokens, _null_tokens, file_format
 from logitkit.data.encoding import DEFAULT_MAX_LEVELS, ColumnSpec, TableEncoder
 from logitkit.data.memory import ArraySource
 from logitkit.data.row_filters import RowFilter
 from logitkit.data.sources import (
     PassProgress,
+    RawSplit,
     RowSample,
     SourceSchema,
     check_classes,
@@ -141,6 +147,21 @@ class FileSource:
         fit_encoder_streamed` on this file) that encodes every batch: its input columns
         are the features, and its levels, imputation and formula apply. Without one,
         the first pass learns the levels and missing values are errors.
+    na_values : str or sequence of str, optional
+        Tokens read as missing values, besides pyarrow's (an empty field, ``NA``, ...),
+        as :func:`~logitkit.data.arrow.read_table` reads them: in a CSV file in every
+        column; in a Parquet file in its text columns, and a text column that held such
+        tokens and otherwise only numbers is read as numbers.
+    sep : str, optional
+        A CSV file's column separator (default: found from its first lines, as
+        :func:`~logitkit.data.arrow.read_table` finds it).
+    decimal : {".", ","}, optional
+        A CSV file's decimal mark (default: found as ``read_table`` finds it).
+    split : RawSplit, optional
+        Keep only the rows it keeps, chosen by a hash of their raw values as read (see
+        :class:`~logitkit.data.sources.RawSplit`): every pass, the schema pass and an
+        encoder's passes included, reads the other rows as if they were not in the
+        file (row numbers in messages count the kept rows).
 
     Examples
     --------
@@ -171,6 +192,10 @@ class FileSource:
         max_levels: int = DEFAULT_MAX_LEVELS,
         progress: bool = False,
         encoder: TableEncoder | None = None,
+        na_values: str | Sequence[str] | None = None,
+        sep: str | None = None,
+        decimal: str | None = None,
+        split: RawSplit | None = None,
     ) -> None:
         if encoder is not None and columns is not None:
             msg = (
@@ -186,6 +211,15 @@ class FileSource:
             raise ValueError(msg)
         self.path = Path(path)
         self.kind = file_format(self.path)
+        if self.kind == "parquet":
+            csv_only(self.path, sep, decimal)
+        self.na_values = _na_tokens(na_values)
+        self.sep, self.decimal = sep, decimal
+        self._reading: CsvReading | None = None
+        self.split = split
+        self._split_csv_types: dict[str, pa.DataType] | None = None
+        #: Parquet text columns read as numbers (see ``na_values``), once known.
+        self._as_numbers: frozenset[str] | None = None
         self.target = target
         self.weight = weight
         self.columns = list(columns) if columns is not None else None
@@ -208,15 +242,66 @@ class FileSource:
         """The file's name, for messages."""
         return str(self.path)
 
-    def _parse_options(self) -> pacsv.ParseOptions:
-        return pacsv.ParseOptions(delimiter="\t" if self.kind == "tsv" else ",")
+    def csv_reading(self) -> CsvReading:
+        """How the CSV file is read: separator, decimal mark and missing tokens, given or
+        found from its first lines exactly as :func:`~logitkit.data.arrow.read_table`
+        finds them, so that a streamed read equals the read in memory."""
+        if self._reading is None:
+            self._reading = csv_reading(
+                self.path,
+                self.kind,
+                sep=self.sep,
+                decimal=self.decimal,
+                na_values=self.na_values,
+                types=None,
+            )
+        return self._reading
+
+    def _csv_options(self, columns: list[str] | None = None) -> dict[str, Any]:
+        """pyarrow's options for the CSV file (types fixed once known; ``columns`` only)."""
+        types = {**self._split_types(), **(self._csv_types or {})}
+        options = replace(self.csv_reading(), types=types).options()
+        options["convert_options"].include_columns = columns or []
+        return options
+
+    def _split_types(self) -> dict[str, pa.DataType]:
+        """The CSV types of the split's columns, fixed from the first block (numbers as
+        float64) so that every block hashes a row's values alike."""
+        if self.split is None or self.kind == "parquet":
+            return {}
+        if self._split_csv_types is None:
+            reader = pacsv.open_csv(self.path, **self.csv_reading().options())
+            schema = reader.schema
+            reader.close()
+            types: dict[str, pa.DataType] = {}
+            for name in self.split.columns:
+                kind = schema.field(name).type
+                numeric = pa.types.is_integer(kind) or pa.types.is_floating(kind)
+                boolean = pa.types.is_boolean(kind)
+                types[name] = pa.float64() if numeric else pa.bool_() if boolean else pa.string()
+            self._split_csv_types = types
+        return self._split_csv_types
+
+    def _split_batches(self, columns: list[str]) -> Iterator[pa.RecordBatch]:
+        """The rows the split keeps, as record batches of the chosen columns."""
+        split = self.split
+        assert split is not None
+        wanted = list(dict.fromkeys([*columns, *split.columns]))
+        for batch in self._read_batches(wanted):
+            keep = split.mask(batch.select(list(split.columns)).to_pandas())
+            yield batch.filter(pa.array(keep)).select(columns)
 
     def _arrow_schema(self) -> pa.Schema:
         try:
             if self.kind == "parquet":
-                return self._dataset().schema
-            reader = pacsv.open_csv(self.path, parse_options=self._parse_options())
-            schema: pa.Schema = reader.schema
+                schema = self._dataset().schema
+                for name in self._parquet_numbers(schema):
+                    i = schema.get_field_index(name)
+                    schema = schema.set(i, pa.field(name, pa.float64()))
+                return schema
+            # The types as inferred from the first block (none fixed), as read_table's.
+            reader = pacsv.open_csv(self.path, **self.csv_reading().options())
+            schema = reader.schema
             reader.close()
         except (pa.ArrowInvalid, OSError) as exc:
             msg = f"Cannot read {self.path}: {exc}"
@@ -239,25 +324,28 @@ class FileSource:
         return read_ahead(self._batches(columns), _READ_AHEAD)
 
     def _batches(self, columns: list[str]) -> Iterator[pa.RecordBatch]:
+        if self.split is None:
+            return self._read_batches(columns)
+        return self._split_batches(columns)
+
+    def _read_batches(self, columns: list[str]) -> Iterator[pa.RecordBatch]:
         try:
             if self.kind == "parquet":
                 for file in self._parquet_files():
                     # Buffered reads without pre-buffering: one row group's columns at
                     # a time at most (a dataset scanner reads ahead, holding more).
                     reader = pq.ParquetFile(file, buffer_size=1 << 20, pre_buffer=False)
-                    yield from reader.iter_batches(
+                    batches = reader.iter_batches(
                         batch_size=self.batch_rows, columns=columns, use_threads=True
                     )
+                    if not self.na_values:
+                        yield from batches
+                        continue
+                    numbers = self._parquet_numbers(self._dataset().schema)
+                    for batch in batches:
+                        yield self._null_batch(batch, numbers)
                 return
-            convert = pacsv.ConvertOptions(
-                column_types=self._csv_types or {},
-                include_columns=columns,
-                # Empty fields are missing values (as read_table and pandas read them).
-                strings_can_be_null=True,
-            )
-            reader = pacsv.open_csv(
-                self.path, parse_options=self._parse_options(), convert_options=convert
-            )
+            reader = pacsv.open_csv(self.path, **self._csv_options(columns))
             for block in reader:
                 for start in range(0, block.num_rows, self.batch_rows):
                     yield block.slice(start, self.batch_rows)
@@ -267,6 +355,49 @@ class FileSource:
                 "booleans or text in every row."
             )
             raise DataError(msg) from None
+
+    def _null_batch(self, batch: pa.RecordBatch, numbers: frozenset[str]) -> pa.RecordBatch:
+        """A Parquet batch with the ``na_values`` tokens as missing, and the text columns
+        that :meth:`_parquet_numbers` found to be numbers as float64 (as in memory)."""
+        table = _null_tokens(pa.Table.from_batches([batch]), self.na_values)
+        for i, name in enumerate(table.column_names):
+            if name in numbers and not pa.types.is_floating(table.field(i).type):
+                column = pc.cast(pc.utf8_trim_whitespace(table.column(i)), pa.float64())
+                table = table.set_column(i, pa.field(name, pa.float64()), column)
+        columns = [column.combine_chunks() for column in table.columns]
+        # pandas' metadata would turn the numbers back into text in ``to_pandas``.
+        schema = table.schema.remove_metadata() if numbers else table.schema
+        return pa.RecordBatch.from_arrays(columns, schema=schema)
+
+    def _parquet_numbers(self, schema: pa.Schema) -> frozenset[str]:
+        """The text columns read as numbers with ``na_values``: those that hold a token
+        and otherwise only numbers, as :func:`~logitkit.data.arrow.read_table` reads the
+        whole file (found by one pass over the text columns, on first need)."""
+        if self._as_numbers is not None:
+            return self._as_numbers
+        text = [
+            f.name
+            for f in schema
+            if self.na_values and (pa.types.is_string(f.type) or pa.types.is_large_string(f.type))
+        ]
+        hit = dict.fromkeys(text, False)
+        castable = dict.fromkeys(text, True)
+        tokens = pa.array(self.na_values, type=pa.string())
+        if text:
+            for file in self._parquet_files():
+                reader = pq.ParquetFile(file, buffer_size=1 << 20, pre_buffer=False)
+                for batch in reader.iter_batches(batch_size=self.batch_rows, columns=text):
+                    for name, raw in zip(text, batch.columns, strict=True):
+                        found = pc.is_in(raw, value_set=tokens)
+                        hit[name] = hit[name] or bool(pc.any(found).as_py())
+                        if castable[name]:
+                            kept = pc.if_else(found, pa.scalar(None, raw.type), raw)
+                            try:
+                                pc.cast(pc.utf8_trim_whitespace(kept), pa.float64())
+                            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                                castable[name] = False
+        self._as_numbers = frozenset(c for c in text if hit[c] and castable[c])
+        return self._as_numbers
 
     # ------------------------------------------------------------------ schema pass
     def schema(self) -> SourceSchema:

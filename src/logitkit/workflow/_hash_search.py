@@ -8,7 +8,11 @@ every fold's model at one C steps together, one pass per step for all of them
 (:mod:`._lockstep`), each C started from the previous one's solutions moved by one
 Newton step of the new objective; otherwise fold by fold. One scan then scores
 every fold's rows under every candidate at once (weighted mean log-loss or Brier score,
-sums over rows, hence exact in one pass). The candidate with the best mean score is
+sums over rows, hence exact in one pass). The ROC-AUC of a fold is no sum over its
+rows: that scan writes every row's fold, class, weight and linear predictors under
+every candidate to temporary files on disk (deleted after), and each fold's AUC is then
+computed exactly, one fold's rows of one candidate in memory at a time, by the same
+rule as :class:`~logitkit.selection.LogisticModelCV`'s. The candidate with the best mean score is
 refitted on all the rows; the fold models at that candidate give each row its
 out-of-fold probabilities (:func:`fold_proba`, applied by the evidence scan of
 :mod:`._scaled`).
@@ -21,6 +25,7 @@ fitting rows), and :class:`HashSearch` carries the same ``cv_results_`` columns.
 from __future__ import annotations
 
 import math
+import tempfile
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, cast
@@ -32,7 +37,7 @@ from numpy.typing import NDArray
 from logitkit.data.row_filters import AllOf, RowFilter
 from logitkit.model import LogisticModel
 from logitkit.selection import HashKFold
-from logitkit.selection._path import _L1_SPAN, _L2_RANGE, l1_C_min
+from logitkit.selection._path import _L1_SPAN, _L2_RANGE, HIGHER_IS_BETTER, l1_C_min, score
 from logitkit.solver.loss import sigmoid, softmax
 from logitkit.workflow._lockstep import (
     FoldData,
@@ -72,7 +77,7 @@ class HashSearch:
     cv : HashKFold
         The folds.
     scoring : str
-        ``"log_loss"`` or ``"brier"``.
+        ``"log_loss"``, ``"brier"`` or ``"roc_auc"``.
     cv_results_ : pandas.DataFrame
         One row per candidate: ``l1_ratio``, ``C``, ``mean_score``, ``std_score``,
         ``se_score``, ``mean_nonzero``, ``rank``, ``selected``, ``split{k}_score``.
@@ -260,6 +265,64 @@ def _fold_scores(
     return out
 
 
+def _fold_predictors(
+    X: FloatArray,
+    codes: NDArray[np.intp],
+    sw: FloatArray,
+    *,
+    coef: FloatArray,
+    intercept: FloatArray,
+    n_splits: int,
+    seed: int,
+    keep: RowFilter | None = None,
+) -> tuple[NDArray[np.int32], FloatArray, NDArray[np.intp], FloatArray]:
+    """Each kept row's fold, linear predictors under every candidate ``(n, m, M)`` (from
+    its fold's models), class code and weight."""
+    if keep is not None:
+        mask = keep.mask(X)
+        X, codes, sw = X[mask], codes[mask], sw[mask]
+    folds = np.asarray(HashKFold(n_splits, seed=seed).folds(X))
+    Z = np.empty((X.shape[0], coef.shape[1], coef.shape[2]))
+    for k in range(n_splits):
+        rows = folds == k
+        if rows.any():
+            Z[rows] = np.einsum("np,cmp->ncm", X[rows], coef[k]) + intercept[k][None]
+    return folds.astype(np.int32), Z, np.asarray(codes, dtype=np.intp), sw
+
+
+def _auc_scores(rows: PassRows, fn: Any, n_splits: int, shape: tuple[int, int]) -> FloatArray:
+    """Per fold and candidate ``(K, m)``: the weighted ROC-AUC (one-vs-rest mean for
+    several classes; NaN where a fold lacks a class), exactly as in memory.
+
+    One scan (``fn``: :func:`_fold_predictors`) writes the rows' predictors, folds,
+    classes and weights to memory-mapped files in a temporary directory, deleted after;
+    then each fold's rows of one candidate at a time are read back and scored.
+    """
+    m, M = shape
+    n = max(rows.n_rows, 1)
+    n_classes = int(rows.classes.size)
+    scores = np.full((n_splits, m), np.nan)
+    with tempfile.TemporaryDirectory(prefix="logitkit-auc-") as where:
+        Z = np.memmap(f"{where}/predictors", dtype=np.float64, mode="w+", shape=(n, m, M))
+        fold = np.memmap(f"{where}/folds", dtype=np.int32, mode="w+", shape=(n,))
+        code = np.memmap(f"{where}/classes", dtype=np.intp, mode="w+", shape=(n,))
+        weight = np.memmap(f"{where}/weights", dtype=np.float64, mode="w+", shape=(n,))
+        end = 0
+        for f, z, c, w in rows.scan(fn):
+            part = slice(end, end + f.size)
+            fold[part], Z[part], code[part], weight[part] = f, z, c, w
+            end += f.size
+        for k in range(n_splits):
+            at = np.flatnonzero(fold[:end] == k)
+            if not at.size:
+                continue
+            y, sw = np.asarray(code[at]), np.asarray(weight[at])
+            for j in range(m):
+                scores[k, j] = score("roc_auc", np.asarray(Z[at, j, :]), y, sw, n_classes)
+        del Z, fold, code, weight  # closes the maps before their directory goes
+    return scores
+
+
 def search_C(
     rows: PassRows,
     spec: TrainingSpec,
@@ -275,22 +338,26 @@ def search_C(
     models = fold_models(rows, spec, positive, grid, fitting, data)
     folds = folds_of(spec)
     coef, intercept = models.coef, models.intercept
-    fn = partial(
-        _fold_scores,
-        coef=coef,
-        intercept=intercept,
-        n_splits=folds.n_splits,
-        seed=folds.seed,
-        scoring=spec.scoring,
-        keep=fitting,
-    )
-    totals = sum(rows.scan(fn), np.zeros((folds.n_splits, len(grid) + 1)))
-    scores = totals[:, :-1] / np.maximum(totals[:, -1:], 1e-300)  # (K, m): weighted means
+    where: dict[str, Any] = {
+        "coef": coef,
+        "intercept": intercept,
+        "n_splits": folds.n_splits,
+        "keep": fitting,
+    }
+    if spec.scoring == "roc_auc":
+        fn: Any = partial(_fold_predictors, seed=folds.seed, **where)
+        scores = _auc_scores(rows, fn, folds.n_splits, (len(grid), coef.shape[2]))
+    else:
+        fn = partial(_fold_scores, seed=folds.seed, scoring=spec.scoring, **where)
+        totals = sum(rows.scan(fn), np.zeros((folds.n_splits, len(grid) + 1)))
+        scores = totals[:, :-1] / np.maximum(totals[:, -1:], 1e-300)  # (K, m): weighted means
     nonzero = np.count_nonzero(np.any(coef != 0, axis=2), axis=2).astype(np.float64)
     K = folds.n_splits
     mean = scores.mean(axis=0)
     std = scores.std(axis=0, ddof=1)
-    best = int(np.argmin(np.where(np.isnan(mean), np.inf, mean)))
+    sign = -1.0 if spec.scoring in HIGHER_IS_BETTER else 1.0
+    loss = np.where(np.isnan(mean), np.inf, sign * mean)  # lower is better
+    best = int(np.argmin(loss))
     columns: dict[str, Any] = {
         "l1_ratio": [r for r, _ in grid],
         "C": [c for _, c in grid],
@@ -298,7 +365,7 @@ def search_C(
         "std_score": std,
         "se_score": std / math.sqrt(K),
         "mean_nonzero": nonzero.mean(axis=0),
-        "rank": pd.Series(mean).rank(method="min").astype(int).to_numpy(),
+        "rank": pd.Series(loss).rank(method="min").astype(int).to_numpy(),
         "selected": np.arange(mean.size) == best,
     }
     for k in range(K):

@@ -35,9 +35,12 @@ threshold are not re-done per fold, so the numbers lean optimistic by the select
 of those two). The in-memory pipeline with ``fold_scheme="hash"`` gives exactly this
 record. Held-out rows (``test_size``) are split off by a hash of each row's encoded
 values (:class:`~logitkit.data.row_filters.HashShare`, its own seed) before anything is
-fitted, and scored once by the shipped model and its policy. Their hash needs the
-encoding, so the levels are learned on every row read; a learned encoding (formula,
-imputation) with ``test_size`` is refused, since it would learn from held-out rows.
+fitted, and scored once by the shipped model and its policy; the levels are learned
+on every row read. A learned encoding (formula, imputation, merged spellings,
+reference levels) must not see the held-out rows: then they are split off by the same
+share of a hash of their *raw* values (:class:`~logitkit.data.sources.RawSplit`)
+before the encoding is learned, the encoding and every stage read the fitting rows
+only, and the held-out rows are read once at the end (``held`` of :func:`run_on_rows`).
 
 **Memory.** Rows are read one batch (or partition) at a time; the row vectors live on
 disk (``8 (2K + 2)`` bytes a row); the policy and the exact metrics sort the
@@ -52,9 +55,11 @@ from functools import partial, reduce
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from numpy.typing import NDArray
 
 from logitkit.data.row_filters import HashShare, RowFilter
+from logitkit.data.sources import RawSplit
 from logitkit.diagnostics._moments import CHECKS_NOT_RUN, diagnose_summaries
 from logitkit.exceptions import DataError
 from logitkit.model import LogisticModel, resolve_positive_class
@@ -63,6 +68,7 @@ from logitkit.workflow._assessment import evaluate_rows
 from logitkit.workflow._evidence import (
     EvidenceWriter,
     Moments,
+    _memmap,
     block_evidence,
     sample_block,
     sample_share,
@@ -76,12 +82,12 @@ from logitkit.workflow._hash_search import (
     search_C,
 )
 from logitkit.workflow._lockstep import FoldData, Groups, group_moments
-from logitkit.workflow._procedure import choose_policy
+from logitkit.workflow._procedure import choose_policy, encoder_for
 from logitkit.workflow._result import TrainingResult, summary_or_none
-from logitkit.workflow._rows import PassRows
+from logitkit.workflow._rows import FrameRows, PassRows
 from logitkit.workflow._spec import TrainingSpec
 
-__all__ = ["run_on_rows"]
+__all__ = ["raw_split", "run_on_frame", "run_on_rows"]
 
 FloatArray = NDArray[np.float64]
 
@@ -89,8 +95,44 @@ FloatArray = NDArray[np.float64]
 _BINS = 10
 
 
+def run_on_frame(
+    X: pd.DataFrame, y: NDArray[Any], w: FloatArray | None, spec: TrainingSpec, *, source: str
+) -> TrainingResult:
+    """The pipeline on hash folds for raw rows in memory (``fold_scheme="hash"``).
+
+    The encoding is learned on every row, or, when held-out rows are split off by
+    their raw values (:attr:`TrainingSpec.splits_raw_rows`), on the fitting rows only.
+    """
+    how = "read into memory"
+    if not spec.splits_raw_rows:
+        encoder = encoder_for(spec).fit(X)
+        rows = FrameRows(encoder.transform(X), y, w, encoder, where=source)
+        return run_on_rows(rows, spec, source=source, how=how)
+    held = raw_split(spec, X.columns, held=True).mask(X)
+    fit = ~held
+    encoder = encoder_for(spec).fit(X[fit])
+    parts = [
+        FrameRows(encoder.transform(X[m]), y[m], None if w is None else w[m], encoder, source)
+        for m in (fit, held)
+    ]
+    return run_on_rows(parts[0], spec, source=source, how=how, held=parts[1])
+
+
+def raw_split(spec: TrainingSpec, columns: Any, *, held: bool) -> RawSplit:
+    """The held-out rows (``held``) or the fitting rows, by a hash of the raw values of
+    ``columns`` (the raw feature columns, in order), with the held-out share's seed."""
+    share = HashShare(spec.test_size, seed=spec.seed + _SPLIT_SALT, held=held)
+    return RawSplit(tuple(str(c) for c in columns), share)
+
+
 def run_on_rows(
-    rows: PassRows, spec: TrainingSpec, *, source: str, how: str, n_read: int | None = None
+    rows: PassRows,
+    spec: TrainingSpec,
+    *,
+    source: str,
+    how: str,
+    n_read: int | None = None,
+    held: PassRows | None = None,
 ) -> TrainingResult:
     """Run every stage on hash folds (see the module notes).
 
@@ -107,7 +149,18 @@ def run_on_rows(
         for the provenance.
     n_read : int, optional
         Rows read (default: the rows' count).
+    held : PassRows, optional
+        The held-out rows, split off by their raw values (:func:`raw_split`) when
+        :attr:`TrainingSpec.splits_raw_rows`; ``rows`` are then the fitting rows only,
+        encoded by an encoding learned on them.
     """
+    if spec.splits_raw_rows and held is None:
+        msg = (
+            f"--test-size with {', '.join(spec.learned_encoding)} on hash folds needs the "
+            "held-out rows split off by their raw values before the encoding is learned; "
+            "read the rows through run_on_frame or rows_of_file, which do so."
+        )
+        raise DataError(msg)
     classes = rows.classes
     if classes.size > 2 and spec.rule is not None:
         rule = next(iter(spec.rule))
@@ -117,7 +170,7 @@ def run_on_rows(
         )
         raise DataError(msg, column=spec.target)
     positive = resolve_positive_class(classes, spec.positive)
-    fitting = held_out_split(spec)
+    fitting = held_out_split(spec) if held is None else None
 
     # The reference sample (its quantiles are the profiles' bin edges), and the counts.
     share = sample_share(rows.n_rows)
@@ -136,6 +189,8 @@ def run_on_rows(
     width = len(rows.feature_names)
     sample = np.concatenate([p[0][0] for p in parts]) if parts else np.empty((0, width))
     n_fit, n_held = sum(p[0][1] for p in parts), sum(p[0][2] for p in parts)
+    if held is not None:
+        n_held = held.n_rows
     _check_split(spec, n_fit, n_held)
     groups = reduce(operator.add, [p[1] for p in parts])
     data = FoldData(folds, classes, groups.moments, fitting)
@@ -179,13 +234,20 @@ def run_on_rows(
         policy = choose_policy(spec.rule, labels, oof[:, column], positive, spec.confidence)
     n = writer.n
     held_out = None
-    if fitting is not None:
+    if fitting is not None or held is not None:
+        held_labels, held_proba = (
+            (np.asarray(classes[writer.held_codes]), np.asarray(writer.held_proba))
+            if held is None
+            else _held_rows(held, model)
+        )
+        hashed = "row hash" if held is None else "hash of raw values"
         held_out = evaluate_rows(
             model,
-            np.asarray(classes[writer.held_codes]),
-            np.asarray(writer.held_proba),
-            rows=f"held-out: {n_held} rows whose row hash (seed {spec.seed}) fell in the "
-            f"test share {spec.test_size}, split off before anything was fitted",
+            held_labels,
+            held_proba,
+            rows=f"held-out: {n_held} rows whose {hashed} (seed {spec.seed}) fell in the "
+            f"test share {spec.test_size}, split off before anything was "
+            f"{'fitted' if held is None else 'encoded or fitted'}",
             procedure="the shipped model and its policy, applied once",
             policy=policy,
         )
@@ -246,6 +308,33 @@ def run_on_rows(
         reference=reference,
         training=training,
     )
+
+
+def _held_block(
+    X: FloatArray,
+    codes: NDArray[np.intp],
+    _sw: FloatArray,
+    *,
+    coef: FloatArray,
+    intercept: FloatArray,
+) -> tuple[NDArray[np.intp], FloatArray]:
+    """One block of held-out rows: class codes and the shipped model's probabilities."""
+    return np.asarray(codes, dtype=np.intp), probabilities(X @ coef.T + intercept)
+
+
+def _held_rows(held: PassRows, model: LogisticModel) -> tuple[NDArray[Any], FloatArray]:
+    """Labels and the shipped model's probabilities of the held-out rows (one pass; on disk).
+
+    The codes are the held-out rows' own classes, mapped back to labels.
+    """
+    n, width = held.n_rows, int(np.asarray(model.classes_).size)
+    codes, proba = _memmap(n, 0, np.intp), _memmap(n, width, np.float64)
+    fn = partial(_held_block, coef=np.asarray(model.coef_), intercept=np.asarray(model.intercept_))
+    end = 0
+    for c, p in held.scan(fn):
+        codes[end : end + c.size], proba[end : end + c.size] = c, p
+        end += c.size
+    return np.asarray(held.classes)[codes[:end]], np.asarray(proba[:end])
 
 
 def _first_block(
@@ -391,6 +480,10 @@ def _provenance(
         "performance": _procedure(spec),
         "held_out": None
         if not n_held
+        else f"held-out: {n_held} rows whose hash of raw values (RawSplit, seed {spec.seed}) "
+        f"fell in the test share {spec.test_size}, split off before the encoding was "
+        "learned or anything was fitted; the encoding was learned on the fitting rows"
+        if spec.splits_raw_rows
         else f"held-out: {n_held} rows whose row hash (HashShare, seed {spec.seed}) fell in "
         f"the test share {spec.test_size}, split off before anything was fitted; the "
         "encoding (levels) was learned on every row read",

@@ -255,14 +255,18 @@ class TrainingSpec:
 
     def _check_hash_scheme(self) -> None:
         """What the pipeline on hash folds cannot do, said before any row is read."""
-        if self.cv and self.scoring == "roc_auc":
+        if self.trials is not None:
             msg = (
-                "--scoring roc_auc cannot choose C on hash folds (--folds-by hash, --stream, "
-                "--dask): the ROC-AUC of a fold is no sum over its rows, so it cannot be "
-                "scored in one pass. Use --scoring log_loss or brier."
+                "--trials (grouped data) cannot be combined with --folds-by hash, --stream or "
+                "--dask: grouped rows have no row-level folds, policy or evaluation."
             )
             raise DataError(msg)
-        learned = [
+
+    @property
+    def learned_encoding(self) -> list[str]:
+        """The options whose encoding is learned from the rows beyond their levels
+        (formula, imputation, merged spellings, reference levels)."""
+        return [
             flag
             for flag, on in (
                 ("--formula", self.formula),
@@ -272,21 +276,12 @@ class TrainingSpec:
             )
             if on
         ]
-        if self.test_size > 0 and learned:
-            msg = (
-                f"--test-size cannot be combined with {', '.join(learned)} on hash folds "
-                "(--folds-by hash, --stream, --dask): held-out rows are split by a hash of "
-                "their encoded values, so the encoding would be learned before the split, "
-                "held-out rows included. Leave --test-size out (performance then comes from "
-                "out-of-fold predictions), or train in memory with stratified folds."
-            )
-            raise DataError(msg)
-        if self.trials is not None:
-            msg = (
-                "--trials (grouped data) cannot be combined with --folds-by hash, --stream or "
-                "--dask: grouped rows have no row-level folds, policy or evaluation."
-            )
-            raise DataError(msg)
+
+    @property
+    def splits_raw_rows(self) -> bool:
+        """Whether held-out rows are split off by a hash of their raw values, before the
+        encoding is learned (on hash folds, ``test_size`` with a learned encoding)."""
+        return self.test_size > 0 and bool(self.learned_encoding)
 
     def in_memory_options(self) -> list[str]:
         """The options given that need the rows in memory (a streamed fit refuses them)."""

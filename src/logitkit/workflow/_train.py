@@ -38,8 +38,7 @@ from logitkit.reference import reference_profile
 from logitkit.workflow._assessment import cross_validate_procedure, evaluate_rows
 from logitkit.workflow._procedure import Fitted, encoder_for, fit_procedure
 from logitkit.workflow._result import TrainingResult, summary_or_none
-from logitkit.workflow._rows import FrameRows
-from logitkit.workflow._scaled import run_on_rows
+from logitkit.workflow._scaled import run_on_frame
 from logitkit.workflow._spec import TrainingSpec
 
 __all__ = ["train"]
@@ -212,9 +211,7 @@ def run(frame: pd.DataFrame, spec: TrainingSpec, *, source: str) -> TrainingResu
         )
         raise DataError(msg, column=spec.target)
     if spec.fold_scheme == "hash":  # the pipeline that also runs streamed and on Dask
-        encoder = encoder_for(spec).fit(X)
-        rows = FrameRows(encoder.transform(X), y, w, encoder, where=source)
-        return run_on_rows(rows, spec, source=source, how="read into memory")
+        return run_on_frame(X, y, w, spec, source=source)
     fit_rows, held_rows = _split(y, spec)
     X_fit, y_fit = X.iloc[fit_rows], y[fit_rows]
     w_fit = None if w is None else w[fit_rows]
