@@ -7,10 +7,13 @@ by the kernel) for a fixed time. Every answer is committed to the prediction log
 first, so the log's group commit is part of each number. Run it with::
 
     python -m benchmarks.serve_workers [--db postgresql+psycopg://...] [--seconds 10]
+                                       [--out FILE] [--smoke]
 
-Without ``--db`` (or ``LOGITKIT_TEST_POSTGRES_URL``) the log is a SQLite file. The
-numbers only mean something on a machine with idle cores: each worker is one process,
-so more workers than cores measures contention.
+Without ``--db`` (or ``LOGITKIT_TEST_POSTGRES_URL``) the log is a SQLite file. The table
+is printed; ``--out`` also writes it into that results file's section. ``--smoke`` runs
+1 and 2 workers for 1 s each on a SQLite log (a check that it runs, not a measurement).
+The numbers only mean something on a machine with idle cores: each worker is one
+process, so more workers than cores measures contention.
 """
 
 from __future__ import annotations
@@ -21,17 +24,20 @@ import re
 import tempfile
 import urllib.request
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks._common import cpu_snapshot, machine_lines, markdown_table
+from benchmarks._common import cpu_snapshot, machine_lines, markdown_table, replace_section
 from benchmarks.serve_checks import API_KEY, predict_maker
 from benchmarks.serve_load import ServerProcess, free_port, run_load
 
 WORKERS = (1, 2, 4)
+SMOKE_WORKERS = (1, 2)
+SMOKE_SECONDS = 1.0
 CONCURRENCY = 32
+SECTION = "benchmarks.serve_workers"
 _PREDICTED = re.compile(r'^logitkit_predictions_total\{decision="[^"]*"\} (\S+)$', re.MULTILINE)
 
 
@@ -151,17 +157,45 @@ def table(rows: Sequence[WorkersRow]) -> str:
     )
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    """Run the benchmark and print its table with the machine it ran on."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--db", default=os.environ.get("LOGITKIT_TEST_POSTGRES_URL"))
-    parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--workers", type=int, nargs="+", default=list(WORKERS))
-    args = parser.parse_args(argv)
+def run(
+    workers: Sequence[int] = WORKERS,
+    *,
+    seconds: float = 10.0,
+    db_url: str | None = None,
+    smoke: bool = False,
+    out: Path | None = None,
+    echo: Callable[[str], object] = print,
+) -> tuple[list[WorkersRow], str]:
+    """Measure each worker count in turn; echo the report and write it to ``out`` if given.
+
+    Parameters
+    ----------
+    workers : sequence of int
+        The worker counts, one run each (smoke: 1 and 2).
+    seconds : float
+        Measured time per worker count (smoke: 1 s).
+    db_url : str, optional
+        The prediction log (default: a SQLite file in a temporary folder; smoke always).
+    smoke : bool
+        Tiny sizes: checks that the benchmark runs, measures nothing.
+    out : Path, optional
+        A results file whose ``benchmarks.serve_workers`` section gets the report.
+    echo : callable
+        Where the report goes line by line.
+
+    Returns
+    -------
+    rows : list of WorkersRow
+        One per worker count.
+    text : str
+        The report (Markdown).
+    """
     from typer.testing import CliRunner
 
     from logitkit.cli import app as cli
 
+    if smoke:
+        workers, seconds, db_url = SMOKE_WORKERS, SMOKE_SECONDS, None
     start = cpu_snapshot()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -169,20 +203,44 @@ def main(argv: Sequence[str] | None = None) -> None:
         result = CliRunner().invoke(cli, ["train", "--quiet", "--out", str(model)])
         if result.exit_code != 0:
             raise SystemExit(result.output)
-        db_url = args.db or f"sqlite:///{work / 'log.db'}"
-        rows = [run_workers(model, db_url, n, args.seconds, work) for n in args.workers]
-    log = "PostgreSQL" if db_url.startswith("postgresql") else "SQLite"
-    print(f"## logitkit serve --workers ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC, log: {log})")
-    print()
-    print(
-        f"One-instance POST /v1/predict over {CONCURRENCY} keep-alive connections, "
-        f"{args.seconds:g} s per worker count, each answer committed to the log first."
+        url = db_url or f"sqlite:///{work / 'log.db'}"
+        rows = [run_workers(model, url, n, seconds, work) for n in workers]
+    log = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
+    lines = [
+        f"## logitkit serve --workers ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC, log: {log})"
+        + (" (smoke sizes)" if smoke else ""),
+        "",
+        (
+            f"One-instance POST /v1/predict over {CONCURRENCY} keep-alive connections, "
+            f"{seconds:g} s per worker count, each answer committed to the log first."
+        ),
+        "",
+        table(rows),
+        "",
+        *(f"- {line}" for line in machine_lines(("uvicorn", "fastapi", "sqlalchemy"), start)),
+    ]
+    text = "\n".join(lines) + "\n"
+    for line in lines:
+        echo(line)
+    if out is not None:
+        replace_section(out, SECTION, text)
+    return rows, text
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Command line: run the benchmark and print its table with the machine it ran on."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", default=os.environ.get("LOGITKIT_TEST_POSTGRES_URL"))
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--workers", type=int, nargs="+", default=list(WORKERS))
+    parser.add_argument(
+        "--out", type=Path, default=None, help="also write the table into this results file"
     )
-    print()
-    print(table(rows))
-    print()
-    for line in machine_lines(("uvicorn", "fastapi", "sqlalchemy"), start):
-        print(f"- {line}")
+    parser.add_argument(
+        "--smoke", action="store_true", help="1 and 2 workers, 1 s each, SQLite log"
+    )
+    args = parser.parse_args(argv)
+    run(args.workers, seconds=args.seconds, db_url=args.db, smoke=args.smoke, out=args.out)
 
 
 if __name__ == "__main__":

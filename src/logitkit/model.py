@@ -75,7 +75,7 @@ def _rowwise_products(X: Any, coef: FloatArray) -> FloatArray:
         # block would be summed column by column, rounding otherwise).
         block = np.ascontiguousarray(X[start : start + step], dtype=np.float64)
         for k in range(coef.shape[0]):
-            out[start : start + step, k] = np.sum(block * coef[k], axis=1)
+            np.add.reduce(block * coef[k], axis=1, out=out[start : start + step, k])
     return out
 
 

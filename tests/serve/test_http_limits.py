@@ -138,6 +138,44 @@ def test_dribbling_clients_are_cut_off_and_the_service_stays_reachable(server):
             sock.close()
 
 
+def _answer(sock: socket.socket) -> bytes:
+    """One answer on a keep-alive connection: its head, and the body its length says."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65_536)
+        if not chunk:
+            return data
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    while len(body) < length:
+        body += sock.recv(65_536)
+    return head
+
+
+def test_a_busy_keep_alive_connection_keeps_its_head_timeout_per_request(server):
+    """One head timer per connection, set again as heads begin: requests on a connection
+    open past the timeout are answered, and a head started late is cut off a timeout
+    after it began, not after the connection opened."""
+    request = b"GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        opened = time.monotonic()
+        while time.monotonic() - opened < 2.5:  # 2.5 header timeouts
+            sock.sendall(request)
+            assert _answer(sock).startswith(b"HTTP/1.1 200 ")
+            time.sleep(0.05)
+        sock.sendall(b"GET /health/live HTTP/1.1\r\nHost: x\r\n")  # a head left unfinished
+        began = time.monotonic()
+        answer = _read_all(sock)
+        waited = time.monotonic() - began
+    assert answer.startswith(b"HTTP/1.1 408 "), answer[:200]
+    assert 0.9 <= waited < 2.0, waited
+
+
 def test_connections_beyond_the_cap_are_refused_at_once(server):
     held = [socket.create_connection(("127.0.0.1", server.port), timeout=5) for _ in range(40)]
     try:

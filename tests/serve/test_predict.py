@@ -24,7 +24,11 @@ JSON = {"Content-Type": "application/json"}
 def server(demo_model: Path, tmp_path_factory: pytest.TempPathFactory):
     db = tmp_path_factory.mktemp("predict") / "log.db"
     settings = Settings(
-        model_path=demo_model, db_url=f"sqlite:///{db}", api_keys=(API_KEY,), max_batch=1000
+        model_path=demo_model,
+        db_url=f"sqlite:///{db}",
+        api_keys=(API_KEY,),
+        max_batch=1000,
+        max_body_bytes=1 << 20,  # test_body_size_limit_with_length_and_chunked passes it
     )
     with LiveServer(settings) as live:
         yield live

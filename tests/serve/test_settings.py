@@ -99,7 +99,7 @@ def test_precedence_is_command_line_then_environment_then_file(tmp_path: Path):
     assert s.model_path == Path("from-file.json")
     assert s.docs_public is True
     assert s.metrics_public is True
-    assert s.max_body_bytes == 1 << 20  # the default, given nowhere
+    assert s.max_body_bytes == 16 << 20  # the default, given nowhere
     # --config (config_file) wins over LOGITKIT_CONFIG.
     other = tmp_path / "other.toml"
     other.write_text('model_path = "other.json"\n')
@@ -165,3 +165,17 @@ def test_serve_reads_its_config_file_and_says_what_is_wrong(tmp_path: Path):
     result = CliRunner().invoke(cli, ["serve", "m.json", "--config", str(config)], env={})
     assert result.exit_code == 2
     assert "'max_connections' setting must be an int in [1, inf)" in " ".join(result.output.split())
+
+
+@pytest.mark.parametrize(("value", "on"), [(None, False), ("1", True), ("false", False)])
+def test_fastapi_native_telemetry_follows_the_otel_setting(demo_model: Path, tmp_path, value, on):
+    """FastAPI's per-request OpenTelemetry check runs only when asked for (LOGITKIT_OTEL)."""
+    from logitkit.serve import create_app
+
+    env = {"LOGITKIT_MODEL": str(demo_model), "LOGITKIT_DB_URL": f"sqlite:///{tmp_path / 'l.db'}"}
+    if value is not None:
+        env["LOGITKIT_OTEL"] = value
+    settings = Settings.from_env(env)
+    assert settings.otel is on
+    config = create_app(settings)._telemetry  # FastAPI's own record of the switches
+    assert (config["tracing"], config["metrics"], config["logs"]) == (on, on, on)

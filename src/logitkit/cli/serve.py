@@ -71,10 +71,18 @@ def serve(
         ),
     ] = False,
     max_body_bytes: Annotated[
-        int | None, typer.Option(help="Largest request body in bytes (default 1 MiB).")
+        int | None,
+        typer.Option(
+            help="Largest request body in bytes; more is 413 (default 16 MiB: 10000 "
+            "instances of up to about 60 features)."
+        ),
     ] = None,
     max_batch: Annotated[
-        int | None, typer.Option(help="Most instances per request (default 10000).")
+        int | None,
+        typer.Option(
+            help="Most instances per request; more is 422 (default 10000; raise "
+            "--max-body-bytes with it)."
+        ),
     ] = None,
     max_in_flight: Annotated[
         int | None, typer.Option(help="Requests served at once; more get 503 (default 1024).")

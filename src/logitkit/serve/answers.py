@@ -9,6 +9,7 @@ instance for the JSON encoder, which counts on 1,000-instance batches.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -139,17 +140,7 @@ class Answers:
             return b"[]"
         # orjson prints each number once; one template per instance, all filled by a
         # single formatting operation, puts them in place.
-        keys = b",".join(orjson.dumps(key).replace(b"%", b"%%") + b":%s" for key in self.class_keys)
-        bounds = b"" if self.interval is None else b'"probability_interval":[%s,%s],'
-        item = (
-            b'{"label":%s,"probability":%s,'
-            + bounds
-            + b'"probabilities":{'
-            + keys
-            + b'},"decision":%s,"threshold":'
-            + orjson.dumps(self.threshold)
-            + b"}"
-        )
+        item = _item_template(self.class_keys, self.threshold, self.interval is not None)
         # The values in one template: label, probability, [low, high,] k classes, decision.
         first = 2 if self.interval is None else 4  # where the classes' values start
         width = first + k + 1
@@ -164,6 +155,23 @@ class Answers:
             values[first + j :: width] = numbers[j::k]
         values[first + k :: width] = _json_values(self.decisions)
         return b"[" + b",".join([item] * n) % tuple(values) + b"]"
+
+
+@functools.lru_cache(maxsize=64)
+def _item_template(class_keys: tuple[str, ...], threshold: float | None, interval: bool) -> bytes:
+    """One instance's JSON object with ``%s`` for its values (see
+    :meth:`Answers.predictions_json`); the same for every answer of one model and policy."""
+    keys = b",".join(orjson.dumps(key).replace(b"%", b"%%") + b":%s" for key in class_keys)
+    bounds = b'"probability_interval":[%s,%s],' if interval else b""
+    return (
+        b'{"label":%s,"probability":%s,'
+        + bounds
+        + b'"probabilities":{'
+        + keys
+        + b'},"decision":%s,"threshold":'
+        + orjson.dumps(threshold)
+        + b"}"
+    )
 
 
 def _json_values(values: Sequence[Any]) -> list[bytes]:

@@ -42,24 +42,29 @@ def _unsupported(request: Request, allowed: str) -> ApiError:
     )
 
 
-async def _read(request: Request, limit: int) -> bytes:
-    too_large = ApiError(
+def _too_large(limit: int) -> ApiError:
+    return ApiError(
         413,
         "body_too_large",
-        f"The body is larger than {limit} bytes, the configured limit; send fewer instances "
-        "per request.",
+        f"The body is larger than {limit} bytes, the service's limit: send fewer instances "
+        "per request, or have the service's max_body_bytes setting raised "
+        "(--max-body-bytes, LOGITKIT_MAX_BODY_BYTES).",
         headers={"Connection": "close"},
     )
+
+
+async def _read(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise too_large
+        raise _too_large(limit)
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise too_large
-        chunks.append(chunk)
+            raise _too_large(limit)
+        if chunk:  # the stream ends with an empty one: a lone chunk is the body, uncopied
+            chunks.append(chunk)
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 

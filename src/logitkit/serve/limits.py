@@ -47,6 +47,7 @@ class _LimitedProtocol(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self._in_head = True
         self._head_bytes = 0
+        self._head_began = 0.0  # loop time the request head being read began
         self._head_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -59,7 +60,10 @@ class _LimitedProtocol(HttpToolsProtocol):
                 "retry shortly.",
             )
             return
-        self._arm_head_timer()
+        self._head_began = self.loop.time()
+        self._head_timer = self.loop.call_at(
+            self._head_began + self.header_timeout_s, self._check_head
+        )
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm_head_timer()
@@ -80,30 +84,38 @@ class _LimitedProtocol(HttpToolsProtocol):
         super().on_message_begin()
         self._in_head = True
         self._head_bytes = 0
-        self._arm_head_timer()
+        self._head_began = self.loop.time()
 
     def on_headers_complete(self) -> None:
         self._in_head = False
-        self._disarm_head_timer()
         super().on_headers_complete()
 
-    def _arm_head_timer(self) -> None:
-        if self._head_timer is None:
-            self._head_timer = self.loop.call_later(self.header_timeout_s, self._head_timed_out)
+    def _check_head(self) -> None:
+        """The connection's one head timer: 408 if the head being read is overdue, else
+        set again for when the current (or a next) head would be.
 
-    def _disarm_head_timer(self) -> None:
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
-
-    def _head_timed_out(self) -> None:
+        A request only notes when its head began; the timer, set when the connection
+        opened, fires at most once per ``header_timeout_s`` on a busy keep-alive
+        connection rather than being set and cancelled for every request.
+        """
         self._head_timer = None
-        if self._in_head and not self.transport.is_closing():
+        if self.transport.is_closing():
+            return
+        now = self.loop.time()
+        due = (self._head_began if self._in_head else now) + self.header_timeout_s
+        if due <= now:
             self._refuse(
                 408,
                 "header_timeout",
                 f"The request headers did not arrive within {self.header_timeout_s:g} s.",
             )
+            return
+        self._head_timer = self.loop.call_at(due, self._check_head)
+
+    def _disarm_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
 
     def _refuse(self, status: int, code: str, message: str) -> None:
         """Answer ``status`` with the service's JSON error body and close the connection."""

@@ -10,6 +10,7 @@ answer; reusing an id for different inputs is a conflict.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import time
 import uuid
@@ -57,11 +58,28 @@ class Logged:
             f"answer;dur={self.answer_s * 1e3:.3f}, "
             f"total;dur={(time.perf_counter() - started) * 1e3:.3f}"
         )
-        return Response(
+        return _Answer(
             self.body,
-            media_type="application/json",
-            headers={"X-Request-ID": self.request_id, "Server-Timing": timing},
+            [
+                (b"x-request-id", self.request_id.encode("latin-1")),
+                (b"server-timing", timing.encode("latin-1")),
+                (b"content-length", b"%d" % len(self.body)),
+                (b"content-type", b"application/json"),
+            ],
         )
+
+
+class _Answer(Response):
+    """A 200 JSON answer with its headers given as bytes, as Starlette sends them (rather
+    than normalised from a dict on every request: the names are fixed)."""
+
+    media_type = "application/json"
+
+    def __init__(self, body: bytes, raw_headers: list[tuple[bytes, bytes]]) -> None:
+        self.status_code = 200
+        self.background = None
+        self.body = body
+        self.raw_headers = raw_headers
 
 
 #: Request ids: a random 64-bit prefix per process and a counter. Unique across restarts
@@ -79,6 +97,12 @@ def _json(value: Any) -> str:
     return json_bytes(value).decode()
 
 
+@functools.lru_cache(maxsize=16)
+def _keys_json(keys: tuple[str, ...]) -> str:
+    """A model's class keys as JSON (the same in every row of one model)."""
+    return _json(keys)
+
+
 def _log_row(
     model: Predictor, request_id: str, inputs: str, out: Outputs, created: Any
 ) -> tuple[Any, ...]:
@@ -91,7 +115,7 @@ def _log_row(
         created,
         model.version,
         len(labels),
-        _json(keys),
+        _keys_json(keys),
         inputs,
         _json(out.probability),
         _json(out.proba),

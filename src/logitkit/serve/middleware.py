@@ -7,6 +7,13 @@ timeout, closes each keep-alive connection after its next answer once SIGTERM st
 the drain, and counts every answer by route. Health and metrics endpoints are never
 refused, so a load balancer keeps seeing the truth under overload.
 
+A request without the key its path needs is refused only if a route matches its path
+(with any method): a path no route matches is answered 404 whatever key it carries, as
+FastAPI and Starlette apps answer it, so the key check guards every route and an
+unknown path is not told apart by the key sent. A refusal is counted under the route it
+was addressed to, found by the app's own route matching (which runs for refusals only:
+a request let through is matched once, by the router).
+
 It is the app's own innermost middleware (``create_app`` adds it first), so middleware
 a user adds with ``app.add_middleware`` (CORS, tracing) wraps it and sees every answer,
 refusals included. Its answers come from the one error mapping,
@@ -20,6 +27,8 @@ import logging
 import time
 from typing import Any
 
+from starlette.exceptions import HTTPException
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from logitkit.serve.deps import access, check_key
@@ -65,10 +74,15 @@ class Guard:
         if refusal is None:
             refusal = self._unauthorised(scope)
         if refusal is not None:
-            if refusal.status == 503:
+            route = _route(scope)
+            answer: Exception = refusal
+            status = refusal.status
+            if status == 503:
                 runtime.metrics.rejected.labels(refusal.code).inc()
-            await error_answer(refusal, scope["method"], path)(scope, receive, send)
-            self._count(scope, refusal.status, start)
+            elif route is None:  # no route takes this path: 404, whatever the key
+                answer, status = HTTPException(404), 404
+            await error_answer(answer, scope["method"], path)(scope, receive, send)
+            self._count(scope, status, start, route)
             return
         state: dict[str, Any] = {"status": 0}
 
@@ -131,9 +145,9 @@ class Guard:
             return ApiError(503, "overloaded", message, headers=retry)
         return None
 
-    def _count(self, scope: Scope, status: int, start: float) -> None:
-        route = scope.get("route")
-        label = getattr(route, "path", None) or "unmatched"
+    def _count(self, scope: Scope, status: int, start: float, route: Any = None) -> None:
+        """Count an answer under its route's path (``route``, else the one routed to)."""
+        label = getattr(route or scope.get("route"), "path", None) or "unmatched"
         self.runtime.metrics.observe_request(
             label, scope["method"], status, time.perf_counter() - start
         )
@@ -151,3 +165,24 @@ def _closing(send: Send) -> Send:
         await send(message)
 
     return send_closing
+
+
+def _route(scope: Scope) -> BaseRoute | None:
+    """The route the app's router would pick for ``scope`` (one of another method, if
+    none takes this one), or None when no route matches its path.
+
+    Each route matches as it does for the router, on a copy of the scope (matching may
+    note what it found in the scope it is given; the router matches again if it runs).
+    """
+    router = getattr(scope.get("app"), "router", None)
+    if router is None:
+        return None
+    probe = dict(scope)
+    partial = None
+    for route in router.routes:
+        match, child = route.matches(probe)
+        if match is Match.FULL:
+            return child.get("route", route)  # type: ignore[no-any-return]
+        if match is Match.PARTIAL and partial is None:
+            partial = child.get("route", route)
+    return partial

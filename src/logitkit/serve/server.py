@@ -8,7 +8,9 @@
   short window) for the clients to close them before it closes what is left.
 * **A second SIGTERM**: hurry -- requests whose rows are not yet committing are answered
   503 at once (nothing unlogged is ever acknowledged), then exit.
-* **SIGHUP**: reload the model file and policy (see :meth:`Runtime.reload`).
+* **SIGHUP**: reload the model file and policy (see :meth:`Runtime.reload`). One that
+  arrives while the server is still starting is noted, not fatal, and applied as a
+  reload once the server is up.
 * **SIGKILL** needs nothing: every acknowledged prediction is already committed.
 
 Connections are limited by :mod:`logitkit.serve.limits` (request-head size and time,
@@ -16,9 +18,12 @@ open connections). With ``workers`` > 1, a supervisor process starts that many w
 processes, each listening on the same port (``SO_REUSEPORT``: the kernel spreads new
 connections over them) with its own model, limits and connection to the prediction
 log, and each with the signal semantics above: the supervisor passes SIGTERM, SIGINT
-and SIGHUP on to every worker, restarts a worker that dies unasked, and exits 0 once
-all have drained. The workers share the prediction log: PostgreSQL, or a SQLite file
-on a local disk (their commits then take turns on its write lock).
+and SIGHUP on to every worker (SIGHUP only until it is told to stop), restarts a worker
+that dies unasked, and exits 0 once all have drained. A worker starts with SIGHUP
+blocked (the blocked set survives ``fork`` and ``exec``), so one that arrives during
+the new interpreter's imports waits until the worker can note it. The workers share
+the prediction log: PostgreSQL, or a SQLite file on a local disk (their commits then
+take turns on its write lock).
 """
 
 from __future__ import annotations
@@ -53,18 +58,30 @@ _CLOSE_WINDOW_S = 1.0
 #: A supervisor stops when its workers exit unasked more than this often in the window.
 _MAX_RESTARTS = 5
 _RESTART_WINDOW_S = 60.0
+#: Blocked in a worker from its start until :func:`_serve` takes SIGHUP over: its default
+#: action is to terminate, and the new interpreter's imports come first. Every thread
+#: started meanwhile (BLAS pools at import) inherits the block, so none can take a SIGHUP
+#: to the default action; the main thread takes it once it is unblocked there.
+_HELD = frozenset({signal.SIGHUP})
 
 
 class _Server(uvicorn.Server):
     """uvicorn's server with logitkit's SIGTERM semantics (see the module docstring)."""
 
-    def __init__(self, config: uvicorn.Config, runtime: Runtime, early: list[int]) -> None:
+    def __init__(
+        self, config: uvicorn.Config, runtime: Runtime, early: list[int], hups: list[int]
+    ) -> None:
         super().__init__(config)
         self.runtime = runtime
         self.early = early  # SIGTERMs that arrived before uvicorn took the signals over
+        self.hups = hups  # SIGHUPs that arrived before the app's reload handler existed
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
+        if self.started and self.hups:
+            # The app's lifespan has installed its handler: the noted request is a reload
+            # now (one for all of them; each reads the file as it is then).
+            signal.raise_signal(signal.SIGHUP)
         if self.early:
             self.handle_exit(signal.SIGTERM, None)
 
@@ -134,6 +151,11 @@ def _serve(
     settings: Settings, *, log_level: str, access_log: bool, reuse_port: bool = False
 ) -> None:
     """One worker: the app under uvicorn, with the signal semantics of the module."""
+    # Until the app's reload handler is installed, SIGHUP is noted, not fatal, and turned
+    # into a reload once the server is up; a worker was started with it blocked until now.
+    hups: list[int] = []
+    signal.signal(signal.SIGHUP, lambda sig, _frame: hups.append(sig))
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _HELD)
     app = create_app(settings)
     runtime: Runtime = app.state.runtime
     runtime.log.prepare()  # a database that cannot hold the log stops us here, in one line
@@ -158,11 +180,13 @@ def _serve(
     # drain into death by signal, and an early one still stops the server once it is up.
     early: list[int] = []
     signal.signal(signal.SIGTERM, lambda sig, _frame: early.append(sig))
-    server = _Server(config, runtime, early)
+    server = _Server(config, runtime, early, hups)
     server.run(sockets=[_reuse_port_socket(settings)] if reuse_port else None)
-    # Drained and flushed: a SIGTERM during the interpreter's own shutdown (which resets
-    # Python-level handlers) must not turn this clean exit into death by signal.
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # Drained and flushed: a SIGTERM or SIGHUP during the interpreter's own shutdown
+    # (which resets Python-level handlers) must not turn this clean exit into death by
+    # signal.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
     if not server.started:
         msg = "The server did not start (see the log above); nothing was served."
         raise SystemExit(msg)
@@ -191,6 +215,11 @@ def _supervise(settings: Settings, *, log_level: str, access_log: bool) -> None:
     if settings.port == 0:
         msg = "--workers needs a fixed --port: each worker binds the same one."
         raise ValueError(msg)
+    # Signals are noted from here on (and passed on once the workers run): a SIGHUP while
+    # the model is checked must not kill the supervisor.
+    received: list[int] = []
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, lambda number, _frame: received.append(number))
     # One line for a bad model before any worker starts (each worker checks it again).
     load_predictor(
         settings.model_path,
@@ -205,12 +234,15 @@ def _supervise(settings: Settings, *, log_level: str, access_log: bool) -> None:
 
     def start() -> Any:
         process = context.Process(target=_worker, args=arguments, name="logitkit-worker")
-        process.start()
+        # The child inherits this thread's blocked signals through fork and exec: SIGHUP
+        # stays blocked through its imports until _serve notes it instead.
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
+        try:
+            process.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
         return process
 
-    received: list[int] = []
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, lambda number, _frame: received.append(number))
     workers = [start() for _ in range(settings.workers)]
     logger.info("Serving with %d workers: %s", len(workers), [w.pid for w in workers])
     stopping = False
@@ -218,6 +250,8 @@ def _supervise(settings: Settings, *, log_level: str, access_log: bool) -> None:
     while any(w.is_alive() for w in workers) or (not stopping and workers):
         while received:
             number = received.pop(0)
+            if number == signal.SIGHUP and stopping:
+                continue  # nothing to reload in a draining worker
             stopping = stopping or number != signal.SIGHUP
             for w in workers:
                 if w.is_alive() and w.pid is not None:
@@ -235,7 +269,8 @@ def _supervise(settings: Settings, *, log_level: str, access_log: bool) -> None:
                 time.sleep(0.5)
                 workers[i] = start()
         time.sleep(0.05)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    for sig in (signal.SIGTERM, signal.SIGHUP):  # as at the end of _serve
+        signal.signal(sig, signal.SIG_IGN)
     failed = [w.exitcode for w in workers if w.exitcode]
     if failed or len(restarts) > _MAX_RESTARTS:
         msg = f"Worker(s) exited with status {failed}."

@@ -9,7 +9,7 @@ Precedence, highest first:
    keys are ``LOGITKIT_API_KEYS`` / ``LOGITKIT_ADMIN_KEYS`` (comma-separated) plus
    ``LOGITKIT_API_KEYS_FILE`` / ``LOGITKIT_ADMIN_KEYS_FILE`` (one per line), merged;
 3. **a settings file** in TOML (``logitkit serve --config serve.toml`` or
-   ``LOGITKIT_CONFIG``), one key per field (``max_body_bytes = 2097152``); an unknown
+   ``LOGITKIT_CONFIG``), one key per field (``max_batch = 1000``); an unknown
    key is an error;
 4. the defaults below.
 
@@ -91,8 +91,14 @@ class Settings(BaseSettings):
         model, limits and connection to the prediction log.
     max_body_bytes : int
         Largest request body (chunked bodies are counted as they arrive); more is 413.
+        The default, 16 MiB, is sized to ``max_batch``: it holds 10,000 instances of up
+        to about 60 numeric features as ``json.dumps`` writes them (the demo model's 30
+        features take 8.2 MB; 1 MiB held only about 1,280). Raise it with ``max_batch``,
+        or for wider instances. While it is decoded, a body takes about three times its
+        size in memory.
     max_batch : int
-        Most instances in one request; more is 422.
+        Most instances in one request; more is 422. Sending this many needs a body
+        limit to match (``max_body_bytes``).
     max_in_flight : int
         Requests served at once; more are refused with 503 and ``Retry-After``.
     max_pending_rows : int
@@ -109,6 +115,11 @@ class Settings(BaseSettings):
         configured (default ``False``: they need a key).
     metrics_public : bool
         Whether ``/metrics`` is open when keys are configured (default ``True``).
+    otel : bool
+        FastAPI's own OpenTelemetry spans and metrics, for a process whose OpenTelemetry
+        providers are configured (e.g. run under ``opentelemetry-instrument``). Off by
+        default: FastAPI then skips its per-request provider check (about 5 % of a
+        single-row prediction's work); the service's own metrics are at ``/metrics``.
     max_header_bytes : int
         Largest request head (request line and headers); more is answered 431 and the
         connection closed, before the rest is read.
@@ -129,8 +140,8 @@ class Settings(BaseSettings):
     Examples
     --------
     >>> s = Settings.from_env(model_path="model.json", api_keys=("k" * 16,), environ={})
-    >>> s.max_body_bytes, s.db_url
-    (1048576, 'sqlite:///predictions.db')
+    >>> s.max_body_bytes, s.max_batch, s.db_url
+    (16777216, 10000, 'sqlite:///predictions.db')
     """
 
     model_config = SettingsConfigDict(
@@ -149,7 +160,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
-    max_body_bytes: int = 1 << 20
+    max_body_bytes: int = 16 << 20  # max_batch instances of ~60 features
     max_batch: int = 10_000
     max_in_flight: int = 1024
     max_pending_rows: int = 200_000
@@ -158,6 +169,7 @@ class Settings(BaseSettings):
     drift_window: int = 1000
     docs_public: bool = False
     metrics_public: bool = True
+    otel: bool = False
     max_header_bytes: int = 16_384
     header_timeout_s: float = 10.0
     max_connections: int = 900

@@ -173,6 +173,7 @@ class PredictionLog:
         # the probe in flight. Written by the writer thread, read on the event loop.
         self._proof: tuple[float, str | None] = (float("-inf"), None)
         self._probe: asyncio.Future[Any] | None = None
+        self._second: tuple[int, str] = (-1, "")  # the last second :meth:`now` printed
         self._write_engine = self._engine(immediate=True, pool_size=1)
         self._read_engine = self._engine(immediate=False, pool_size=4)
         insert = sqlite.insert if self.dialect == "sqlite" else postgresql.insert
@@ -307,11 +308,17 @@ class PredictionLog:
         return self._thread is not None and self._thread.is_alive()
 
     def now(self) -> Any:
-        """The current UTC time as a row's ``created`` takes it (SQLite: SQLAlchemy's text form)."""
-        moment = datetime.now(UTC)
-        if self.dialect == "sqlite":
-            return moment.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
-        return moment
+        """The current UTC time as a row's ``created`` takes it (SQLite: SQLAlchemy's text form,
+        ``2026-01-31 12:00:00.000001``)."""
+        if self.dialect != "sqlite":
+            return datetime.now(UTC)
+        # Formatting a datetime costs a few microseconds per request; the text of the
+        # second is kept, and only the microseconds are printed anew.
+        second, rest = divmod(time.time_ns(), 1_000_000_000)
+        stamp = self._second
+        if stamp[0] != second:
+            stamp = self._second = (second, time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(second)))
+        return f"{stamp[1]}.{rest // 1000:06d}"
 
     # -------------------------------------------------------------- writing
     async def record(self, row: tuple[Any, ...], *, check: bool = False) -> Any:
