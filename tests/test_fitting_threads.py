@@ -10,9 +10,7 @@ import pytest
 
 import logitkit._fitting as fitting
 
-pytestmark = pytest.mark.skipif(
-    fitting._system_busy_s() is None, reason="needs /proc/stat (Linux)"
-)
+pytestmark = pytest.mark.skipif(fitting._system_busy_s() is None, reason="needs /proc/stat (Linux)")
 
 
 def _spin(seconds: float) -> None:
