@@ -190,3 +190,19 @@ def test_header_only_parquet_has_no_rows(tmp_path):
     pq.write_table(pa.Table.from_pandas(pd.DataFrame({"a": pd.Series([], dtype=float)})), path)
     with pytest.raises(DataError, match=r"has column names \(a\) but no rows"):
         read_table(path)
+
+
+def test_parquet_text_of_numbers_and_na_tokens_reads_as_numbers(tmp_path):
+    """As the docstring says, and as a streamed read does, even when pandas wrote the file
+    (its metadata would restore the text dtype)."""
+    path = tmp_path / "d.parquet"
+    frame = pd.DataFrame({"age": ["41.5", "?", "30"], "g": ["a", "b", "?"], "y": [1, 0, 1]})
+    frame.index = [5, 6, 7]
+    frame.to_parquet(path)
+    got = read_table(path, na_values=["?"])
+    assert got["age"].dtype == np.float64
+    assert got["age"].tolist()[::2] == [41.5, 30.0]
+    assert np.isnan(got["age"].iloc[1])
+    assert got["g"].isna().tolist() == [False, False, True]
+    assert list(got.columns) == ["age", "g", "y"]
+    assert got.index.tolist() == [5, 6, 7]

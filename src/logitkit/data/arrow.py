@@ -261,10 +261,15 @@ def read_table(
     kind = file_format(p)
     tokens = _na_tokens(na_values)
     declared = dict(column_types or {})
+    converted: list[str] = []
     if kind == "parquet":
         csv_only(p, sep, decimal)
         try:
-            table = _null_tokens(pq.read_table(p), tokens, numbers=True)
+            raw = pq.read_table(p)
+            table = _null_tokens(raw, tokens, numbers=True)
+            converted = [
+                f.name for f, r in zip(table.schema, raw.schema, strict=True) if f.type != r.type
+            ]
         except (pa.ArrowInvalid, OSError) as exc:
             msg = f"Cannot read {p}: {' '.join(str(exc).split())}"
             raise DataError(msg) from None
@@ -283,6 +288,9 @@ def read_table(
         if found is not None:
             raise found.error(p, line_of(reading, found.row))
     frame: pd.DataFrame = table.to_pandas()
+    # A pandas-written file's metadata would restore a converted column's text dtype.
+    for name in converted:
+        frame[name] = table.column(name).to_numpy(zero_copy_only=False)
     return frame
 
 
