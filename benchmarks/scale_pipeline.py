@@ -68,17 +68,15 @@ from benchmarks._common import (
     markdown_table,
     replace_section,
 )
+from benchmarks.scale import DATA_DIR, MEMORY_TARGET, ROW_GROUP
 
 SECTION = "benchmarks.scale.pipeline"
-DATA_DIR = Path(__file__).with_name("data")
 PACKAGES = ("logitkit", "numpy", "pyarrow", "dask", "distributed", "dask-ml", "pyspark")
 FULL_ROWS = 20_000_000
 SMOKE_ROWS = 20_000
 N_NUMERIC = 47
 LEVELS = {"c0": 4, "c1": 10, "c2": 25}
-ROW_GROUP = 131_072
 RATIO_TARGET = 3.0  # pipeline time over the bare fit's
-MEMORY_TARGET = 1.5e9  # peak RSS of the streamed pipeline, bytes
 SPARK_TARGET = 2.0  # Spark's time over logitkit's unpenalised fit
 COEF_TARGET = 1e-8  # Dask pipeline against the streamed one
 CONTENDERS = ("bare", "pipeline", "dask", "logitkit-mle", "spark", "dask-ml")

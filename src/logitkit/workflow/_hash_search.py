@@ -228,6 +228,21 @@ def probabilities(Z: FloatArray) -> FloatArray:
     return np.asarray(softmax(Z.reshape(-1, Z.shape[-1]))[0]).reshape(Z.shape)
 
 
+def _kept_with_folds(
+    X: FloatArray,
+    codes: NDArray[np.intp],
+    sw: FloatArray,
+    n_splits: int,
+    seed: int,
+    keep: RowFilter | None,
+) -> tuple[FloatArray, NDArray[np.intp], FloatArray, NDArray[Any]]:
+    """A block's rows that ``keep`` keeps, and each one's hash fold."""
+    if keep is not None:
+        mask = keep.mask(X)
+        X, codes, sw = X[mask], codes[mask], sw[mask]
+    return X, codes, sw, np.asarray(HashKFold(n_splits, seed=seed).folds(X))
+
+
 def _fold_scores(
     X: FloatArray,
     codes: NDArray[np.intp],
@@ -241,10 +256,7 @@ def _fold_scores(
     keep: RowFilter | None = None,
 ) -> FloatArray:
     """Per fold: weighted score sums of every candidate and the fold's weight, (K, m + 1)."""
-    if keep is not None:
-        mask = keep.mask(X)
-        X, codes, sw = X[mask], codes[mask], sw[mask]
-    folds = np.asarray(HashKFold(n_splits, seed=seed).folds(X))
+    X, codes, sw, folds = _kept_with_folds(X, codes, sw, n_splits, seed, keep)
     m = coef.shape[1]
     out = np.zeros((n_splits, m + 1))
     for k in range(n_splits):
@@ -278,10 +290,7 @@ def _fold_predictors(
 ) -> tuple[NDArray[np.int32], FloatArray, NDArray[np.intp], FloatArray]:
     """Each kept row's fold, linear predictors under every candidate ``(n, m, M)`` (from
     its fold's models), class code and weight."""
-    if keep is not None:
-        mask = keep.mask(X)
-        X, codes, sw = X[mask], codes[mask], sw[mask]
-    folds = np.asarray(HashKFold(n_splits, seed=seed).folds(X))
+    X, codes, sw, folds = _kept_with_folds(X, codes, sw, n_splits, seed, keep)
     Z = np.empty((X.shape[0], coef.shape[1], coef.shape[2]))
     for k in range(n_splits):
         rows = folds == k
