@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
 import numpy as np
 
 
@@ -53,3 +57,22 @@ def objective(
     b = np.atleast_2d(coef) * (1.0 if scale is None else scale)
     penalty = l1_ratio * np.abs(b).sum() + 0.5 * (1 - l1_ratio) * (b**2).sum()
     return float(C * (w @ loss) + (0.0 if np.isinf(C) else penalty))
+
+
+@contextlib.contextmanager
+def two_worker_cluster() -> Iterator[Any]:
+    """A real ``distributed.LocalCluster`` of two single-threaded worker processes on
+    127.0.0.1, no dashboards; yields a client once both workers are up."""
+    import distributed
+
+    cluster = distributed.LocalCluster(
+        n_workers=2,
+        processes=True,
+        threads_per_worker=1,
+        host="127.0.0.1",
+        dashboard_address=None,
+        worker_dashboard_address=None,
+    )
+    with cluster, distributed.Client(cluster) as client:
+        client.wait_for_workers(2)
+        yield client

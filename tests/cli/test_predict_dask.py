@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from logitkit.cli import app
 from tests.cli.helpers import loan_frame, save_loan_model
+from tests.helpers import two_worker_cluster
 
 dask = pytest.importorskip("dask")
 distributed = pytest.importorskip("distributed")
@@ -34,18 +35,9 @@ def loans(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def scheduler():
-    cluster = distributed.LocalCluster(
-        n_workers=2,
-        processes=True,
-        threads_per_worker=1,
-        host="127.0.0.1",
-        dashboard_address=None,
-        worker_dashboard_address=None,
-    )
-    with cluster, distributed.Client(cluster) as client:
-        client.wait_for_workers(2)
+    with two_worker_cluster() as client:
         client.run(_warm_up)
-        yield cluster.scheduler_address
+        yield client.scheduler.address
 
 
 def _warm_up() -> None:

@@ -20,23 +20,14 @@ distributed = pytest.importorskip("distributed")
 from logitkit import DataError, LogisticModel
 from logitkit.data.dask import DaskSource
 from logitkit.selection._hash_folds import HashKFold, cross_val_proba
-from tests.helpers import make_logistic
+from tests.helpers import make_logistic, two_worker_cluster
 
 RTOL = 1e-8
 
 
 @pytest.fixture(scope="module")
 def client():
-    cluster = distributed.LocalCluster(
-        n_workers=2,
-        processes=True,
-        threads_per_worker=1,
-        host="127.0.0.1",
-        dashboard_address=None,
-        worker_dashboard_address=None,
-    )
-    with cluster, distributed.Client(cluster) as c:
-        c.wait_for_workers(2)
+    with two_worker_cluster() as c:
         yield c
 
 

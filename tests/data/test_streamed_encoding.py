@@ -25,6 +25,7 @@ from logitkit.data.formula import decode_state
 from logitkit.data.quantiles import exact_ranks
 from logitkit.data.stream import FileSource
 from logitkit.data.streamed_encoding import fit_encoder_streamed
+from tests.helpers import two_worker_cluster
 
 BATCHES = [1, 3, 7, 1000]
 
@@ -263,17 +264,8 @@ def test_encoder_and_columns_together_are_refused(files):
 
 @pytest.fixture(scope="module")
 def client():
-    distributed = pytest.importorskip("distributed")
-    cluster = distributed.LocalCluster(
-        n_workers=2,
-        processes=True,
-        threads_per_worker=1,
-        host="127.0.0.1",
-        dashboard_address=None,
-        worker_dashboard_address=None,
-    )
-    with cluster, distributed.Client(cluster) as c:
-        c.wait_for_workers(2)
+    pytest.importorskip("distributed")
+    with two_worker_cluster() as c:
         yield c
 
 
