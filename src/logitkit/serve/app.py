@@ -30,7 +30,6 @@ from logitkit.serve.errors import install_handlers
 from logitkit.serve.log import PredictionLog
 from logitkit.serve.metrics import Metrics
 from logitkit.serve.middleware import Guard
-from logitkit.serve.predictor import load_predictor
 from logitkit.serve.routes import (
     admin,
     docs,
@@ -42,7 +41,7 @@ from logitkit.serve.routes import (
     predict,
     v2,
 )
-from logitkit.serve.runtime import Runtime
+from logitkit.serve.runtime import Runtime, configured_predictor
 from logitkit.serve.schemas import FeedbackRequest
 from logitkit.serve.settings import Settings
 
@@ -100,14 +99,7 @@ def create_app(settings: Settings) -> FastAPI:
     >>> sorted(app.openapi()["components"]["schemas"]["Instance"]["properties"])[:2]
     ['area error', 'compactness error']
     """
-    predictor = load_predictor(
-        settings.model_path,
-        name=settings.name,
-        policy_path=settings.policy_path,
-        max_batch=settings.max_batch,
-        canary_timeout_s=settings.canary_timeout_s,
-        canary_max_bytes=settings.canary_max_bytes,
-    )
+    predictor = configured_predictor(settings)
     metrics = Metrics()
     log = PredictionLog(
         settings.db_url,

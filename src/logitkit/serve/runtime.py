@@ -77,6 +77,18 @@ class ReloadOutcome:
     current: str
 
 
+def configured_predictor(settings: Settings) -> Predictor:
+    """The artifact and policy the settings name, loaded, verified and canary-checked."""
+    return load_predictor(
+        settings.model_path,
+        name=settings.name,
+        policy_path=settings.policy_path,
+        max_batch=settings.max_batch,
+        canary_timeout_s=settings.canary_timeout_s,
+        canary_max_bytes=settings.canary_max_bytes,
+    )
+
+
 class Runtime:
     """The state of one app: the model serving now, the log, keys, limits and shutdown.
 
@@ -113,15 +125,7 @@ class Runtime:
 
     def load(self) -> Predictor:
         """Load the configured artifact and policy (does not swap it in)."""
-        s = self.settings
-        return load_predictor(
-            s.model_path,
-            name=s.name,
-            policy_path=s.policy_path,
-            max_batch=s.max_batch,
-            canary_timeout_s=s.canary_timeout_s,
-            canary_max_bytes=s.canary_max_bytes,
-        )
+        return configured_predictor(self.settings)
 
     async def reload(self, *, allow_schema_change: bool | None = None) -> ReloadOutcome:
         """Load the artifact again and swap it in atomically if it verifies.

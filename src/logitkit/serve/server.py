@@ -44,8 +44,7 @@ import uvicorn
 
 from logitkit.serve.app import create_app
 from logitkit.serve.limits import limited_protocol
-from logitkit.serve.predictor import load_predictor
-from logitkit.serve.runtime import Runtime
+from logitkit.serve.runtime import Runtime, configured_predictor
 from logitkit.serve.settings import Settings
 
 __all__ = ["run"]
@@ -221,14 +220,7 @@ def _supervise(settings: Settings, *, log_level: str, access_log: bool) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, lambda number, _frame: received.append(number))
     # One line for a bad model before any worker starts (each worker checks it again).
-    load_predictor(
-        settings.model_path,
-        name=settings.name,
-        policy_path=settings.policy_path,
-        max_batch=settings.max_batch,
-        canary_timeout_s=settings.canary_timeout_s,
-        canary_max_bytes=settings.canary_max_bytes,
-    )
+    configured_predictor(settings)
     context = multiprocessing.get_context("spawn")
     arguments = (settings.with_(workers=1), log_level, access_log)
 
