@@ -97,6 +97,35 @@ def test_cli_stream_refuses_what_it_cannot_do_saying_why(table, tmp_path):
     assert "spells one label several ways ('yes' and 'Yes')" in " ".join(result.output.split())
 
 
+def test_cli_spill_takes_effect_or_says_where_it_cannot(table, tmp_path, monkeypatch):
+    _, path = table
+    monkeypatch.setenv("TMPDIR", str(tmp_path))  # where the scratch file goes
+    monkeypatch.setattr("tempfile.tempdir", None)
+    base = [str(path), "--target", "outcome", "--drop", "id", "--no-report", "--folds", "3"]
+    runs = {}
+    for flag in ("--spill", "--no-spill"):
+        out = tmp_path / f"{flag}.json"
+        result = _cli(*base, "--stream", flag, "--out", str(out))
+        assert result.exit_code == 0, result.output
+        runs[flag] = json.loads(out.read_text())
+    read = {flag: r["training"]["provenance"]["rows_read"] for flag, r in runs.items()}
+    assert f"read back from a scratch file in {tmp_path}" in read["--spill"]
+    assert "scratch" not in read["--no-spill"]
+    assert not list(tmp_path.glob("logitkit-spill-*"))  # deleted after
+    np.testing.assert_allclose(
+        runs["--spill"]["model"]["coef"], runs["--no-spill"]["model"]["coef"], rtol=1e-10
+    )
+    assert runs["--spill"]["policy"]["threshold"] == pytest.approx(
+        runs["--no-spill"]["policy"]["threshold"], rel=1e-10
+    )
+    for extra in ([], ["--dask", "tcp://127.0.0.1:1"]):
+        result = _cli(*base, "--spill", *extra, "--out", str(tmp_path / "x.json"))
+        assert result.exit_code == 2
+        text = " ".join(result.output.split())
+        assert "--spill applies to a file streamed from this machine" in text
+        assert ("--dask reads the file on its workers" in text) == bool(extra)
+
+
 def test_cli_stream_chooses_C_by_roc_auc(table, tmp_path):
     frame, path = table
     out = tmp_path / "auc.json"

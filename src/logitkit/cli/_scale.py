@@ -442,6 +442,7 @@ def rows_of_file(
     n_workers: int | None = None,
     progress: bool = False,
     reading: Mapping[str, Any] | None = None,
+    spill: bool = False,
 ) -> Iterator[tuple[SourceRows, str, SourceRows | None]]:
     """The rows of ``data`` for the pipeline on hash folds, how they are read, and the
     held-out rows when they are split off by their raw values (else None).
@@ -455,6 +456,8 @@ def rows_of_file(
     (:func:`~logitkit.workflow._scaled.raw_split`) and the encoder learns from the
     fitting rows only. ``reading`` holds the reading options ``na_values``, ``sep`` and
     ``decimal``, applied as :func:`~logitkit.data.arrow.read_table` applies them.
+    ``spill`` keeps a streamed file's encoded fitting rows in a scratch file between
+    passes (:mod:`logitkit.data.spill`); ``how`` says whether it did.
     """
     learned = bool(spec.learned_encoding)
     reading = {k: v for k, v in dict(reading or {}).items() if v is not None}
@@ -473,17 +476,20 @@ def rows_of_file(
             columns = list(source.feature_types())
             fit, held = (raw_split(spec, columns, held=h) for h in (False, True))
             encoder = learn_encoder(FileSource(data, target, split=fit, **options), spec)
-            rows = SourceRows(FileSource(data, target, encoder=encoder, split=fit, **options))
+            fitting = FileSource(data, target, encoder=encoder, split=fit, spill=spill, **options)
+            rows = SourceRows(fitting)
             _check_labels(rows, spec)
             held_source = FileSource(data, target, encoder=encoder, split=held, **options)
-            yield rows, how, SourceRows(held_source)
+            yield rows, _spilled(how, fitting), SourceRows(held_source)
             return
         if learned:
             encoder = learn_encoder(source, spec)
-            source = FileSource(data, target, encoder=encoder, **options)
+            source = FileSource(data, target, encoder=encoder, spill=spill, **options)
+        else:
+            source.spill = spill
         rows = SourceRows(source)
         _check_labels(rows, spec)
-        yield rows, how, None
+        yield rows, _spilled(how, source), None
         return
     from logitkit.data.dask import DaskSource  # noqa: PLC0415 - optional extra
 
@@ -524,6 +530,12 @@ def rows_of_file(
         yield rows, how, held_rows
 
 
+def _spilled(how: str, source: FileSource) -> str:
+    """``how`` the rows are read, with whether later passes read a scratch file."""
+    note = source.spill_note
+    return how if note is None else f"{how}; {note}"
+
+
 def _split_rows(part: pd.DataFrame, split: RawSplit) -> pd.DataFrame:
     """The rows of one partition that ``split`` keeps (by a hash of their raw values)."""
     return part[split.mask(part)]
@@ -540,6 +552,7 @@ def train_streamed(
     explicit: bool,
     n_workers: int | None = None,
     reading: Mapping[str, Any] | None = None,
+    spill: bool = True,
 ) -> TrainingResult:
     """``logitkit train --stream|--dask``: the whole pipeline on hash folds, out of core.
 
@@ -573,5 +586,6 @@ def train_streamed(
         n_workers=n_workers,
         progress=progress,
         reading=reading,
+        spill=spill,
     ) as (rows, how, held):
         return run_on_rows(rows, spec, source=str(data), how=how, held=held)

@@ -183,6 +183,15 @@ def train(
         typer.Option("--dask", help="Fit on a Dask cluster: 'local' or tcp://HOST:PORT."),
     ] = None,
     batch_rows: Annotated[int, typer.Option(help="With --stream: rows per record batch.")] = 65_536,
+    spill: Annotated[
+        bool | None,
+        typer.Option(
+            "--spill/--no-spill",
+            help="With --stream: keep the encoded rows in a scratch file in TMPDIR after "
+            "the first pass (8 bytes per row and encoded feature, deleted after) and read "
+            "later passes from it (default: on where TMPDIR has the room).",
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print a JSON summary for scripts.")
@@ -243,6 +252,18 @@ def train(
         given = reading.read_options(na_values, sep, decimal)
         explicit = stream or dask is not None
         streamed = data is not None and (explicit or (data.exists() and should_stream(data)))
+        if spill is not None and (not streamed or dask is not None):
+            msg = (
+                f"--{'' if spill else 'no-'}spill applies to a file streamed from this "
+                "machine (--stream, or a file too big for memory); "
+                + (
+                    "--dask reads the file on its workers."
+                    if dask
+                    else "these rows are read into memory."
+                )
+                + " Leave it out."
+            )
+            raise DataError(msg)
         with steps(quiet or as_json) as step:
             start = time.perf_counter()
             if streamed and data is not None:
@@ -255,6 +276,7 @@ def train(
                     refused,
                     batch_rows=batch_rows,
                     dask=dask,
+                    spill=spill is not False,
                     progress=False,
                     explicit=explicit,
                     reading=given,

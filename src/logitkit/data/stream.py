@@ -65,6 +65,7 @@ from logitkit.data.sources import (
     pass_progress,
     sample_positions,
 )
+from logitkit.data.spill import EncodedBlock, Spill, size_text
 from logitkit.exceptions import DataError
 from logitkit.solver.statistics import Chunk, S
 
@@ -162,6 +163,13 @@ class FileSource:
         :class:`~logitkit.data.sources.RawSplit`): every pass, the schema pass and an
         encoder's passes included, reads the other rows as if they were not in the
         file (row numbers in messages count the kept rows).
+    spill : bool, str or Path, default=False
+        Keep the encoded rows in a scratch file after the first complete pass, and read
+        every later pass from it: the same numbers without decoding and encoding the
+        file again (see :mod:`logitkit.data.spill`; ``8 (p + 2)`` bytes a row). True
+        writes it to the system's temporary folder, a path to that folder. Where the
+        folder lacks the room, the passes read the file as without it
+        (:attr:`spill_note` says which happened).
 
     Examples
     --------
@@ -196,6 +204,7 @@ class FileSource:
         sep: str | None = None,
         decimal: str | None = None,
         split: RawSplit | None = None,
+        spill: bool | str | Path = False,
     ) -> None:
         if encoder is not None and columns is not None:
             msg = (
@@ -217,6 +226,9 @@ class FileSource:
         self.sep, self.decimal = sep, decimal
         self._reading: CsvReading | None = None
         self.split = split
+        self.spill = spill
+        # Shared by subset() copies: one scratch file serves every fold of the same rows.
+        self._spills: list[Spill] = []
         self._split_csv_types: dict[str, pa.DataType] | None = None
         #: Parquet text columns read as numbers (see ``na_values``), once known.
         self._as_numbers: frozenset[str] | None = None
@@ -314,6 +326,51 @@ class FileSource:
     def _parquet_files(self) -> list[str]:
         """The Parquet files, in name order (one file, or a directory's data files)."""
         return sorted(self._dataset().files) if self.path.is_dir() else [str(self.path)]
+
+    def encoded_blocks(self, *, check: bool = True) -> Iterator[EncodedBlock]:
+        """Every row, encoded, block by block: ``(X, codes, sample_weight, offset)``.
+
+        With ``spill``, the first complete pass also writes the blocks to the scratch
+        file and later passes read them from it (C-ordered blocks of at most
+        :data:`~logitkit.data.spill.BLOCK_BYTES`); otherwise each pass reads and encodes
+        the file's record batches (``check=False`` skips the features' NaN test, for a
+        file already read through once).
+        """
+        _, layout = self._prepared()
+        spill = self._spill()
+        if spill is not None and spill.ready:
+            return read_ahead(spill.blocks(), _READ_AHEAD)
+        encoded = self._encoded(layout, check)
+        return encoded if spill is None or spill.skipped else spill.write(encoded)
+
+    def _encoded(self, layout: BatchLayout, check: bool) -> Iterator[EncodedBlock]:
+        offset = 0
+        for batch in self.record_batches(layout.columns):
+            X, codes, sw = layout.encode(batch, offset, check=check)
+            yield X, codes, sw, offset
+            offset += batch.num_rows
+
+    def _spill(self) -> Spill | None:
+        if self.spill is False:
+            return None
+        if not self._spills:
+            schema, layout = self._prepared()
+            folder = None if self.spill is True else Path(self.spill)
+            self._spills.append(Spill(schema.n_rows, layout.n_features, folder))
+        return self._spills[0]
+
+    @property
+    def spill_note(self) -> str | None:
+        """How the passes read the rows: from a scratch file, or why not (None: no spill)."""
+        spill = self._spill()
+        if spill is None:
+            return None
+        if spill.skipped:
+            return f"each pass read the file again (no scratch file: {spill.skipped})"
+        return (
+            "encoded once, then read back from a scratch file in "
+            f"{spill.folder} ({size_text(spill.size)}, deleted after) on every later pass"
+        )
 
     def record_batches(self, columns: list[str]) -> Iterator[pa.RecordBatch]:
         """The chosen columns, in order, as record batches of at most ``batch_rows`` rows.
@@ -649,10 +706,9 @@ class FileChunks:
         if sample is not None:
             sample.clear()
         fold = self.file.fold
-        offset = 0
-        for batch in self.file.record_batches(self.layout.columns):
-            n = batch.num_rows
-            X, y, sw = self.layout.encode(batch, offset, check=not self._checked)
+        for block in self.file.encoded_blocks(check=not self._checked):
+            X, y, sw, offset = block
+            n = X.shape[0]
             local = sample.local(offset, n) if sample is not None else None
             if fold is not None:
                 keep = fold.mask(X)
@@ -661,7 +717,6 @@ class FileChunks:
                     local = np.flatnonzero(np.isin(np.flatnonzero(keep), local))
             if sample is not None and local is not None:
                 sample.add(X[local], y[local], sw[local])
-            offset += n
             w = sw if self._unit_weights else sw * self._class_weights[y]
             chunk = Chunk(X, y, w, sw) if X.shape[0] else None
             yield chunk, n
@@ -693,10 +748,7 @@ class FileChunks:
         ``fn`` returns ``width`` values per row.
         """
         parts = [np.empty((0, width))]
-        offset = 0
-        for batch in self.file.record_batches(self.layout.columns):
-            parts.append(fn(self.layout.encode(batch, offset)[0]))
-            offset += batch.num_rows
+        parts += [fn(X) for X, *_ in self.file.encoded_blocks()]
         return np.concatenate(parts)
 
     def hessian_sample(self, max_rows: int) -> ArraySource | None:

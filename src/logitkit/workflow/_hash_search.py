@@ -228,35 +228,19 @@ def probabilities(Z: FloatArray) -> FloatArray:
     return np.asarray(softmax(Z.reshape(-1, Z.shape[-1]))[0]).reshape(Z.shape)
 
 
-def _kept_with_folds(
-    X: FloatArray,
-    codes: NDArray[np.intp],
-    sw: FloatArray,
-    n_splits: int,
-    seed: int,
-    keep: RowFilter | None,
-) -> tuple[FloatArray, NDArray[np.intp], FloatArray, NDArray[Any]]:
-    """A block's rows that ``keep`` keeps, and each one's hash fold."""
-    if keep is not None:
-        mask = keep.mask(X)
-        X, codes, sw = X[mask], codes[mask], sw[mask]
-    return X, codes, sw, np.asarray(HashKFold(n_splits, seed=seed).folds(X))
-
-
 def _fold_scores(
     X: FloatArray,
     codes: NDArray[np.intp],
     sw: FloatArray,
+    folds: NDArray[np.int8],
     *,
     coef: FloatArray,
     intercept: FloatArray,
     n_splits: int,
-    seed: int,
     scoring: str,
-    keep: RowFilter | None = None,
 ) -> FloatArray:
-    """Per fold: weighted score sums of every candidate and the fold's weight, (K, m + 1)."""
-    X, codes, sw, folds = _kept_with_folds(X, codes, sw, n_splits, seed, keep)
+    """Per fold: weighted score sums of every candidate and the fold's weight, (K, m + 1)
+    (a fold scan's block: the fitting rows and their folds)."""
     m = coef.shape[1]
     out = np.zeros((n_splits, m + 1))
     for k in range(n_splits):
@@ -281,25 +265,29 @@ def _fold_predictors(
     X: FloatArray,
     codes: NDArray[np.intp],
     sw: FloatArray,
+    folds: NDArray[np.int8],
     *,
     coef: FloatArray,
     intercept: FloatArray,
     n_splits: int,
-    seed: int,
-    keep: RowFilter | None = None,
 ) -> tuple[NDArray[np.int32], FloatArray, NDArray[np.intp], FloatArray]:
-    """Each kept row's fold, linear predictors under every candidate ``(n, m, M)`` (from
-    its fold's models), class code and weight."""
-    X, codes, sw, folds = _kept_with_folds(X, codes, sw, n_splits, seed, keep)
+    """Each fitting row's fold, linear predictors under every candidate ``(n, m, M)``
+    (from its fold's models), class code and weight (a fold scan's block)."""
     Z = np.empty((X.shape[0], coef.shape[1], coef.shape[2]))
     for k in range(n_splits):
         rows = folds == k
         if rows.any():
             Z[rows] = np.einsum("np,cmp->ncm", X[rows], coef[k]) + intercept[k][None]
-    return folds.astype(np.int32), Z, np.asarray(codes, dtype=np.intp), sw
+    return folds.astype(np.int32), Z, np.array(codes, dtype=np.intp), np.array(sw)
 
 
-def _auc_scores(rows: PassRows, fn: Any, n_splits: int, shape: tuple[int, int]) -> FloatArray:
+def _auc_scores(
+    rows: PassRows,
+    fn: Any,
+    folds: HashKFold,
+    keep: RowFilter | None,
+    shape: tuple[int, int],
+) -> FloatArray:
     """Per fold and candidate ``(K, m)``: the weighted ROC-AUC (one-vs-rest mean for
     several classes; NaN where a fold lacks a class), exactly as in memory.
 
@@ -308,6 +296,7 @@ def _auc_scores(rows: PassRows, fn: Any, n_splits: int, shape: tuple[int, int]) 
     then each fold's rows of one candidate at a time are read back and scored.
     """
     m, M = shape
+    n_splits = folds.n_splits
     n = max(rows.n_rows, 1)
     n_classes = int(rows.classes.size)
     scores = np.full((n_splits, m), np.nan)
@@ -317,7 +306,7 @@ def _auc_scores(rows: PassRows, fn: Any, n_splits: int, shape: tuple[int, int]) 
         code = np.memmap(f"{where}/classes", dtype=np.intp, mode="w+", shape=(n,))
         weight = np.memmap(f"{where}/weights", dtype=np.float64, mode="w+", shape=(n,))
         end = 0
-        for f, z, c, w in rows.scan(fn):
+        for f, z, c, w in rows.scan_folds(fn, folds, keep):
             part = slice(end, end + f.size)
             fold[part], Z[part], code[part], weight[part] = f, z, c, w
             end += f.size
@@ -347,18 +336,14 @@ def search_C(
     models = fold_models(rows, spec, positive, grid, fitting, data)
     folds = folds_of(spec)
     coef, intercept = models.coef, models.intercept
-    where: dict[str, Any] = {
-        "coef": coef,
-        "intercept": intercept,
-        "n_splits": folds.n_splits,
-        "keep": fitting,
-    }
+    where: dict[str, Any] = {"coef": coef, "intercept": intercept, "n_splits": folds.n_splits}
     if spec.scoring == "roc_auc":
-        fn: Any = partial(_fold_predictors, seed=folds.seed, **where)
-        scores = _auc_scores(rows, fn, folds.n_splits, (len(grid), coef.shape[2]))
+        fn: Any = partial(_fold_predictors, **where)
+        scores = _auc_scores(rows, fn, folds, fitting, (len(grid), coef.shape[2]))
     else:
-        fn = partial(_fold_scores, seed=folds.seed, scoring=spec.scoring, **where)
-        totals = sum(rows.scan(fn), np.zeros((folds.n_splits, len(grid) + 1)))
+        fn = partial(_fold_scores, scoring=spec.scoring, **where)
+        blocks = rows.scan_folds(fn, folds, fitting)
+        totals = sum(blocks, np.zeros((folds.n_splits, len(grid) + 1)))
         scores = totals[:, :-1] / np.maximum(totals[:, -1:], 1e-300)  # (K, m): weighted means
     nonzero = np.count_nonzero(np.any(coef != 0, axis=2), axis=2).astype(np.float64)
     K = folds.n_splits
@@ -432,10 +417,25 @@ def refit(
     positive: Any,
     penalty: tuple[float, float | None],
     fitting: RowFilter | None = None,
+    start: FoldModels | None = None,
 ) -> LogisticModel:
-    """The shipped model: fitted on the ``fitting`` rows at the chosen (or given) C, L1 share."""
+    """The shipped model: fitted on the ``fitting`` rows at the chosen (or given) C, L1 share.
+
+    ``start``, the fold models at that penalty: the fit starts from their mean (each
+    saw all but one fold of the same rows, so the mean sits close to the solution and
+    the solver needs fewer passes; it stops by the same rule wherever it starts).
+    """
     C, l1_ratio = penalty
-    return rows.fit(_model(spec, positive, C, l1_ratio), fitting)
+    model = _model(spec, positive, C, l1_ratio)
+    if start is not None:
+        mean = LogisticModel()
+        mean.coef_ = start.coef.mean(axis=0)
+        mean.intercept_ = start.intercept.mean(axis=0)
+        mean.classes_ = rows.classes
+        _warm(model, mean)
+    fitted = rows.fit(model, fitting)
+    fitted.set_params(warm_start=False)  # how the fit started is no setting of the model
+    return fitted
 
 
 def stacked(models: list[LogisticModel], spec: TrainingSpec) -> FoldModels:

@@ -51,7 +51,6 @@ from numpy.typing import NDArray
 from logitkit._fitting import build_problem
 from logitkit._fitting_sources import class_weighted
 from logitkit.data.row_filters import RowFilter
-from logitkit.data.sources import hash_folds
 from logitkit.exceptions import ConvergenceWarning
 from logitkit.model import LogisticModel
 from logitkit.selection import HashKFold
@@ -108,17 +107,13 @@ def group_moments(
     X: FloatArray,
     codes: NDArray[np.intp],
     sw: FloatArray,
+    folds: NDArray[np.int8],
     *,
     n_splits: int,
-    seed: int,
     n_classes: int,
-    keep: RowFilter | None,
 ) -> Groups:
-    """Moments (unit class weights, as a fit's first pass) of each fold's kept rows."""
-    if keep is not None:
-        mask = keep.mask(X)
-        X, codes, sw = X[mask], codes[mask], sw[mask]
-    folds = hash_folds(X, n_splits, seed)
+    """Moments (unit class weights, as a fit's first pass) of each fold's rows (a fold
+    scan's block: the kept rows and their folds)."""
     out = []
     for k in range(n_splits):
         rows = folds == k
@@ -154,14 +149,8 @@ class FoldData:
 
 def fold_data(rows: PassRows, folds: HashKFold, keep: RowFilter | None) -> FoldData:
     """One pass: the moments of every fold's rows."""
-    fn = partial(
-        group_moments,
-        n_splits=folds.n_splits,
-        seed=folds.seed,
-        n_classes=int(rows.classes.size),
-        keep=keep,
-    )
-    groups: Groups = reduce(operator.add, rows.scan(fn))
+    fn = partial(group_moments, n_splits=folds.n_splits, n_classes=int(rows.classes.size))
+    groups: Groups = reduce(operator.add, rows.scan_folds(fn, folds, keep))
     return FoldData(folds, rows.classes, groups.moments, keep)
 
 
@@ -201,41 +190,34 @@ def lockstep_block(
     X: FloatArray,
     codes: NDArray[np.intp],
     sw: FloatArray,
+    folds: NDArray[np.int8],
     *,
     coef: FloatArray,
     intercept: FloatArray,
     excluded: NDArray[np.intp],
     class_weights: FloatArray,
     n_splits: int,
-    seed: int,
-    keep: RowFilter | None,
     shared: SharedPoint | None,
 ) -> _PassSums:
     """One block's statistics for every model at once (see the module notes).
 
     Parameters
     ----------
-    X, codes, sw : ndarray
-        The block (a scan's arguments).
+    X, codes, sw, folds : ndarray
+        The block's fitting rows and their folds (a fold scan's arguments).
     coef, intercept : ndarray of shape (A, M, p) and (A, M)
         Each model's parameters in original units.
     excluded : ndarray of int of shape (A,)
         The fold each model leaves out (-1: none).
     class_weights : ndarray of shape (A, n_classes)
         Each model's class weights.
-    n_splits, seed : int
-        The hash folds.
-    keep : RowFilter or None
-        The fitting rows.
+    n_splits : int
+        The number of folds.
     shared : SharedPoint or None
         Where to form each fold's loss Hessian (None: no Hessian).
     """
-    if keep is not None:
-        mask = keep.mask(X)
-        X, codes, sw = X[mask], codes[mask], sw[mask]
     A, M, p = coef.shape
     n = X.shape[0]
-    folds = hash_folds(X, n_splits, seed)
     outside = folds[:, None] != excluded[None, :]  # (n, A): the model's training rows
     if (class_weights == 1.0).all():
         W = outside * sw[:, None]
@@ -274,7 +256,7 @@ def _fold_hessians(
     X: FloatArray,
     codes: NDArray[np.intp],
     sw: FloatArray,
-    folds: NDArray[np.intp],
+    folds: NDArray[np.integer[Any]],
     n_splits: int,
     shared: SharedPoint,
 ) -> FloatArray:
@@ -603,11 +585,9 @@ def fit_in_lockstep(
             excluded=np.array([t.fold for t in active], dtype=np.intp),
             class_weights=np.stack([t.class_weights for t in active]),
             n_splits=data.folds.n_splits,
-            seed=data.folds.seed,
-            keep=data.keep,
             shared=shared,
         )
-        sums: _PassSums = reduce(operator.add, rows.scan(fn))
+        sums: _PassSums = reduce(operator.add, rows.scan_folds(fn, data.folds, data.keep))
         if sums.hess is not None:
             hess = sums.hess
         refresh = False

@@ -11,14 +11,22 @@ in row order. The three kinds differ only in where the blocks come from:
 * :class:`SourceRows` over a :class:`~logitkit.data.dask.DaskSource`: each partition on
   its worker (the scan's function is shipped there, and only its result comes back).
 
+A *fold scan* (:meth:`PassRows.scan_folds`) gives its function the rows a filter keeps
+and each one's hash fold. In memory and from a file, each block's kept rows and folds
+are computed on the first such scan and kept (two bytes a row) for the later ones:
+the blocks come back the same on every pass, and hashing every row again on each
+solver step would cost as much as the step's arithmetic. On Dask each partition is
+hashed on its worker on every scan.
+
 Fits on every kind equal one another (the solver's passes are exact sums), so the
 stages above see the same numbers wherever the rows live.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import numpy as np
@@ -27,18 +35,24 @@ from numpy.typing import NDArray
 
 from logitkit.data._batches import one_blas_thread
 from logitkit.data.row_filters import RowFilter
+from logitkit.data.sources import hash_folds
 from logitkit.data.stream import FileSource
 from logitkit.model import LogisticModel
 
 if TYPE_CHECKING:
     from logitkit.data.encoding import TableEncoder
+    from logitkit.selection import HashKFold
 
-__all__ = ["BLOCK_ROWS", "FrameRows", "PassRows", "ScanFn", "SourceRows"]
+__all__ = ["BLOCK_ROWS", "FoldScanFn", "FrameRows", "PassRows", "ScanFn", "SourceRows"]
 
 FloatArray = NDArray[np.float64]
 T = TypeVar("T")
 #: ``fn(X, codes, sample_weight)`` of one block of rows.
 ScanFn = Callable[[FloatArray, NDArray[np.intp], FloatArray], T]
+#: ``fn(X, codes, sample_weight, fold)`` of one block's kept rows and their hash folds.
+FoldScanFn = Callable[[FloatArray, NDArray[np.intp], FloatArray, NDArray[np.int8]], T]
+#: A block's kept rows (None: all) and their folds, kept between fold scans.
+_Folds = tuple[NDArray[np.bool_] | None, NDArray[np.int8]]
 #: Rows per block of a scan in memory (as a streamed file's default batch).
 BLOCK_ROWS = 65_536
 #: Dask partitions computed at once by a scan (their results are held until consumed).
@@ -70,6 +84,73 @@ class PassRows(Protocol):
         """The kept rows prepared as a fit prepares them (moments, the null model)."""
         ...
 
+    def scan_folds(
+        self, fn: FoldScanFn[T], folds: HashKFold, keep: RowFilter | None
+    ) -> Iterator[T]:
+        """``fn`` of every block's rows that ``keep`` keeps, with each one's fold."""
+        ...
+
+
+def block_folds(X: FloatArray, folds: HashKFold, keep: RowFilter | None) -> _Folds:
+    """Which rows of a block ``keep`` keeps (None: all), and the kept rows' folds."""
+    mask = None if keep is None else np.asarray(keep.mask(X), dtype=bool)
+    kept = X if mask is None else X[mask]
+    return mask, hash_folds(kept, folds.n_splits, folds.seed).astype(np.int8)
+
+
+def _apply(
+    fn: FoldScanFn[T], X: FloatArray, codes: NDArray[np.intp], sw: FloatArray, found: _Folds
+) -> T:
+    mask, fold = found
+    if mask is not None:
+        X, codes, sw = X[mask], codes[mask], sw[mask]
+    return fn(X, codes, sw, fold)
+
+
+def _hashed_then(
+    X: FloatArray,
+    codes: NDArray[np.intp],
+    sw: FloatArray,
+    *,
+    fn: FoldScanFn[T],
+    folds: HashKFold,
+    keep: RowFilter | None,
+) -> T:
+    """A fold scan's block where nothing is kept between scans (a Dask partition)."""
+    return _apply(fn, X, codes, sw, block_folds(X, folds, keep))
+
+
+def _rows_of(found: _Folds) -> int:
+    """The rows of the block that ``found`` was computed on."""
+    mask, fold = found
+    return int(fold.size if mask is None else mask.size)
+
+
+class _FoldMemo:
+    """Each block's kept rows and folds, by block number, per (folds, filter)."""
+
+    def __init__(self) -> None:
+        self._found: dict[tuple[int, int, RowFilter | None], list[_Folds]] = {}
+
+    def scan(
+        self,
+        blocks: Iterable[tuple[FloatArray, NDArray[np.intp], FloatArray]],
+        fn: FoldScanFn[T],
+        folds: HashKFold,
+        keep: RowFilter | None,
+    ) -> Iterator[T]:
+        key = (folds.n_splits, folds.seed, keep)
+        known = self._found.get(key)
+        found: list[_Folds] = []
+        for i, (X, codes, sw) in enumerate(blocks):
+            if known is not None and i < len(known) and _rows_of(known[i]) == X.shape[0]:
+                hit = known[i]
+            else:
+                known, hit = None, block_folds(X, folds, keep)
+            found.append(hit)
+            yield _apply(fn, X, codes, sw, hit)
+        self._found[key] = found  # a whole pass: the next one reads the same blocks
+
 
 @dataclass
 class FrameRows:
@@ -95,6 +176,7 @@ class FrameRows:
     _X: FloatArray = field(init=False, repr=False)
     _codes: NDArray[np.intp] = field(init=False, repr=False)
     _sw: FloatArray = field(init=False, repr=False)
+    _memo: _FoldMemo = field(init=False, repr=False, default_factory=_FoldMemo)
 
     def __post_init__(self) -> None:
         self.classes = np.unique(self.labels)
@@ -131,6 +213,13 @@ class FrameRows:
                 rows = slice(start, start + BLOCK_ROWS)
                 yield fn(self._X[rows], self._codes[rows], self._sw[rows])
 
+    def scan_folds(
+        self, fn: FoldScanFn[T], folds: HashKFold, keep: RowFilter | None
+    ) -> Iterator[T]:
+        """``fn`` of each block's kept rows and their folds (kept from the first such scan)."""
+        blocks = self.scan(lambda X, codes, sw: (X, codes, sw))
+        yield from self._memo.scan(blocks, fn, folds, keep)
+
     def grid_data(self, class_weight: Any, keep: RowFilter | None = None) -> Any:
         """The kept rows prepared as a fit prepares them (moments, class totals)."""
         from logitkit._fitting import prepare  # noqa: PLC0415 - the fit's own preparation
@@ -154,6 +243,7 @@ class SourceRows:
     classes: NDArray[Any] = field(init=False)
     feature_names: list[str] = field(init=False)
     _n_rows: int = field(init=False, repr=False)
+    _memo: _FoldMemo = field(init=False, repr=False, default_factory=_FoldMemo)
 
     def __post_init__(self) -> None:
         schema = self.source.schema()
@@ -183,12 +273,8 @@ class SourceRows:
         while the reading thread decodes the next batches) or partition (Dask, on the
         workers)."""
         if isinstance(self.source, FileSource):
-            layout = self.source.chunk_source(0).layout
-            offset = 0
             with one_blas_thread():
-                for batch in self.source.record_batches(layout.columns):
-                    X, codes, sw = layout.encode(batch, offset)
-                    offset += batch.num_rows
+                for X, codes, sw, _ in self.source.encoded_blocks():
                     yield fn(np.ascontiguousarray(X), codes, sw)
             return
         from dask.base import compute  # noqa: PLC0415 - the dask extra
@@ -196,6 +282,18 @@ class SourceRows:
         parts = self.source.chunk_source(0).map_blocks(fn)
         for start in range(0, len(parts), _DASK_GROUP):
             yield from compute(*parts[start : start + _DASK_GROUP])  # type: ignore[no-untyped-call]
+
+    def scan_folds(
+        self, fn: FoldScanFn[T], folds: HashKFold, keep: RowFilter | None
+    ) -> Iterator[T]:
+        """``fn`` of each block's kept rows and their folds: from a file, kept from the
+        first such scan (its blocks come back the same each pass); on Dask, hashed on
+        the workers."""
+        if not isinstance(self.source, FileSource):
+            yield from self.scan(partial(_hashed_then, fn=fn, folds=folds, keep=keep))
+            return
+        blocks = self.scan(lambda X, codes, sw: (X, codes, sw))
+        yield from self._memo.scan(blocks, fn, folds, keep)
 
     def grid_data(self, class_weight: Any, keep: RowFilter | None = None) -> Any:
         """The kept rows prepared as a fit prepares them (schema and moments passes)."""

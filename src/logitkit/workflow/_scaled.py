@@ -42,7 +42,10 @@ share of a hash of their *raw* values (:class:`~logitkit.data.sources.RawSplit`)
 before the encoding is learned, the encoding and every stage read the fitting rows
 only, and the held-out rows are read once at the end (``held`` of :func:`run_on_rows`).
 
-**Memory.** Rows are read one batch (or partition) at a time; the row vectors live on
+**Memory.** Rows are read one batch (or partition) at a time (a streamed file's encoded
+rows are kept in a scratch file on disk after the first pass when asked,
+:mod:`logitkit.data.spill`; each block's fold is hashed once, :meth:`~._rows.PassRows.
+scan_folds`); the row vectors live on
 disk (``8 (2K + 2)`` bytes a row); the policy and the exact metrics sort the
 out-of-fold probabilities (a few ``n``-sized arrays while they run); the Bloom filter
 takes about 3.6 bytes a row; the reference sample at most ``100,000 x p`` values.
@@ -173,24 +176,15 @@ def run_on_rows(
     fitting = held_out_split(spec) if held is None else None
 
     # The reference sample (its quantiles are the profiles' bin edges), and the counts.
-    share = sample_share(rows.n_rows)
     # On the same pass, the moments of each fold's rows (for the fold models' fits).
     share = sample_share(rows.n_rows)
     folds = folds_of(spec)
-    first = partial(
-        _first_block,
-        share=share,
-        keep=fitting,
-        n_splits=folds.n_splits,
-        seed=folds.seed,
-        n_classes=int(classes.size),
-    )
-    parts = list(rows.scan(first))
+    first = partial(_first_block, share=share, n_splits=folds.n_splits, n_classes=int(classes.size))
+    parts = list(rows.scan_folds(first, folds, fitting))
     width = len(rows.feature_names)
     sample = np.concatenate([p[0][0] for p in parts]) if parts else np.empty((0, width))
-    n_fit, n_held = sum(p[0][1] for p in parts), sum(p[0][2] for p in parts)
-    if held is not None:
-        n_held = held.n_rows
+    n_fit = sum(p[0][1] for p in parts)
+    n_held = rows.n_rows - n_fit if held is None else held.n_rows
     _check_split(spec, n_fit, n_held)
     groups = reduce(operator.add, [p[1] for p in parts])
     data = FoldData(folds, classes, groups.moments, fitting)
@@ -198,7 +192,7 @@ def run_on_rows(
     search: HashSearch | None = None
     if spec.cv:
         search, fold_fits = search_C(rows, spec, positive, fitting, data=data)
-        model = refit(rows, spec, positive, (search.C_, search.l1_ratio_), fitting)
+        model = refit(rows, spec, positive, (search.C_, search.l1_ratio_), fitting, fold_fits)
     else:
         model = refit(rows, spec, positive, (spec.C, spec.l1_ratio), fitting)
         fold_fits = fixed_fold_models(rows, spec, positive, fitting, start=model, data=data)
@@ -341,18 +335,16 @@ def _first_block(
     X: FloatArray,
     codes: NDArray[np.intp],
     sw: FloatArray,
+    folds: NDArray[np.int8],
     *,
     share: int,
-    keep: RowFilter | None,
     n_splits: int,
-    seed: int,
     n_classes: int,
 ) -> tuple[tuple[FloatArray, int, int], Groups]:
-    """The first scan's block: :func:`sample_block` and :func:`group_moments` together."""
-    sample = sample_block(X, codes, sw, share=share, keep=keep)
-    return sample, group_moments(
-        X, codes, sw, n_splits=n_splits, seed=seed, n_classes=n_classes, keep=keep
-    )
+    """The first scan's block of fitting rows: :func:`sample_block` and
+    :func:`group_moments` together."""
+    sample = sample_block(X, codes, sw, share=share, keep=None)
+    return sample, group_moments(X, codes, sw, folds, n_splits=n_splits, n_classes=n_classes)
 
 
 #: Added to the seed for the held-out split's hash (independent of the folds').

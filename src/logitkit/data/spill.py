@@ -1,0 +1,153 @@
+"""Encoded rows kept on local disk between passes: a file is decoded and encoded once.
+
+A fit of a streamed file, and even more the pipeline on hash folds, reads the file
+many times. Decoding Parquet (or parsing CSV) and encoding each batch (indicator
+columns of the categoricals, a formula's terms) cost more than the arithmetic of most
+passes. With a :class:`Spill`, the first complete pass writes each encoded block (the
+features as C-ordered float64, the class codes and the sample weights) to a scratch
+file, and every later pass reads the blocks back: the same numbers, bit for bit, with
+no decoding or encoding. The blocks are cut to at most :data:`BLOCK_BYTES` of features
+(a size the allocator reuses between blocks rather than mapping fresh pages each time).
+
+The file takes ``8 (p + 2)`` bytes a row and is written only where the scratch folder
+has that much room and :data:`ROOM_MARGIN` more (:attr:`Spill.skipped` says why not;
+the passes then read the file each time, as without a spill). It is deleted when the
+spill is garbage-collected, at exit, or when a pass that writes it stops early.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import weakref
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["BLOCK_BYTES", "ROOM_MARGIN", "EncodedBlock", "Spill", "size_text"]
+
+FloatArray = NDArray[np.float64]
+EncodedBlock = tuple[FloatArray, NDArray[np.intp], FloatArray, int]
+"""``(X, codes, sample_weight, offset)``: a block's rows, the first one row ``offset``."""
+
+#: Features of one spilled block at most (glibc maps blocks above 32 MiB afresh).
+BLOCK_BYTES = 8 << 20
+#: Free space left on the scratch folder's disk after the spill is written.
+ROOM_MARGIN = 1 << 30
+
+
+def size_text(n: float) -> str:
+    """A byte count for people: ``'1.5 GiB'``, ``'12.0 MiB'``.
+
+    Examples
+    --------
+    >>> size_text(3 * 2**29), size_text(12 * 2**20), size_text(512)
+    ('1.5 GiB', '12.0 MiB', '512 B')
+    """
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{int(n)} B"
+
+
+def _unlink(path: str) -> None:
+    Path(path).unlink(missing_ok=True)
+
+
+class Spill:
+    """A scratch file of a source's encoded blocks (see the module notes).
+
+    Parameters
+    ----------
+    n_rows, n_features : int
+        The source's rows and encoded features (to size the file).
+    folder : str or Path, optional
+        Where to write it (default: the system's temporary folder, ``TMPDIR``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> spill = Spill(n_rows=6, n_features=2)
+    >>> blocks = [(np.arange(6.0).reshape(3, 2), np.array([0, 1, 0]), np.ones(3), 0)]
+    >>> first = [X.sum() for X, *_ in spill.write(iter(blocks))]
+    >>> spill.ready, [X.sum() for X, *_ in spill.blocks()] == first
+    (True, True)
+    """
+
+    def __init__(self, n_rows: int, n_features: int, folder: str | Path | None = None) -> None:
+        self.n_features = int(n_features)
+        self.folder = Path(folder) if folder is not None else Path(tempfile.gettempdir())
+        self.rows_per_block = max(1, BLOCK_BYTES // (8 * max(self.n_features, 1)))
+        self.size = int(n_rows) * 8 * (self.n_features + 2)
+        self.skipped: str | None = None
+        free = shutil.disk_usage(self.folder).free if self.folder.is_dir() else 0
+        if free < self.size + ROOM_MARGIN:
+            self.skipped = (
+                f"{self.folder} has {size_text(free)} free; the encoded rows take "
+                f"{size_text(self.size)} and {size_text(ROOM_MARGIN)} is kept free"
+            )
+        self._path: str | None = None
+        self._blocks: list[tuple[int, int]] = []  # (rows, offset) of each block
+
+    @property
+    def ready(self) -> bool:
+        """Whether a complete pass has been written (later passes read it)."""
+        return self._path is not None
+
+    def write(self, encoded: Iterator[EncodedBlock]) -> Iterator[EncodedBlock]:
+        """Pass ``encoded`` through, cut into blocks, writing each; ready once exhausted.
+
+        A pass stopped early leaves no file (the next pass writes it again).
+        """
+        fd, name = tempfile.mkstemp(prefix="logitkit-spill-", dir=self.folder)
+        blocks: list[tuple[int, int]] = []
+        done = False
+        try:
+            with os.fdopen(fd, "wb", buffering=0) as f:
+                for X, codes, sw, offset in encoded:
+                    for start in range(0, X.shape[0], self.rows_per_block):
+                        rows = slice(start, start + self.rows_per_block)
+                        block = (
+                            np.ascontiguousarray(X[rows], dtype=np.float64),
+                            np.ascontiguousarray(codes[rows], dtype=np.intp),
+                            np.ascontiguousarray(sw[rows], dtype=np.float64),
+                        )
+                        f.writelines(part.data.cast("B") for part in block)
+                        blocks.append((block[0].shape[0], offset + start))
+                        yield (*block, offset + start)
+            done = True
+        finally:
+            if not done:
+                _unlink(name)
+        self._path, self._blocks = name, blocks
+        weakref.finalize(self, _unlink, name)
+
+    def blocks(self) -> Iterator[EncodedBlock]:
+        """The written blocks, in order (fresh arrays each pass)."""
+        if self._path is None:
+            msg = "The spill has not been written yet: pass over the source once first."
+            raise RuntimeError(msg)
+        p = self.n_features
+        with Path(self._path).open("rb", buffering=0) as f:
+            for rows, offset in self._blocks:
+                X = np.empty((rows, p))
+                codes = np.empty(rows, dtype=np.intp)
+                sw = np.empty(rows)
+                for part in (X, codes, sw):
+                    _read_into(f, part)
+                yield X, codes, sw, offset
+
+
+def _read_into(f: object, array: NDArray[np.generic]) -> None:
+    """Fill ``array`` from the raw file ``f`` (a read may return fewer bytes)."""
+    view = array.data.cast("B")
+    got = 0
+    while got < len(view):
+        n = f.readinto(view[got:])  # type: ignore[attr-defined]
+        if not n:
+            msg = "The spill file ended early: was it removed or truncated?"
+            raise OSError(msg)
+        got += n

@@ -1,0 +1,127 @@
+"""The spill: a streamed file's encoded rows kept on disk between passes.
+
+After one complete pass the file itself is no longer read (it can be moved away), the
+numbers are the same bit for bit, nothing is left behind, and a disk without room
+falls back to reading the file on every pass, saying so.
+"""
+
+from __future__ import annotations
+
+import gc
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from logitkit import LogisticModel
+from logitkit.data import spill as spill_module
+from logitkit.data.spill import Spill
+from logitkit.data.stream import FileSource
+
+
+@pytest.fixture
+def rows(tmp_path) -> Path:
+    rng = np.random.default_rng(3)
+    n = 2_000
+    frame = pd.DataFrame(rng.normal(size=(n, 3)) * [1.0, 10.0, 0.1], columns=["a", "b", "c"])
+    frame["g"] = rng.choice(["x", "y", "z"], n)
+    eta = frame["a"] - 0.1 * frame["b"] + (frame["g"] == "z")
+    frame["y"] = np.where(rng.random(n) < 1 / (1 + np.exp(-eta)), "yes", "no")
+    path = tmp_path / "rows.parquet"
+    frame.to_parquet(path, row_group_size=500)
+    return path
+
+
+def _spill_files(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("logitkit-spill-"))
+
+
+def _blocks(source: FileSource) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, int]]:
+    return [(X.copy(), c.copy(), w.copy(), o) for X, c, w, o in source.encoded_blocks()]
+
+
+def test_later_passes_read_the_spill_not_the_file(rows, tmp_path):
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    plain = LogisticModel().fit(FileSource(rows, "y", batch_rows=256))
+    source = FileSource(rows, "y", batch_rows=256, spill=scratch)
+    first = _blocks(source)
+    assert len(_spill_files(scratch)) == 1
+    rows.replace(tmp_path / "moved.parquet")  # every later pass reads the spill
+    again = _blocks(source)
+    assert len(again) == len(first)
+    for (X, c, w, o), (X2, c2, w2, o2) in zip(first, again, strict=True):
+        assert X2.flags.c_contiguous
+        assert np.array_equal(X, X2)
+        assert np.array_equal(c, c2)
+        assert np.array_equal(w, w2)
+        assert o == o2
+    spilled = LogisticModel().fit(source)
+    # The same blocks (each batch under the spill's block size), row-major rather than
+    # column-major: the products round differently in the last bits only.
+    assert np.allclose(spilled.coef_, plain.coef_, rtol=1e-12, atol=0)
+    assert np.allclose(spilled.intercept_, plain.intercept_, rtol=1e-12, atol=0)
+    assert "read back from a scratch file" in (source.spill_note or "")
+
+
+def test_a_fold_subset_shares_the_spill_and_the_file_goes_with_the_source(rows, tmp_path):
+    from logitkit.data.sources import FoldFilter
+
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    source = FileSource(rows, "y", batch_rows=300, spill=scratch)
+    plain = FileSource(rows, "y", batch_rows=300)
+    fold = FoldFilter(5, 2)
+    a = LogisticModel().fit(source.subset(fold))
+    assert len(_spill_files(scratch)) == 1
+    b = LogisticModel().fit(source.subset(FoldFilter(5, 3)))  # reads the same spill
+    assert len(_spill_files(scratch)) == 1
+    assert np.allclose(a.coef_, LogisticModel().fit(plain.subset(fold)).coef_, rtol=1e-10)
+    assert not np.allclose(a.coef_, b.coef_)
+    del source, a, b
+    gc.collect()
+    assert _spill_files(scratch) == []
+
+
+def test_big_batches_are_cut_into_blocks_of_bounded_size(rows, tmp_path, monkeypatch):
+    monkeypatch.setattr(spill_module, "BLOCK_BYTES", 8 * 5 * 100)  # 100 rows of 5 features
+    source = FileSource(rows, "y", batch_rows=1000, spill=tmp_path)
+    written = _blocks(source)
+    assert [X.shape[0] for X, *_ in written] == [100] * 20
+    assert [o for *_, o in written] == list(range(0, 2000, 100))
+    plain = LogisticModel().fit(FileSource(rows, "y", batch_rows=1000))
+    assert np.allclose(LogisticModel().fit(source).coef_, plain.coef_, rtol=1e-10)
+
+
+def test_a_pass_stopped_early_leaves_no_file_and_the_next_one_writes_it(rows, tmp_path):
+    source = FileSource(rows, "y", batch_rows=256, spill=tmp_path)
+    blocks = source.encoded_blocks()
+    next(blocks)
+    blocks.close()  # type: ignore[attr-defined]
+    assert _spill_files(tmp_path) == []
+    assert len(_blocks(source)) == 8
+    assert len(_spill_files(tmp_path)) == 1
+
+
+def test_no_room_reads_the_file_each_pass_and_says_why(rows, tmp_path, monkeypatch):
+    monkeypatch.setattr(spill_module, "ROOM_MARGIN", 1 << 62)
+    source = FileSource(rows, "y", batch_rows=256, spill=tmp_path)
+    model = LogisticModel().fit(source)
+    assert _spill_files(tmp_path) == []
+    note = source.spill_note or ""
+    assert note.startswith("each pass read the file again (no scratch file:")
+    assert str(tmp_path) in note
+    assert "is kept free" in note
+    again = LogisticModel().fit(FileSource(rows, "y", batch_rows=256))
+    assert np.array_equal(model.coef_, again.coef_)
+
+
+def test_a_truncated_spill_fails_clearly(tmp_path):
+    spill = Spill(n_rows=4, n_features=2, folder=tmp_path)
+    block = (np.ones((4, 2)), np.zeros(4, dtype=np.intp), np.ones(4), 0)
+    list(spill.write(iter([block])))
+    path = tmp_path / _spill_files(tmp_path)[0]
+    path.write_bytes(path.read_bytes()[:10])
+    with pytest.raises(OSError, match="spill file ended early"):
+        list(spill.blocks())
