@@ -49,7 +49,7 @@ def test_scale_pipeline_benchmark_smoke(tmp_path):
         smoke=True,
         echo=lines.append,
     )
-    for key in ("bare", "pipeline", "dask", "logitkit-mle"):
+    for key in ("bare", "bare-spill", "pipeline", "dask", "logitkit-mle"):
         assert result.runs[key].status == "ok", result.runs[key].status
         assert result.runs[key].peak_bytes > 0
     agreement = result.agreement
