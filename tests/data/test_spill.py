@@ -1,13 +1,15 @@
 """The spill: a streamed file's encoded rows kept on disk between passes.
 
 After one complete pass the file itself is no longer read (it can be moved away), the
-numbers are the same bit for bit, nothing is left behind, and a disk without room
+numbers are the same, the scratch file has no name in its folder and is closed with
+its source (nothing is left behind, even by a killed process), and a disk without room
 falls back to reading the file on every pass, saying so.
 """
 
 from __future__ import annotations
 
 import gc
+import os
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +39,17 @@ def _spill_files(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name.startswith("logitkit-spill-"))
 
 
+def _open_spills() -> int:
+    """Scratch files this process holds open (unlinked: their links end in '(deleted)')."""
+    links = []
+    for fd in Path("/proc/self/fd").iterdir():
+        try:
+            links.append(str(fd.readlink()))
+        except OSError:
+            continue
+    return sum("logitkit-spill-" in link for link in links)
+
+
 def _blocks(source: FileSource) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, int]]:
     return [(X.copy(), c.copy(), w.copy(), o) for X, c, w, o in source.encoded_blocks()]
 
@@ -46,8 +59,10 @@ def test_later_passes_read_the_spill_not_the_file(rows, tmp_path):
     scratch.mkdir()
     plain = LogisticModel().fit(FileSource(rows, "y", batch_rows=256))
     source = FileSource(rows, "y", batch_rows=256, spill=scratch)
+    held = _open_spills()
     first = _blocks(source)
-    assert len(_spill_files(scratch)) == 1
+    assert _spill_files(scratch) == []  # no name in the folder
+    assert _open_spills() == held + 1
     rows.replace(tmp_path / "moved.parquet")  # every later pass reads the spill
     again = _blocks(source)
     assert len(again) == len(first)
@@ -73,15 +88,16 @@ def test_a_fold_subset_shares_the_spill_and_the_file_goes_with_the_source(rows, 
     source = FileSource(rows, "y", batch_rows=300, spill=scratch)
     plain = FileSource(rows, "y", batch_rows=300)
     fold = FoldFilter(5, 2)
+    held = _open_spills()
     a = LogisticModel().fit(source.subset(fold))
-    assert len(_spill_files(scratch)) == 1
+    assert _open_spills() == held + 1
     b = LogisticModel().fit(source.subset(FoldFilter(5, 3)))  # reads the same spill
-    assert len(_spill_files(scratch)) == 1
+    assert _open_spills() == held + 1
     assert np.allclose(a.coef_, LogisticModel().fit(plain.subset(fold)).coef_, rtol=1e-10)
     assert not np.allclose(a.coef_, b.coef_)
     del source, a, b
     gc.collect()
-    assert _spill_files(scratch) == []
+    assert _open_spills() == held  # closed with its source: the space is freed
 
 
 def test_big_batches_are_cut_into_blocks_of_bounded_size(rows, tmp_path, monkeypatch):
@@ -96,19 +112,21 @@ def test_big_batches_are_cut_into_blocks_of_bounded_size(rows, tmp_path, monkeyp
 
 def test_a_pass_stopped_early_leaves_no_file_and_the_next_one_writes_it(rows, tmp_path):
     source = FileSource(rows, "y", batch_rows=256, spill=tmp_path)
+    held = _open_spills()
     blocks = source.encoded_blocks()
     next(blocks)
     blocks.close()  # type: ignore[attr-defined]
-    assert _spill_files(tmp_path) == []
+    assert _open_spills() == held
     assert len(_blocks(source)) == 8
-    assert len(_spill_files(tmp_path)) == 1
+    assert _open_spills() == held + 1
 
 
 def test_no_room_reads_the_file_each_pass_and_says_why(rows, tmp_path, monkeypatch):
     monkeypatch.setattr(spill_module, "ROOM_MARGIN", 1 << 62)
     source = FileSource(rows, "y", batch_rows=256, spill=tmp_path)
+    held = _open_spills()
     model = LogisticModel().fit(source)
-    assert _spill_files(tmp_path) == []
+    assert _open_spills() == held
     note = source.spill_note or ""
     assert note.startswith("each pass read the file again (no scratch file:")
     assert str(tmp_path) in note
@@ -121,7 +139,7 @@ def test_a_truncated_spill_fails_clearly(tmp_path):
     spill = Spill(n_rows=4, n_features=2, folder=tmp_path)
     block = (np.ones((4, 2)), np.zeros(4, dtype=np.intp), np.ones(4), 0)
     list(spill.write(iter([block])))
-    path = tmp_path / _spill_files(tmp_path)[0]
-    path.write_bytes(path.read_bytes()[:10])
+    assert spill._fd is not None
+    os.ftruncate(spill._fd, 10)
     with pytest.raises(OSError, match="spill file ended early"):
         list(spill.blocks())

@@ -11,8 +11,10 @@ no decoding or encoding. The blocks are cut to at most :data:`BLOCK_BYTES` of fe
 
 The file takes ``8 (p + 2)`` bytes a row and is written only where the scratch folder
 has that much room and :data:`ROOM_MARGIN` more (:attr:`Spill.skipped` says why not;
-the passes then read the file each time, as without a spill). It is deleted when the
-spill is garbage-collected, at exit, or when a pass that writes it stops early.
+the passes then read the file each time, as without a spill). It has no name in the
+folder (unlinked on creation, read through its descriptor), so nothing is left behind
+when the spill is garbage-collected, a pass that writes it stops early, or the process
+ends in any way.
 """
 
 from __future__ import annotations
@@ -53,12 +55,12 @@ def size_text(n: float) -> str:
     return f"{int(n)} B"
 
 
-def _unlink(path: str) -> None:
-    Path(path).unlink(missing_ok=True)
-
-
 class Spill:
     """A scratch file of a source's encoded blocks (see the module notes).
+
+    The file is unlinked as soon as it is created and read through its open
+    descriptor: it takes no name in the folder, and the system frees its space when
+    the spill is closed, garbage-collected, or its process ends, killed or not.
 
     Parameters
     ----------
@@ -89,65 +91,79 @@ class Spill:
                 f"{self.folder} has {size_text(free)} free; the encoded rows take "
                 f"{size_text(self.size)} and {size_text(ROOM_MARGIN)} is kept free"
             )
-        self._path: str | None = None
-        self._blocks: list[tuple[int, int]] = []  # (rows, offset) of each block
+        self._fd: int | None = None
+        self._blocks: list[tuple[int, int, int]] = []  # (rows, first row, byte position)
 
     @property
     def ready(self) -> bool:
         """Whether a complete pass has been written (later passes read it)."""
-        return self._path is not None
+        return self._fd is not None
 
     def write(self, encoded: Iterator[EncodedBlock]) -> Iterator[EncodedBlock]:
         """Pass ``encoded`` through, cut into blocks, writing each; ready once exhausted.
 
-        A pass stopped early leaves no file (the next pass writes it again).
+        A pass stopped early keeps nothing (the next pass writes it again).
         """
         fd, name = tempfile.mkstemp(prefix="logitkit-spill-", dir=self.folder)
-        blocks: list[tuple[int, int]] = []
-        done = False
+        Path(name).unlink()  # no name to leave behind: the space goes with the descriptor
+        blocks: list[tuple[int, int, int]] = []
+        position = 0
         try:
-            with os.fdopen(fd, "wb", buffering=0) as f:
-                for X, codes, sw, offset in encoded:
-                    for start in range(0, X.shape[0], self.rows_per_block):
-                        rows = slice(start, start + self.rows_per_block)
-                        block = (
-                            np.ascontiguousarray(X[rows], dtype=np.float64),
-                            np.ascontiguousarray(codes[rows], dtype=np.intp),
-                            np.ascontiguousarray(sw[rows], dtype=np.float64),
-                        )
-                        f.writelines(part.data.cast("B") for part in block)
-                        blocks.append((block[0].shape[0], offset + start))
-                        yield (*block, offset + start)
-            done = True
-        finally:
-            if not done:
-                _unlink(name)
-        self._path, self._blocks = name, blocks
-        weakref.finalize(self, _unlink, name)
+            for X, codes, sw, offset in encoded:
+                for start in range(0, X.shape[0], self.rows_per_block):
+                    rows = slice(start, start + self.rows_per_block)
+                    block = (
+                        np.ascontiguousarray(X[rows], dtype=np.float64),
+                        np.ascontiguousarray(codes[rows], dtype=np.intp),
+                        np.ascontiguousarray(sw[rows], dtype=np.float64),
+                    )
+                    blocks.append((block[0].shape[0], offset + start, position))
+                    for part in block:
+                        position += _write_all(fd, part)
+                    yield (*block, offset + start)
+        except BaseException:
+            os.close(fd)
+            raise
+        if self._fd is not None:  # another pass finished writing first: keep one
+            os.close(fd)
+            return
+        self._fd, self._blocks = fd, blocks
+        weakref.finalize(self, os.close, fd)
 
     def blocks(self) -> Iterator[EncodedBlock]:
-        """The written blocks, in order (fresh arrays each pass)."""
-        if self._path is None:
+        """The written blocks, in order (fresh arrays each pass; positional reads, so
+        several passes may read at once)."""
+        if self._fd is None:
             msg = "The spill has not been written yet: pass over the source once first."
             raise RuntimeError(msg)
-        p = self.n_features
-        with Path(self._path).open("rb", buffering=0) as f:
-            for rows, offset in self._blocks:
-                X = np.empty((rows, p))
-                codes = np.empty(rows, dtype=np.intp)
-                sw = np.empty(rows)
-                for part in (X, codes, sw):
-                    _read_into(f, part)
-                yield X, codes, sw, offset
+        fd, p = self._fd, self.n_features
+        for rows, offset, position in self._blocks:
+            X = np.empty((rows, p))
+            codes = np.empty(rows, dtype=np.intp)
+            sw = np.empty(rows)
+            at = position
+            for part in (X, codes, sw):
+                at += _read_all(fd, part, at)
+            yield X, codes, sw, offset
 
 
-def _read_into(f: object, array: NDArray[np.generic]) -> None:
-    """Fill ``array`` from the raw file ``f`` (a read may return fewer bytes)."""
+def _write_all(fd: int, array: NDArray[np.generic]) -> int:
+    """Write ``array``'s bytes at the descriptor's position; the bytes written."""
+    view = array.data.cast("B")
+    done = 0
+    while done < len(view):
+        done += os.write(fd, view[done:])
+    return done
+
+
+def _read_all(fd: int, array: NDArray[np.generic], position: int) -> int:
+    """Fill ``array`` from the file at byte ``position`` (a read may return fewer bytes)."""
     view = array.data.cast("B")
     got = 0
     while got < len(view):
-        n = f.readinto(view[got:])  # type: ignore[attr-defined]
+        n = os.preadv(fd, [view[got:]], position + got)
         if not n:
-            msg = "The spill file ended early: was it removed or truncated?"
+            msg = "The spill file ended early: was it truncated?"
             raise OSError(msg)
         got += n
+    return got
