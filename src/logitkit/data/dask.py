@@ -185,6 +185,10 @@ def _map_block(fn: Callable[[FloatArray, NDArray[np.intp], FloatArray], Any], bl
     return fn(block.X, block.y, block.sw)
 
 
+def _map_block_with(fn: Callable[..., Any], block: _Block, extra: Any) -> Any:
+    return fn(block.X, block.y, block.sw, extra)
+
+
 def _tree_sum(parts: list[Delayed]) -> Delayed:
     """Add partition results pairwise-ish in a fixed tree (``_FAN_IN`` at a time)."""
     while len(parts) > 1:
@@ -463,6 +467,22 @@ class DaskChunks:
         (a module-level function or a ``functools.partial`` of one, so that it pickles).
         """
         return [delayed(_map_block, pure=False)(fn, b) for b in self.dask._blocks]
+
+    def kept_blocks(
+        self, fn: Callable[[FloatArray, NDArray[np.intp], FloatArray], Any]
+    ) -> list[Delayed]:
+        """``fn(X, codes, sample_weight)`` of each partition, computed once and kept on
+        its worker (persisted), for later :meth:`map_blocks_with` passes."""
+        kept: list[Delayed] = list(persist(*self.map_blocks(fn)))
+        return kept
+
+    def map_blocks_with(self, fn: Callable[..., Any], kept: list[Delayed]) -> list[Delayed]:
+        """``fn(X, codes, sample_weight, extra)`` of each partition, ``extra`` its part of
+        ``kept`` (:meth:`kept_blocks`); lazy, one delayed result per partition in order."""
+        return [
+            delayed(_map_block_with, pure=False)(fn, b, k)
+            for b, k in zip(self.dask._blocks, kept, strict=True)
+        ]
 
     def hessian_sample(self, max_rows: int) -> ArraySource | None:
         """About ``max_rows`` evenly spread rows, fetched from the workers once."""

@@ -241,20 +241,41 @@ class Curve(NamedTuple):
 
 
 def curve(y: BoolArray, p: FloatArray) -> Curve:
-    """Confusion counts and midpoint thresholds of every operating point."""
+    """Confusion counts and midpoint thresholds of every operating point.
+
+    There are as many points as distinct scores (up to one per row: tens of millions
+    at scale), so temporaries are freed as soon as they are used and the arithmetic
+    runs in place: about 50 bytes a row at the peak.
+    """
     order = np.argsort(p, kind="stable")[::-1]
-    ps, ys = p[order], y[order]
-    last = np.r_[np.flatnonzero(ps[1:] != ps[:-1]), ps.size - 1]
-    tp = np.r_[0, np.cumsum(ys, dtype=np.int64)[last]]
-    fp = np.r_[0, last + 1 - tp[1:]]
+    ps = p[order]
+    ys = np.cumsum(y[order], dtype=np.int64)  # positives among the top k + 1 rows
+    del order
+    last = np.flatnonzero(ps[1:] != ps[:-1])
+    last = np.append(last, ps.size - 1)
+    tp = np.zeros(last.size + 1, dtype=np.int64)
+    np.take(ys, last, out=tp[1:])
+    del ys
+    fp = np.zeros_like(tp)
+    np.add(last, 1, out=fp[1:])
+    fp[1:] -= tp[1:]
     upper = ps[last]
-    lower = np.r_[upper[1:], 0.0]
-    mid = (upper + lower) / 2
-    mid = np.where(mid > lower, mid, upper)  # neighbouring floats: the midpoint rounds down
+    del ps, last
+    threshold = np.empty(upper.size + 1)
+    mid = threshold[1:]
+    mid[:-1] = upper[1:]  # the next lower score
+    mid[-1] = 0.0
+    np.add(mid, upper, out=mid)
+    mid /= 2
+    # Neighbouring floats: the midpoint rounds down to the lower one; take the upper.
+    low = np.empty_like(upper)
+    low[:-1], low[-1] = upper[1:], 0.0
+    np.copyto(mid, upper, where=~(mid > low))
+    del low
     top = (1.0 + upper[0]) / 2 if upper[0] < 1.0 else math.nan
-    top = 1.0 if top <= upper[0] else top
+    threshold[0] = 1.0 if top <= upper[0] else top
     n_pos = int(y.sum())
-    return Curve(tp, fp, np.r_[top, mid], n_pos, y.size - n_pos)
+    return Curve(tp, fp, threshold, n_pos, y.size - n_pos)
 
 
 def rates(
@@ -280,6 +301,23 @@ def rates(
         total = costs["cost_fp"] * fp + costs["cost_fn"] * fn
         out["expected_cost"] = (total - costs["benefit_tp"] * tp - costs["benefit_tn"] * tn) / n
     return out
+
+
+def _constrained_rate(
+    method: str, tp: NDArray[np.int64], fp: NDArray[np.int64], n_pos: int, n_neg: int
+) -> FloatArray:
+    """The constrained metric of ``method`` at every point: :func:`rates`' value, bit
+    for bit (``tp + fn`` is ``n_pos`` exactly), without the other metrics' arrays."""
+    t, f = tp.astype(np.float64), fp.astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if method == "min_recall":
+            t /= float(n_pos)
+            return t
+        if method == "min_precision":
+            out: FloatArray = t / (t + f)
+            return out
+        f /= float(n_neg)
+        return f
 
 
 def or_none(x: float) -> float | None:
@@ -364,7 +402,7 @@ def choose(
     tp, fp = c.tp[1:], c.fp[1:]
     target = params[method]
     if at_confidence is None:
-        value = rates(tp, fp, c.n_pos - tp, c.n_neg - fp, {})[CONSTRAINED[method][0]]
+        value = _constrained_rate(method, tp, fp, c.n_pos, c.n_neg)
     else:
         value = constraint_bounds(method, tp, fp, c.n_pos, c.n_neg, at_confidence)
     ok = meets(method, value, target)

@@ -15,8 +15,8 @@ A *fold scan* (:meth:`PassRows.scan_folds`) gives its function the rows a filter
 and each one's hash fold. In memory and from a file, each block's kept rows and folds
 are computed on the first such scan and kept (two bytes a row) for the later ones:
 the blocks come back the same on every pass, and hashing every row again on each
-solver step would cost as much as the step's arithmetic. On Dask each partition is
-hashed on its worker on every scan.
+solver step would cost as much as the step's arithmetic. On Dask each partition's
+kept rows and folds are computed on its worker once and kept there.
 
 Fits on every kind equal one another (the solver's passes are exact sums), so the
 stages above see the same numbers wherever the rows live.
@@ -107,17 +107,23 @@ def _apply(
     return fn(X, codes, sw, fold)
 
 
-def _hashed_then(
+def _partition_folds(
     X: FloatArray,
-    codes: NDArray[np.intp],
-    sw: FloatArray,
+    codes: NDArray[np.intp],  # noqa: ARG001 - a scan's signature
+    sw: FloatArray,  # noqa: ARG001
     *,
-    fn: FoldScanFn[T],
     folds: HashKFold,
     keep: RowFilter | None,
+) -> _Folds:
+    """:func:`block_folds` of a Dask partition (kept on its worker)."""
+    return block_folds(X, folds, keep)
+
+
+def _with_folds(
+    X: FloatArray, codes: NDArray[np.intp], sw: FloatArray, found: _Folds, *, fn: FoldScanFn[T]
 ) -> T:
-    """A fold scan's block where nothing is kept between scans (a Dask partition)."""
-    return _apply(fn, X, codes, sw, block_folds(X, folds, keep))
+    """A fold scan's Dask partition, with its kept rows and folds."""
+    return _apply(fn, X, codes, sw, found)
 
 
 def _rows_of(found: _Folds) -> int:
@@ -244,6 +250,9 @@ class SourceRows:
     feature_names: list[str] = field(init=False)
     _n_rows: int = field(init=False, repr=False)
     _memo: _FoldMemo = field(init=False, repr=False, default_factory=_FoldMemo)
+    _kept: dict[tuple[int, int, RowFilter | None], list[Any]] = field(
+        init=False, repr=False, default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         schema = self.source.schema()
@@ -287,13 +296,22 @@ class SourceRows:
         self, fn: FoldScanFn[T], folds: HashKFold, keep: RowFilter | None
     ) -> Iterator[T]:
         """``fn`` of each block's kept rows and their folds: from a file, kept from the
-        first such scan (its blocks come back the same each pass); on Dask, hashed on
-        the workers."""
-        if not isinstance(self.source, FileSource):
-            yield from self.scan(partial(_hashed_then, fn=fn, folds=folds, keep=keep))
+        first such scan (its blocks come back the same each pass); on Dask, computed on
+        each partition's worker once and kept there (persisted)."""
+        if isinstance(self.source, FileSource):
+            blocks = self.scan(lambda X, codes, sw: (X, codes, sw))
+            yield from self._memo.scan(blocks, fn, folds, keep)
             return
-        blocks = self.scan(lambda X, codes, sw: (X, codes, sw))
-        yield from self._memo.scan(blocks, fn, folds, keep)
+        from dask.base import compute  # noqa: PLC0415 - the dask extra
+
+        chunks = self.source.chunk_source(0)
+        key = (folds.n_splits, folds.seed, keep)
+        if key not in self._kept:
+            found = partial(_partition_folds, folds=folds, keep=keep)
+            self._kept[key] = chunks.kept_blocks(found)
+        parts = chunks.map_blocks_with(partial(_with_folds, fn=fn), self._kept[key])
+        for start in range(0, len(parts), _DASK_GROUP):
+            yield from compute(*parts[start : start + _DASK_GROUP])  # type: ignore[no-untyped-call]
 
     def grid_data(self, class_weight: Any, keep: RowFilter | None = None) -> Any:
         """The kept rows prepared as a fit prepares them (schema and moments passes)."""
