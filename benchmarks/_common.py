@@ -258,17 +258,20 @@ def cpu_snapshot() -> CpuSnapshot:
     return CpuSnapshot(time.monotonic(), busy, own)
 
 
-def other_work_line(start: CpuSnapshot) -> str:
+def other_work_line(start: CpuSnapshot, unwaited_s: float = 0.0) -> str:
     """How many cores other processes kept busy since ``start``, flagged when it matters.
 
     With multi-threaded BLAS, other busy processes on the same cores can slow a fit tens of
     times (its threads wait on each other), so timings from a shared machine mislead.
+    ``unwaited_s``: CPU seconds of the benchmark's own processes that it did not wait for
+    (a JVM a peer started), which the kernel does not add to its own.
     """
     end = cpu_snapshot()
     if start.machine_busy_s is None or end.machine_busy_s is None:
         return "Other processes' CPU use during the run: unknown"
     wall = max(end.wall_s - start.wall_s, 1e-9)
-    other = max(end.machine_busy_s - start.machine_busy_s - (end.own_s - start.own_s), 0.0)
+    own = end.own_s - start.own_s + unwaited_s
+    other = max(end.machine_busy_s - start.machine_busy_s - own, 0.0)
     cores = other / wall
     text = f"Other processes kept {cores:.2f} of {os.cpu_count()} cores busy during the run"
     if cores > 0.25:
@@ -276,7 +279,9 @@ def other_work_line(start: CpuSnapshot) -> str:
     return text
 
 
-def machine_lines(packages: Sequence[str], start: CpuSnapshot | None = None) -> list[str]:
+def machine_lines(
+    packages: Sequence[str], start: CpuSnapshot | None = None, unwaited_s: float = 0.0
+) -> list[str]:
     """One line each: CPU, cores, RAM, OS, Python, BLAS and the given packages' versions.
 
     Call after the benchmark has imported numpy and the peers, so that threadpoolctl sees
@@ -302,7 +307,7 @@ def machine_lines(packages: Sequence[str], start: CpuSnapshot | None = None) -> 
         f"Versions: {versions}",
     ]
     if start is not None:
-        lines.append(other_work_line(start))
+        lines.append(other_work_line(start, unwaited_s))
     return lines
 
 
