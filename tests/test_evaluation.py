@@ -218,3 +218,22 @@ def test_evaluate_multiclass_with_cost_policy_and_absent_class():
         evaluate_multiclass(
             y, P, classes=[0, 1, 2], policy=MulticlassPolicy.argmax(["a", "b", "c"])
         )
+
+
+def test_mean_metrics_over_many_rows_are_taken_in_parts(monkeypatch):
+    """Log-loss and Brier score in parts of rows (bounded copies), equal to the whole."""
+    from logitkit import evaluation
+
+    rng = np.random.default_rng(7)
+    p = rng.random(10_001)
+    y = np.where(rng.random(p.size) < p, "yes", "no")
+    y[:3000] = "no"  # whole parts of one class
+    whole = evaluate(y, p, positive="yes")
+    monkeypatch.setattr(evaluation, "_MEAN_ROWS", 1000)
+    parts = evaluate(y, p, positive="yes")
+    assert parts.log_loss == pytest.approx(skm.log_loss(y == "yes", p), rel=1e-12)
+    assert parts.brier_score == pytest.approx(
+        skm.brier_score_loss(y, p, pos_label="yes"), rel=1e-12
+    )
+    assert parts.log_loss == pytest.approx(whole.log_loss, rel=1e-12)
+    assert parts.roc_auc.auc == whole.roc_auc.auc
