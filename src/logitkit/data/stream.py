@@ -349,6 +349,10 @@ class FileSource:
             X, codes, sw = layout.encode(batch, offset, check=check)
             yield X, codes, sw, offset
             offset += batch.num_rows
+        if self._spills and not self._spills[0].skipped:
+            # The file is read no more: hand arrow's cached decoding buffers (a few
+            # hundred MB for wide row groups) back to the system.
+            pa.default_memory_pool().release_unused()
 
     def _spill(self) -> Spill | None:
         if self.spill is False:
