@@ -237,3 +237,32 @@ def test_mean_metrics_over_many_rows_are_taken_in_parts(monkeypatch):
     )
     assert parts.log_loss == pytest.approx(whole.log_loss, rel=1e-12)
     assert parts.roc_auc.auc == whole.roc_auc.auc
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_auc_interval_and_average_precision_from_one_sort_equal_the_definitions(seed):
+    """Ties, one-sided groups and lopsided classes: against pairwise DeLong and scikit-learn."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(5, 400))
+    digits = int(rng.integers(0, 3))  # coarse scores: many ties
+    p = np.round(rng.random(n), digits)
+    y = rng.random(n) < rng.uniform(0.05, 0.95)
+    y[:2] = [True, False]
+    x, z = p[y], p[~y]
+    # DeLong's placement values by their definition: pairwise comparisons.
+    psi = (x[:, None] > z[None, :]) + 0.5 * (x[:, None] == z[None, :])
+    v10, v01 = psi.mean(axis=1), psi.mean(axis=0)
+    var = (
+        np.var(v10, ddof=1) / x.size + np.var(v01, ddof=1) / z.size
+        if min(x.size, z.size) > 1
+        else math.nan
+    )
+    r = roc_auc_ci(y, p, positive=True)
+    assert r.auc == pytest.approx(skm.roc_auc_score(y, p), rel=1e-12)
+    assert r.auc == pytest.approx(v10.mean(), rel=1e-12)
+    if math.isfinite(var):
+        assert r.std_err == pytest.approx(math.sqrt(var), rel=1e-9)
+    e = evaluate(y, p, positive=True)
+    assert e.average_precision == pytest.approx(skm.average_precision_score(y, p), rel=1e-12)
+    assert e.roc_auc.auc == r.auc
+    assert e.roc_auc.std_err == r.std_err

@@ -127,19 +127,65 @@ class AUCInterval:
         return {**d, "confidence": self.confidence, "method": "delong"}
 
 
-def _delong(y: NDArray[np.bool_], p: NDArray[np.float64]) -> tuple[float, float]:
-    """AUC and its DeLong variance by the midrank algorithm of Sun and Xu (2014)."""
-    x, z = p[y], p[~y]
-    m, n = x.size, z.size
-    tx = stats.rankdata(x)
-    tz = stats.rankdata(z)
-    tall = stats.rankdata(np.r_[x, z])
-    v10 = (tall[:m] - tx) / n  # share of negatives below each positive (ties count 1/2)
-    v01 = 1.0 - (tall[m:] - tz) / m  # share of positives above each negative
-    auc = float(v10.mean())
+def _score_groups(
+    y: NDArray[np.bool_], p: NDArray[np.float64]
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Positives and negatives at each distinct score, in ascending score order.
+
+    One sort serves the AUC, its DeLong variance and the average precision; its
+    temporaries are freed as it goes (about 35 bytes a row at the peak, where three
+    rankings took 82: the out-of-fold rows at scale number tens of millions).
+    """
+    order = np.argsort(p, kind="stable")
+    ps = p[order]
+    ys = y[order].view(np.uint8)
+    del order
+    new = np.empty(ps.size, dtype=bool)
+    new[:1] = True
+    np.not_equal(ps[1:], ps[:-1], out=new[1:])
+    del ps
+    starts = np.flatnonzero(new)
+    del new
+    if not starts.size:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    pos = np.add.reduceat(ys, starts, dtype=np.int64)
+    sizes = np.diff(starts, append=ys.size)
+    return pos, sizes - pos
+
+
+def _delong(groups: tuple[NDArray[np.int64], NDArray[np.int64]]) -> tuple[float, float]:
+    """AUC and its DeLong variance from :func:`_score_groups` (placement values, ties
+    counted as one half: the midrank algorithm of Sun and Xu, 2014, by tied groups).
+
+    Every positive of a group has the placement ``(negatives below + ties / 2) / n``,
+    every negative ``(positives above + ties / 2) / m``; the AUC is the positives' mean
+    placement and the variance ``var(v10) / m + var(v01) / n``.
+    """
+    pos, neg = groups
+    m, n = int(pos.sum()), int(neg.sum())
+    with np.errstate(divide="ignore", invalid="ignore"):
+        v10 = (np.cumsum(neg) - 0.5 * neg) / n  # negatives below, ties counted 1/2
+        v01 = (m - np.cumsum(pos) + 0.5 * pos) / m  # positives above, ties counted 1/2
+        auc = float(pos @ v10) / m
     if m < 2 or n < 2:
         return auc, math.nan
-    return auc, float(np.var(v10, ddof=1) / m + np.var(v01, ddof=1) / n)
+    mean01 = float(neg @ v01) / n
+    var10 = float(pos @ np.square(v10 - auc)) / (m - 1)
+    var01 = float(neg @ np.square(v01 - mean01)) / (n - 1)
+    return auc, var10 / m + var01 / n
+
+
+def _average_precision(groups: tuple[NDArray[np.int64], NDArray[np.int64]]) -> float:
+    """Average precision from :func:`_score_groups`: ``sum_k (R_k - R_{k-1}) P_k`` over
+    the distinct scores from the highest down, as scikit-learn's
+    ``average_precision_score`` (one operating point per distinct score)."""
+    pos, neg = groups
+    tp = np.cumsum(pos[::-1])
+    flagged = tp + np.cumsum(neg[::-1])
+    m = int(tp[-1]) if tp.size else 0
+    if m == 0:
+        return math.nan
+    return float(np.sum(pos[::-1] * (tp / flagged))) / m
 
 
 def roc_auc_ci(
@@ -184,7 +230,14 @@ def roc_auc_ci(
     where = "roc_auc_ci"
     confidence = real_param(confidence, "confidence", where, 0.0, 1.0, "neither")
     data = check_binary(y_true, proba, positive, where)
-    auc, var = _delong(data.y, data.p)
+    return _auc_interval(_score_groups(data.y, data.p), confidence)
+
+
+def _auc_interval(
+    groups: tuple[NDArray[np.int64], NDArray[np.int64]], confidence: float
+) -> AUCInterval:
+    """:func:`roc_auc_ci` from the tied groups of the scores."""
+    auc, var = _delong(groups)
     se = math.sqrt(var) if math.isfinite(var) else math.nan
     half = float(stats.norm.ppf(0.5 + confidence / 2)) * se
     low, high = (max(0.0, auc - half), min(1.0, auc + half)) if math.isfinite(se) else (se, se)
@@ -422,6 +475,8 @@ def evaluate(
     confusion, classes = _at_thresholds(data.y, data.p, True, named, where)
     classes["label"] = classes["label"].map({True: data.positive, False: data.negative})
     kw: dict[str, Any] = {"positive": True, "n_bins": n_bins}
+    confidence = real_param(confidence, "confidence", where, 0.0, 1.0, "neither")
+    groups = _score_groups(data.y, data.p)  # one sort for the AUC, its interval and AP
     try:
         hl: HosmerLemeshowResult | None = hosmer_lemeshow(
             data.y, data.p, positive=True, held_out=True
@@ -433,8 +488,8 @@ def evaluate(
         negative=data.negative,
         n_samples=int(data.y.size),
         n_positive=int(data.y.sum()),
-        roc_auc=roc_auc_ci(data.y, data.p, positive=True, confidence=confidence),
-        average_precision=float(skm.average_precision_score(data.y, data.p)),
+        roc_auc=_auc_interval(groups, confidence),
+        average_precision=_average_precision(groups),
         log_loss=_mean_over_rows(skm.log_loss, data.y, data.p, labels=[False, True]),
         brier_score=_mean_over_rows(skm.brier_score_loss, data.y, data.p, pos_label=True),
         ece={
