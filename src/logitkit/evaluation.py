@@ -133,8 +133,8 @@ def _score_groups(
     """Positives and negatives at each distinct score, in ascending score order.
 
     One sort serves the AUC, its DeLong variance and the average precision; its
-    temporaries are freed as it goes (about 35 bytes a row at the peak, where three
-    rankings took 82: the out-of-fold rows at scale number tens of millions).
+    temporaries are freed as it goes (about 35 bytes a row at the peak: the
+    out-of-fold rows at scale number tens of millions).
     """
     order = np.argsort(p, kind="stable")
     ps = p[order]

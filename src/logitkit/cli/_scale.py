@@ -471,7 +471,8 @@ def rows_of_file(
             **reading,
         }
         how = f"streamed in record batches of {batch_rows} rows"
-        source = FileSource(data, target, **options)
+        # Learning an encoder reads raw columns: only encoded passes write the spill.
+        source = FileSource(data, target, spill=spill, **options)
         if spec.splits_raw_rows:
             columns = list(source.feature_types())
             fit, held = (raw_split(spec, columns, held=h) for h in (False, True))
@@ -485,8 +486,6 @@ def rows_of_file(
         if learned:
             encoder = learn_encoder(source, spec)
             source = FileSource(data, target, encoder=encoder, spill=spill, **options)
-        else:
-            source.spill = spill
         rows = SourceRows(source)
         _check_labels(rows, spec)
         yield rows, _spilled(how, source), None

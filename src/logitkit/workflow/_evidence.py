@@ -74,21 +74,12 @@ def sample_share(n_rows: int) -> int:
     return _SHARE_STEPS if n_rows <= SAMPLE_ROWS else int(_SHARE_STEPS * SAMPLE_ROWS // n_rows)
 
 
-def sample_block(
-    X: FloatArray,
-    codes: NDArray[np.intp],  # noqa: ARG001 - a scan's signature
-    sw: FloatArray,  # noqa: ARG001
-    *,
-    share: int,
-    keep: RowFilter | None,
-) -> tuple[FloatArray, int, int]:
-    """The block's fitting rows in the reference sample, and its fitting and other rows."""
-    mask = None if keep is None else keep.mask(X)
-    n_kept = X.shape[0] if mask is None else int(mask.sum())
-    rows = X if mask is None else X[mask]
+def sample_block(X: FloatArray, *, share: int) -> FloatArray:
+    """The rows of a block (of fitting rows) in the reference sample: those whose hash
+    falls below ``share`` of :data:`_SHARE_STEPS` (all of them at the full share)."""
     if share < _SHARE_STEPS:
-        rows = rows[hash_folds(rows, _SHARE_STEPS, _SAMPLE_SEED) < share]
-    return np.array(rows), n_kept, X.shape[0] - n_kept
+        X = X[hash_folds(X, _SHARE_STEPS, _SAMPLE_SEED) < share]
+    return np.array(X)
 
 
 @dataclass

@@ -278,7 +278,7 @@ def _fold_predictors(
         rows = folds == k
         if rows.any():
             Z[rows] = np.einsum("np,cmp->ncm", X[rows], coef[k]) + intercept[k][None]
-    return folds.astype(np.int32), Z, np.array(codes, dtype=np.intp), np.array(sw)
+    return folds.astype(np.int32), Z, np.asarray(codes, dtype=np.intp), sw
 
 
 def _auc_scores(

@@ -46,7 +46,7 @@ only, and the held-out rows are read once at the end (``held`` of :func:`run_on_
 rows are kept in a scratch file on disk after the first pass when asked,
 :mod:`logitkit.data.spill`; each block's fold is hashed once, :meth:`~._rows.PassRows.
 scan_folds`); the row vectors live on
-disk (``8 (2K + 2)`` bytes a row); the policy and the exact metrics sort the
+disk (``16 K + 1`` bytes a row, 8 more with sample weights that are not all 1); the policy and the exact metrics sort the
 out-of-fold probabilities (a few ``n``-sized arrays while they run); the Bloom filter
 takes about 3.6 bytes a row; the reference sample at most ``100,000 x p`` values.
 """
@@ -182,8 +182,8 @@ def run_on_rows(
     first = partial(_first_block, share=share, n_splits=folds.n_splits, n_classes=int(classes.size))
     parts = list(rows.scan_folds(first, folds, fitting))
     width = len(rows.feature_names)
-    sample = np.concatenate([p[0][0] for p in parts]) if parts else np.empty((0, width))
-    n_fit = sum(p[0][1] for p in parts)
+    sample = np.concatenate([p[0] for p in parts]) if parts else np.empty((0, width))
+    n_fit = sum(p[2] for p in parts)
     n_held = rows.n_rows - n_fit if held is None else held.n_rows
     _check_split(spec, n_fit, n_held)
     groups = reduce(operator.add, [p[1] for p in parts])
@@ -340,11 +340,11 @@ def _first_block(
     share: int,
     n_splits: int,
     n_classes: int,
-) -> tuple[tuple[FloatArray, int, int], Groups]:
-    """The first scan's block of fitting rows: :func:`sample_block` and
-    :func:`group_moments` together."""
-    sample = sample_block(X, codes, sw, share=share, keep=None)
-    return sample, group_moments(X, codes, sw, folds, n_splits=n_splits, n_classes=n_classes)
+) -> tuple[FloatArray, Groups, int]:
+    """The first scan's block of fitting rows: its rows in the reference sample
+    (:func:`sample_block`), the moments of each fold (:func:`group_moments`), its rows."""
+    moments = group_moments(X, codes, sw, folds, n_splits=n_splits, n_classes=n_classes)
+    return sample_block(X, share=share), moments, X.shape[0]
 
 
 #: Added to the seed for the held-out split's hash (independent of the folds').
