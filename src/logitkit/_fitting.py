@@ -7,23 +7,21 @@ each fold once and then solves a whole path of penalties on it.
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.special import gammaln, xlogy
 from sklearn.utils.class_weight import compute_class_weight
 from threadpoolctl import ThreadpoolController
 
 from logitkit.data.checks import check_sample_weight, check_target
+from logitkit.data.grouped import GroupedData, grouped_rows
 from logitkit.data.memory import ArraySource
-from logitkit.exceptions import DataError
 from logitkit.solver import ChunkSource, Problem, initial_theta
 from logitkit.solver.moments import Moments, feature_moments
 
@@ -245,224 +243,3 @@ def prepare(X: Any, y: Any, sample_weight: Any, class_weight: Any) -> TrainingDa
     source = ArraySource(X, codes, w, sw, 1 if K == 2 else K)
     moments = feature_moments(source, K)
     return TrainingData(X, classes, codes, sw, w, source, moments)
-
-
-# ------------------------------------------------------------------ grouped binomial data
-#: A proportion times its trials must be this close to a whole number of successes.
-_PROPORTION_TOL = 1e-8
-
-
-@dataclass(frozen=True)
-class GroupedData:
-    """What a fit on grouped binomial data (successes out of trials) keeps of its groups.
-
-    The solver sees each group as two weighted rows (its successes and its failures),
-    which gives the grouped model's estimates and Hessian; the likelihood of the
-    grouped model differs from that of the rows by constants of the data, kept here.
-
-    Attributes
-    ----------
-    n_groups : int
-        Number of groups (the observations of the grouped model).
-    n_trials : float
-        Total trials over the groups.
-    n_successes : float
-        Total successes over the groups.
-    log_binomial : float
-        ``sum_i log C(n_i, s_i)``, the binomial coefficients' part of the grouped
-        log-likelihood (included by R's ``glm`` and statsmodels' ``GLM``).
-    saturated_log_likelihood : float
-        ``sum_i s_i log(s_i / n_i) + (n_i - s_i) log(1 - s_i / n_i)``: the rows'
-        log-likelihood of the saturated model (one probability per group).
-    pearson_chi2 : float
-        ``sum_i (s_i - n_i p_i)^2 / (n_i p_i (1 - p_i))`` at the fitted ``p_i`` (NaN
-        until the fit sets it).
-    successes, trials : ndarray or None
-        The counts per group, until :meth:`with_pearson` has used them (not stored).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> X = np.array([[0.0], [1.0]])
-    >>> _, _, _, groups = grouped_rows(X, np.array([1, 3]), np.array([4, 4]))
-    >>> groups.n_groups, groups.n_trials, groups.n_successes
-    (2, 8.0, 4.0)
-    """
-
-    n_groups: int
-    n_trials: float
-    n_successes: float
-    log_binomial: float
-    saturated_log_likelihood: float
-    pearson_chi2: float = math.nan
-    successes: FloatArray | None = field(default=None, repr=False, compare=False)
-    trials: FloatArray | None = field(default=None, repr=False, compare=False)
-
-    def with_pearson(self, p: FloatArray) -> GroupedData:
-        """A copy with the Pearson statistic at the fitted probabilities ``p`` of the groups.
-
-        The copy keeps no counts per group (the statistic is what inference needs).
-        """
-        if self.successes is None or self.trials is None:
-            msg = "The counts per group are no longer kept; the Pearson statistic is set."
-            raise ValueError(msg)
-        s, m = self.successes, self.trials
-        with np.errstate(divide="ignore", invalid="ignore"):
-            terms = (s - m * p) ** 2 / (m * p * (1.0 - p))
-        return replace(self, pearson_chi2=float(terms.sum()), successes=None, trials=None)
-
-    def to_dict(self) -> dict[str, float]:
-        """The fields as plain numbers (for the artifact)."""
-        return {
-            "n_groups": float(self.n_groups),
-            "n_trials": self.n_trials,
-            "n_successes": self.n_successes,
-            "log_binomial": self.log_binomial,
-            "saturated_log_likelihood": self.saturated_log_likelihood,
-            "pearson_chi2": self.pearson_chi2,
-        }
-
-    @classmethod
-    def from_dict(cls, spec: dict[str, Any]) -> GroupedData:
-        """The inverse of :meth:`to_dict` (a missing or null Pearson statistic is NaN)."""
-        pearson = spec.get("pearson_chi2")
-        return cls(
-            n_groups=int(spec["n_groups"]),
-            n_trials=float(spec["n_trials"]),
-            n_successes=float(spec["n_successes"]),
-            log_binomial=float(spec["log_binomial"]),
-            saturated_log_likelihood=float(spec["saturated_log_likelihood"]),
-            pearson_chi2=math.nan if pearson is None else float(pearson),
-        )
-
-
-def _group_counts(values: Any, name: str, n: int) -> FloatArray:
-    """Finite numbers, one per group, as floats (a clear error naming the first bad row)."""
-    arr = np.asarray(values)
-    if arr.ndim != 1 or arr.shape[0] != n:
-        msg = f"{name} must hold one number per row of X ({n}); got shape {arr.shape}."
-        raise DataError(msg, column=name)
-    if arr.dtype.kind not in "biuf":
-        msg = f"{name} must be numeric (counts of trials or successes); got dtype {arr.dtype}."
-        raise DataError(msg, column=name)
-    out = arr.astype(np.float64)
-    bad = ~np.isfinite(out)
-    if bad.any():
-        first = int(np.flatnonzero(bad)[0])
-        msg = f"{name} has a missing or infinite value at row {first}; drop or fill that row."
-        raise DataError(msg, column=name, row=first, count=int(bad.sum()))
-    return out
-
-
-def _first_bad(bad: NDArray[np.bool_], name: str, message: str, values: FloatArray) -> None:
-    if bad.any():
-        first = int(np.flatnonzero(bad)[0])
-        msg = message.format(row=first, value=float(values[first]), count=int(bad.sum()))
-        raise DataError(msg, column=name, row=first, count=int(bad.sum()))
-
-
-def grouped_rows(
-    X: Any, y: Any, trials: Any, *, proportion: bool = False
-) -> tuple[Any, NDArray[np.intp], FloatArray, GroupedData]:
-    """Grouped binomial data as two weighted rows per group, for the solver.
-
-    Parameters
-    ----------
-    X : ndarray or CSR matrix of shape (n_groups, p)
-        Validated features, one row per group.
-    y : array-like of shape (n_groups,)
-        Successes per group (whole numbers in ``[0, trials]``), or with
-        ``proportion=True`` the share of successes in ``[0, 1]``.
-    trials : array-like of shape (n_groups,)
-        Trials per group, whole numbers ``>= 1``.
-    proportion : bool, default=False
-        Whether ``y`` is a proportion (then ``y * trials`` must be whole).
-
-    Returns
-    -------
-    X_rows : ndarray or CSR matrix
-        The group's features once for its successes and once for its failures (a
-        part with no trials is left out).
-    labels : ndarray of int
-        1 for a row of successes, 0 for a row of failures.
-    weights : ndarray
-        The successes or failures of each row.
-    groups : GroupedData
-        Totals and the constants of the grouped likelihood.
-
-    Raises
-    ------
-    DataError
-        Non-integer, negative or missing counts, successes above trials, or a
-        proportion outside ``[0, 1]``; the message names the first such row.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> X = np.array([[0.0], [1.0]])
-    >>> rows, labels, weights, _ = grouped_rows(X, np.array([0, 3]), np.array([4, 4]))
-    >>> rows.ravel().tolist(), labels.tolist(), weights.tolist()
-    ([0.0, 1.0, 1.0], [0, 1, 0], [4.0, 3.0, 1.0])
-    """
-    n = int(X.shape[0])
-    m = _group_counts(trials, "trials", n)
-    _first_bad(
-        (m != np.round(m)) | (m < 1),
-        "trials",
-        "trials must be whole numbers >= 1; row {row} has {value:g} ({count} such row(s)).",
-        m,
-    )
-    if y is None:
-        msg = "trials=... needs y: the successes (or, with proportion=True, their share)."
-        raise DataError(msg, column="y")
-    v = _group_counts(y, "y", n)
-    if proportion:
-        _first_bad(
-            (v < 0) | (v > 1),
-            "y",
-            "With proportion=True y must lie in [0, 1]; row {row} has {value:g}.",
-            v,
-        )
-        s = np.round(v * m)
-        _first_bad(
-            np.abs(v * m - s) > _PROPORTION_TOL * m,
-            "y",
-            "y times trials must be a whole number of successes; row {row} has the "
-            "proportion {value:g}, which is not k / trials for a whole k.",
-            v,
-        )
-    else:
-        s = v
-        shares = (v >= 0).all() and (v <= 1).all() and (v != np.round(v)).any()
-        hint = "; if y holds proportions of the trials, pass proportion=True" if shares else ""
-        _first_bad(
-            (s != np.round(s)) | (s < 0),
-            "y",
-            "y must count successes (whole numbers >= 0) when trials is given; row {row} "
-            "has {value:g}" + hint + ".",
-            s,
-        )
-        _first_bad(
-            s > m,
-            "y",
-            "y counts more successes than trials: row {row} has {value:g} successes; "
-            "successes must lie in [0, trials].",
-            s,
-        )
-    if not (s > 0).any() or not (s < m).any():
-        outcome = "successes" if (s > 0).any() else "failures"
-        msg = f"Every trial is one of the {outcome}; a logistic model needs both outcomes."
-        raise DataError(msg, column="y")
-    f = m - s
-    # Interleaved per group (successes, then failures), dropping empty parts.
-    order = np.column_stack([np.arange(n), np.arange(n)]).ravel()
-    labels = np.tile(np.array([1, 0], dtype=np.intp), n)
-    weights = np.column_stack([s, f]).ravel()
-    keep = weights > 0
-    X_rows = X[order[keep]]
-    saturated = float(np.sum(xlogy(s, s / m) + xlogy(f, f / m)))
-    log_binomial = float(np.sum(gammaln(m + 1.0) - gammaln(s + 1.0) - gammaln(f + 1.0)))
-    groups = GroupedData(
-        n, float(m.sum()), float(s.sum()), log_binomial, saturated, successes=s, trials=m
-    )
-    return X_rows, labels[keep], weights[keep], groups

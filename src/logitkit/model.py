@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import replace
+from functools import partial
 from numbers import Integral, Real
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,7 @@ from logitkit.data.checks import (
     check_numeric_columns,
     column_names,
 )
+from logitkit.data.grouped import pearson_chi2
 from logitkit.exceptions import ConvergenceWarning, DataError, SeparationError
 from logitkit.solver import Problem, Scaling, SolverResult, solve
 from logitkit.solver.firth import FirthSingularError, firth
@@ -102,6 +104,13 @@ def _null_fit(data: TrainingData, offset: Any, fit_intercept: bool) -> float:
     assert offsets is not None
     y = data.codes.astype(np.float64)
     return -intercept_only_loss(y, data.weights, offsets, fit_intercept=fit_intercept)
+
+
+def _group_pearson(
+    X: FloatArray, s: FloatArray, m: FloatArray, *, coef: FloatArray, intercept: float
+) -> float:
+    """The Pearson statistic of one block of groups at the fitted coefficients."""
+    return pearson_chi2(s, m, sigmoid(X @ coef + intercept))
 
 
 def read_offset_column(X: Any, column: str) -> FloatArray:
@@ -519,9 +528,13 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         if trials is None and proportion:
             msg = "proportion=True describes y as a share of trials: pass trials=... as well."
             raise ValueError(msg)
+        rows_source: Any = None
         if is_row_source(X):  # a file streamed in batches, or Dask partitions
             if trials is not None:
-                msg = "trials=... applies to rows in memory; a row source is not grouped."
+                msg = (
+                    "trials=... applies to rows in memory; a row source names its trials "
+                    "column itself (FileSource(..., trials='n'), DaskSource(..., trials='n'))."
+                )
                 raise ValueError(msg)
             if offset is not None:
                 msg = (
@@ -529,7 +542,11 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
                     "Dask) carries no offsets. Fit the rows in memory to use an offset."
                 )
                 raise ValueError(msg)
+            if getattr(X, "trials", None) is not None:
+                self._check_grouped_options(sample_weight)
+            rows_source = X
             data, X = prepare_source(X, y, sample_weight, self.class_weight), None
+            grouped = data.schema.grouped
         elif trials is not None:
             self._check_grouped_options(sample_weight)
             X_groups = self._validate_X(X, reset=True)
@@ -596,8 +613,14 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             self.class_counts_ = np.array(
                 [grouped.n_trials - grouped.n_successes, grouped.n_successes], dtype=np.int64
             )
-            p = sigmoid(_rowwise_products(X_groups, self.coef_)[:, 0] + self.intercept_[0])
-            self._grouped = grouped.with_pearson(p)
+            if rows_source is not None:  # the groups are read again, block by block
+                pearson = partial(
+                    _group_pearson, coef=self.coef_[0], intercept=float(self.intercept_[0])
+                )
+                self._grouped = grouped.with_pearson_value(sum(rows_source.scan_groups(pearson)))
+            else:
+                p = sigmoid(_rowwise_products(X_groups, self.coef_)[:, 0] + self.intercept_[0])
+                self._grouped = grouped.with_pearson(p)
         # (The separation check needs the rows in memory.)
         separation = math.isinf(C) and self.penalty != "firth" and not problem.bounded
         if separation and offset is None and isinstance(data, TrainingData):

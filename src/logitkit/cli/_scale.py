@@ -40,6 +40,7 @@ from logitkit.data.stream import FileSource
 from logitkit.exceptions import DataError
 from logitkit.model import LogisticModel
 from logitkit.workflow import TrainingResult, TrainingSpec
+from logitkit.workflow._grouped import SourceGroups, run_grouped_on
 from logitkit.workflow._rows import SourceRows
 from logitkit.workflow._scaled import raw_split, run_on_rows
 
@@ -185,8 +186,10 @@ def _dask_raw(
     weight: str | None,
     drop: Sequence[str],
     reading: Mapping[str, Any] | None = None,
+    trials: str | None = None,
 ) -> tuple[Any, list[str], list[str]]:
-    """The file as a dask frame of raw columns, its feature columns, and the target (weight).
+    """The file as a dask frame of raw columns, its feature columns, and the target (weight
+    or trials).
 
     ``reading`` holds ``na_values``, ``sep`` and ``decimal`` as
     :func:`~logitkit.data.arrow.read_table` takes them, and they read the file as it
@@ -245,7 +248,7 @@ def _dask_raw(
                 meta[c] = meta[c].astype(np.float64)
             frame = frame.map_partitions(_null_partition, tokens, numbers, meta=meta)
     names = [str(c) for c in frame.columns]
-    keep = [target, *([weight] if weight is not None else [])]
+    keep = [target, *(c for c in (weight, trials) if c is not None)]
     for column in [*keep, *drop]:
         if column not in names:
             msg = f"Column '{column}' is not in {path}; its columns are: {', '.join(names[:30])}."
@@ -260,11 +263,12 @@ def _dask_frame(
     drop: Sequence[str],
     max_levels: int,
     reading: Mapping[str, Any] | None = None,
+    trials: str | None = None,
 ) -> tuple[Any, TableEncoder]:
-    """The file as a dask frame of encoded features, the target and the weight."""
+    """The file as a dask frame of encoded features, the target and the weight (or trials)."""
     from dask.base import compute  # noqa: PLC0415 - optional extra
 
-    frame, features, keep = _dask_raw(path, target, weight, drop, reading)
+    frame, features, keep = _dask_raw(path, target, weight, drop, reading, trials)
     meta = frame._meta
     kinds: dict[str, str] = {}
     for c in features:
@@ -529,6 +533,64 @@ def rows_of_file(
         yield rows, how, held_rows
 
 
+@contextmanager
+def groups_of_file(
+    data: Path,
+    spec: TrainingSpec,
+    *,
+    batch_rows: int = 65_536,
+    dask: str | None = None,
+    n_workers: int | None = None,
+    progress: bool = False,
+    reading: Mapping[str, Any] | None = None,
+    spill: bool = False,
+) -> Iterator[tuple[SourceGroups, str]]:
+    """The groups of ``data`` (``spec.trials`` set) for :func:`~logitkit.workflow.
+    _grouped.run_grouped_on`, and how they are read: streamed in record batches, or by
+    a Dask cluster (kept up while the context is open); the encoding as in
+    :func:`rows_of_file` (the file's levels, or one learned in passes)."""
+    reading = {k: v for k, v in dict(reading or {}).items() if v is not None}
+    target, trials = str(spec.target), str(spec.trials)
+    if dask is None:
+        options: dict[str, Any] = {
+            "trials": trials,
+            "drop": spec.drop,
+            "batch_rows": batch_rows,
+            "progress": progress,
+            **reading,
+        }
+        source = FileSource(data, target, spill=spill, **options)
+        if spec.learned_encoding:
+            encoder = learn_encoder(source, spec)
+            source = FileSource(data, target, encoder=encoder, spill=spill, **options)
+        groups = SourceGroups(source, source.schema().encoder, str(data))
+        yield groups, _spilled(f"streamed in record batches of {batch_rows} rows", source)
+        return
+    from logitkit.data.dask import DaskSource  # noqa: PLC0415 - optional extra
+
+    where = str(data)
+    if "://" not in where and not Path(where).exists():  # URLs (s3://...) are the workers'
+        msg = f"Data file {where} does not exist."
+        raise DataError(msg)
+    with dask_client(dask, n_workers):
+        if spec.learned_encoding:
+            frame, features, keep = _dask_raw(where, target, None, spec.drop, reading, trials)
+            encoder = learn_encoder(frame[features], spec)
+            partitions = DaskSource(
+                frame[features + keep],
+                target=target,
+                trials=trials,
+                encoder=encoder,
+                progress=progress,
+            )
+        else:
+            frame, encoder = _dask_frame(
+                where, target, None, spec.drop, DEFAULT_MAX_LEVELS, reading, trials
+            )
+            partitions = DaskSource(frame, target=target, trials=trials, progress=progress)
+        yield SourceGroups(partitions, encoder, where), f"read by a Dask cluster ({dask})"
+
+
 def _spilled(how: str, source: FileSource) -> str:
     """``how`` the rows are read, with whether later passes read a scratch file."""
     note = source.spill_note
@@ -576,6 +638,18 @@ def train_streamed(
             "numbers in memory). Leave --folds-by out, or give --folds-by hash."
         )
         raise DataError(msg)
+    if spec.trials is not None:  # groups of trials: no folds, policy or row evaluation
+        with groups_of_file(
+            data,
+            spec,
+            batch_rows=batch_rows,
+            dask=dask,
+            n_workers=n_workers,
+            progress=progress,
+            reading=reading,
+            spill=spill,
+        ) as (groups, how):
+            return run_grouped_on(groups, spec, source=str(data), how=how)
     spec = replace(spec, fold_scheme="hash")
     with rows_of_file(
         data,

@@ -21,6 +21,7 @@ from numpy.typing import NDArray
 from threadpoolctl import ThreadpoolController
 
 from logitkit.data.encoding import ColumnSpec, TableEncoder
+from logitkit.data.grouped import doubled_rows, group_counts
 from logitkit.exceptions import DataError
 
 FloatArray = NDArray[np.float64]
@@ -143,18 +144,24 @@ def first_true(mask: Any) -> int:
 
 @dataclass(frozen=True)
 class BatchLayout:
-    """How a record batch becomes a chunk: the feature columns, target and weight."""
+    """How a record batch becomes a chunk: the feature columns, target and weight.
+
+    With ``trials`` each row is a group of trials, the target its successes
+    (:mod:`logitkit.data.grouped`): a batch becomes the solver's two weighted rows per
+    group, and :meth:`encode_groups` gives the groups themselves.
+    """
 
     specs: tuple[ColumnSpec, ...]
     target: str
     weight: str | None
     classes: pa.Array
     where: str
+    trials: str | None = None
 
     @property
     def columns(self) -> list[str]:
-        """Arrow columns to read, in order: features, target, weight."""
-        extra = [self.weight] if self.weight is not None else []
+        """Arrow columns to read, in order: features, target, weight (or trials)."""
+        extra = [c for c in (self.weight, self.trials) if c is not None]
         return [s.name for s in self.specs] + [self.target, *extra]
 
     @property
@@ -174,8 +181,43 @@ class BatchLayout:
         """``(X, codes, sample_weight)`` of one batch whose first row is row ``offset``.
 
         ``check=False`` skips the NaN test of the features (for a file already read
-        through once: it saves a sweep over the batch on every later pass).
+        through once: it saves a sweep over the batch on every later pass). With
+        ``trials``: the solver's rows of the batch's groups (:func:`doubled_rows`).
         """
+        X = self.features(batch, offset, check=check)
+        if self.trials is not None:
+            s, m = self.group_counts(batch, offset)
+            rows, labels, weights = doubled_rows(X, s, m)
+            return np.asfortranarray(rows), labels, weights
+        return X, self._codes(batch, offset), self._weights(batch, offset, batch.num_rows)
+
+    def encode_groups(
+        self, batch: pa.RecordBatch, offset: int
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """``(X, successes, trials)`` of one batch of groups (``trials`` set)."""
+        return (self.features(batch, offset), *self.group_counts(batch, offset))
+
+    def group_counts(self, batch: pa.RecordBatch, offset: int) -> tuple[FloatArray, FloatArray]:
+        """The checked successes and trials of one batch of groups (:func:`group_counts`)."""
+        if self.trials is None:
+            msg = "The rows are not grouped: no trials column was named."
+            raise ValueError(msg)
+        counts = []
+        for i, name in ((len(self.specs), self.target), (len(self.specs) + 1, self.trials)):
+            col = batch.column(i)
+            if col.null_count:
+                self._missing(name, offset, first_true(col.is_null()))
+            counts.append(np.asarray(col.to_numpy(zero_copy_only=False), dtype=np.float64))
+        return group_counts(
+            counts[0],
+            counts[1],
+            names=(self.target, self.trials),
+            first_row=offset,
+            where=f" of {self.where} (0-based data row)",
+        )
+
+    def features(self, batch: pa.RecordBatch, offset: int, *, check: bool = True) -> FloatArray:
+        """The model's columns of one batch (column-major float64)."""
         n = batch.num_rows
         X = np.empty((n, self.n_features), order="F")
         j = 0
@@ -198,7 +240,7 @@ class BatchLayout:
                 j += 1
         if check:
             self._check_finite(X, offset)
-        return X, self._codes(batch, offset), self._weights(batch, offset, n)
+        return X
 
     def _level_codes(self, spec: ColumnSpec, col: Any, offset: int) -> NDArray[np.intp]:
         """Each row's index among the spec's levels; an unseen level is an error."""

@@ -24,9 +24,9 @@ client's version.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -42,6 +42,7 @@ except ImportError as exc:  # pragma: no cover - the extra is installed in CI
 
 from logitkit.data.checks import check_numeric_columns
 from logitkit.data.encoding import TableEncoder
+from logitkit.data.grouped import GroupedData, check_both_outcomes, doubled_rows, group_counts
 from logitkit.data.memory import ArraySource
 from logitkit.data.row_filters import RowFilter
 from logitkit.data.sources import (
@@ -60,6 +61,9 @@ __all__ = ["DaskChunks", "DaskSource"]
 
 #: Partition results added together per task of the tree reduction.
 _FAN_IN = 8
+#: Partitions computed at once by a scan of the groups (their results are held).
+_SCAN_GROUP = 4
+T = TypeVar("T")
 
 
 # ---------------------------------------------------------------- on the workers
@@ -73,6 +77,9 @@ class _Block:
     index: NDArray[Any] | None  # the frame's index labels, for messages
     labels: list[Any]  # distinct labels
     problem: tuple[str, str, int] | None  # (what, column, row in the partition)
+    #: Groups of trials: each group's first row among the solver's rows, its successes
+    #: and its trials (None: the rows are not grouped).
+    groups: tuple[NDArray[np.intp], FloatArray, FloatArray] | None = None
 
 
 def _first_bad(bad: NDArray[np.bool_]) -> int:
@@ -88,12 +95,17 @@ def _make_block(
     weight: str | None,
     encoder: TableEncoder | None = None,
     offset: int = 0,
+    trials: str | None = None,
 ) -> _Block:
     """Float64 features, raw labels and weights of one partition (whose first row is row
-    ``offset``), with its first problem; an ``encoder`` encodes the raw features."""
+    ``offset``), with its first problem; an ``encoder`` encodes the raw features. With
+    ``trials`` each row is a group of trials, ``target`` its successes: the block holds
+    the solver's rows of the groups (:func:`~logitkit.data.grouped.doubled_rows`)."""
     index = None
     if isinstance(x, pd.DataFrame):
         index = x.index.to_numpy()
+        if trials is not None:
+            return _grouped_block(x, names, target, trials, encoder, offset)
         y = x[target] if target is not None else y
         sw = x[weight] if weight is not None else sw
         if encoder is not None:
@@ -105,16 +117,10 @@ def _make_block(
     y_arr = y.to_numpy() if isinstance(y, pd.Series) else np.asarray(y).ravel()
     n = X.shape[0]
     w = np.ones(n) if sw is None else np.asarray(sw, dtype=np.float64).ravel()
-    problem = None
-    with np.errstate(over="ignore", invalid="ignore"):
-        finite = bool(np.isfinite(X.sum()))
+    problem = _feature_problem(X, names)
     missing = pd.isna(y_arr)
-    if not finite and (~np.isfinite(X)).any():
-        bad = ~np.isfinite(X)
-        j = int(np.flatnonzero(bad.any(axis=0))[0])
-        column = str(names[j]) if names is not None else f"column {j}"
-        row = _first_bad(bad[:, j])
-        problem = ("NaN" if np.isnan(X[row, j]) else "an infinite value", column, row)
+    if problem is not None:
+        pass
     elif missing.any():
         problem = ("a missing label", str(target or "y"), _first_bad(missing))
     elif (bad_w := ~np.isfinite(w) | (w < 0)).any():
@@ -125,6 +131,70 @@ def _make_block(
         )
     uniques = pd.unique(y_arr[~missing]).tolist() if problem is None else []
     return _Block(X, y_arr, w, index, uniques, problem)
+
+
+def _feature_problem(X: FloatArray, names: Sequence[str] | None) -> tuple[str, str, int] | None:
+    """The first NaN or infinite feature value: (what, column, row), or None."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(X.sum()) or np.isfinite(X).all():
+            return None
+    bad = ~np.isfinite(X)
+    j = int(np.flatnonzero(bad.any(axis=0))[0])
+    column = str(names[j]) if names is not None else f"column {j}"
+    row = _first_bad(bad[:, j])
+    return ("NaN" if np.isnan(X[row, j]) else "an infinite value", column, row)
+
+
+def _grouped_block(
+    x: pd.DataFrame,
+    names: Sequence[str] | None,
+    target: str | None,
+    trials: str,
+    encoder: TableEncoder | None,
+    offset: int,
+) -> _Block:
+    """:func:`_make_block` of a partition of groups of trials (see there)."""
+    if encoder is not None:
+        X = encoder.transform(x, row_offset=offset).to_numpy(dtype=np.float64)
+    else:
+        X = x[list(names or [])].to_numpy(dtype=np.float64)
+    problem = _feature_problem(X, names)
+    if problem is not None:
+        return _Block(X, np.zeros(0, np.intp), np.zeros(0), x.index.to_numpy(), [], problem)
+    name = str(target)
+    s, m = group_counts(
+        _counts(x[name]),
+        _counts(x[trials]),
+        names=(name, trials),
+        first_row=offset,
+        where=" of the dask collection",
+    )
+    rows, labels, weights = doubled_rows(X, s, m)
+    parts = (s > 0).astype(np.intp) + (m - s > 0)  # each group's rows: 1 or 2
+    first = np.cumsum(parts) - parts
+    return _Block(rows, labels, weights, None, [0, 1], None, (first, s, m))
+
+
+def _counts(column: pd.Series) -> NDArray[Any]:
+    """A column of counts as float64 (missing values NaN); other types as they are, for
+    :func:`~logitkit.data.grouped.group_counts` to refuse by name."""
+    if pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_bool_dtype(column.dtype):
+        return column.to_numpy(dtype=np.float64, na_value=np.nan)
+    return column.to_numpy()
+
+
+def _group_totals(block: _Block) -> GroupedData | None:
+    if block.groups is None or block.groups[1].size == 0:
+        return None
+    _, s, m = block.groups
+    return GroupedData.of_counts(s, m)
+
+
+def _map_groups(fn: Callable[[FloatArray, FloatArray, FloatArray], Any], block: _Block) -> Any:
+    if block.groups is None or block.groups[1].size == 0:
+        return None
+    first, s, m = block.groups
+    return fn(block.X[first], s, m)
 
 
 def _summary(block: _Block) -> tuple[int, list[Any], tuple[str, str, int] | None, Any]:
@@ -138,7 +208,7 @@ def _summary(block: _Block) -> tuple[int, list[Any], tuple[str, str, int] | None
 def _code(block: _Block, classes: NDArray[Any]) -> _Block:
     """The block with its labels replaced by class codes (labels and index dropped)."""
     codes = np.searchsorted(classes, block.y).astype(np.intp)
-    return _Block(block.X, codes, block.sw, None, [], None)
+    return _Block(block.X, codes, block.sw, None, [], None, block.groups)
 
 
 def _rows(block: _Block, cw: FloatArray, fold: RowFilter | None) -> ArraySource | None:
@@ -248,6 +318,10 @@ class DaskSource:
         fit_encoder_streamed` on this frame) that turns each partition's raw columns
         into the model's (levels, imputation, formula), on the workers. Without one,
         the frame's feature columns must be numeric.
+    trials : str, optional
+        A column of a frame ``X`` holding each row's trials: each row is then a group
+        of trials and ``target`` counts its successes (as
+        :class:`~logitkit.data.stream.FileSource`'s ``trials``).
 
     Examples
     --------
@@ -272,7 +346,16 @@ class DaskSource:
         weight: str | None = None,
         progress: bool = False,
         encoder: TableEncoder | None = None,
+        trials: str | None = None,
     ) -> None:
+        if trials is not None and (
+            not _is_frame(X) or target is None or weight is not None or sample_weight is not None
+        ):
+            msg = (
+                "DaskSource's 'trials' names a column of a dask DataFrame, beside a 'target' "
+                "column of successes and without weights (a group's trials weight it)."
+            )
+            raise ValueError(msg)
         if encoder is not None and not (_is_frame(X) and encoder.columns_):
             msg = "DaskSource's 'encoder' must be fitted, and X a dask DataFrame of raw columns."
             raise ValueError(msg)
@@ -280,6 +363,7 @@ class DaskSource:
         self.X, self.y, self.target = X, y, target
         self.sample_weight, self.weight = sample_weight, weight
         self.progress = progress
+        self.trials = trials
         self.fold: RowFilter | None = None
         self._schema: SourceSchema | None = None
         self._blocks: list[Delayed] = []
@@ -301,7 +385,8 @@ class DaskSource:
             msg = "Give the target (and weights) once: as a column name or as a collection."
             raise DataError(msg)
         names = [str(c) for c in X.columns]
-        for name, what in ((self.target, "Target column"), (self.weight, "Weight column")):
+        named = ((self.target, "Target column"), (self.weight, "Weight column"))
+        for name, what in (*named, (self.trials, "Trials column")):
             if name is not None and name not in names:
                 msg = f"{what} '{name}' is not in the dask DataFrame; its columns are: {', '.join(names[:30])}."
                 raise DataError(msg, column=name)
@@ -314,7 +399,7 @@ class DaskSource:
                 )
                 raise DataError(msg, column=absent[0])
             return list(self.encoder.encoded_features_)
-        features = [c for c in names if c not in (self.target, self.weight)]
+        features = [c for c in names if c not in (self.target, self.weight, self.trials)]
         check_numeric_columns(X._meta[features])
         return features
 
@@ -337,12 +422,12 @@ class DaskSource:
             )
             raise DataError(msg)
         offsets = [0] * len(xs)
-        if self.encoder is not None:  # errors name the row of the whole frame
+        if self.encoder is not None or self.trials is not None:  # errors name the frame's row
             lengths = compute(*[delayed(len)(x) for x in xs])
             offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(int).tolist()
         return [
             delayed(_make_block, pure=True)(
-                x, y, w, features, self.target, self.weight, self.encoder, off
+                x, y, w, features, self.target, self.weight, self.encoder, off, self.trials
             )
             for x, y, w, off in zip(xs, ys, ws, offsets, strict=True)
         ]
@@ -379,6 +464,10 @@ class DaskSource:
         if offset == 0:
             msg = "The dask collection has no rows."
             raise DataError(msg)
+        grouped = None
+        if self.trials is not None:
+            (grouped,) = compute(_tree_sum([delayed(_group_totals)(b) for b in blocks]))
+            check_both_outcomes(grouped, str(self.target))
         classes = check_classes(labels, str(self.target or "y"), "the dask collection")
         if classes.dtype.kind == "U":
             classes = classes.astype(object)
@@ -386,8 +475,18 @@ class DaskSource:
         self._blocks = coded
         self._n_rows = [int(s[0]) for s in summaries]
         width = len(features) if features is not None else int(self.X.shape[1])
-        self._schema = SourceSchema(classes, features, width, offset, self.encoder)
+        self._schema = SourceSchema(classes, features, width, offset, self.encoder, grouped)
         return self._schema
+
+    def scan_groups(self, fn: Callable[[FloatArray, FloatArray, FloatArray], T]) -> Iterator[T]:
+        """``fn(X, successes, trials)`` of every partition's groups (``trials`` set), on
+        the workers; the results in partition order, a few partitions at a time."""
+        self.schema()
+        for start in range(0, len(self._blocks), _SCAN_GROUP):
+            blocks = self._blocks[start : start + _SCAN_GROUP]
+            for part in compute(*[delayed(_map_groups, pure=False)(fn, b) for b in blocks]):
+                if part is not None:
+                    yield part
 
     def chunk_source(self, sample_rows: int) -> DaskChunks:
         """The solver's chunk source over the persisted partitions (after :meth:`schema`)."""

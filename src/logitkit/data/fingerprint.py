@@ -20,14 +20,14 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["RowFingerprint", "bloom_size"]
+__all__ = ["BloomBits", "RowFingerprint", "bloom_size", "row_hashes"]
 
 #: Chance that a row never seen in training is taken for a training row.
 FALSE_POSITIVE_RATE = 1e-6
 _HASH = "blake2b-128 of each row's encoded float64 values (little-endian, -0.0 as 0.0)"
 
 
-def _row_hashes(E: Any) -> NDArray[np.uint64]:
+def row_hashes(E: Any) -> NDArray[np.uint64]:
     """Two 64-bit hashes per row, shape ``(n, 2)``."""
     X = E.toarray() if hasattr(E, "toarray") else np.asarray(E, dtype=np.float64)
     X = np.ascontiguousarray(np.asarray(X, dtype="<f8") + 0.0)  # -0.0 + 0.0 is 0.0
@@ -98,12 +98,9 @@ class RowFingerprint:
     @classmethod
     def of_rows(cls, E: Any, false_positive_rate: float = FALSE_POSITIVE_RATE) -> RowFingerprint:
         """The fingerprint of the rows of the model matrix ``E`` (n, p)."""
-        n = int(E.shape[0])
-        n_bits, n_hashes = bloom_size(n, false_positive_rate)
-        filled = np.zeros(n_bits, dtype=bool)
-        if n:
-            filled[_positions(_row_hashes(E), n_bits, n_hashes).ravel().astype(np.intp)] = True
-        return cls(n, n_bits, n_hashes, np.packbits(filled, bitorder="little").tobytes())
+        bloom = BloomBits(int(E.shape[0]), false_positive_rate)
+        bloom.add(row_hashes(E))
+        return bloom.fingerprint()
 
     def contains(self, E: Any) -> NDArray[np.bool_]:
         """Whether each row of ``E`` was (very probably) one of the fingerprinted rows."""
@@ -112,7 +109,7 @@ class RowFingerprint:
         filled = np.unpackbits(
             np.frombuffer(self.bits, dtype=np.uint8), count=self.n_bits, bitorder="little"
         ).astype(bool)
-        positions = _positions(_row_hashes(E), self.n_bits, self.n_hashes).astype(np.intp)
+        positions = _positions(row_hashes(E), self.n_bits, self.n_hashes).astype(np.intp)
         return np.asarray(filled[positions].all(axis=1), dtype=bool)
 
     @property
@@ -140,3 +137,49 @@ class RowFingerprint:
             return None
         bits = base64.b64decode(str(data["bits"]))
         return cls(int(data["n_rows"]), int(data["n_bits"]), int(data["n_hashes"]), bits)
+
+
+class BloomBits:
+    """A :class:`RowFingerprint` built block by block: the rows' hashes added in any order
+    and any blocks set the same bits as :meth:`RowFingerprint.of_rows` of all the rows.
+
+    Parameters
+    ----------
+    n_rows : int
+        The rows that will be added (the filter is sized for them).
+    false_positive_rate : float
+        As :meth:`RowFingerprint.of_rows`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> E = np.arange(8.0).reshape(4, 2)
+    >>> bloom = BloomBits(4)
+    >>> bloom.add(row_hashes(E[:1]))
+    >>> bloom.add(row_hashes(E[1:]))
+    >>> bloom.fingerprint() == RowFingerprint.of_rows(E)
+    True
+    """
+
+    def __init__(self, n_rows: int, false_positive_rate: float = FALSE_POSITIVE_RATE) -> None:
+        self.n_rows = int(n_rows)
+        self.n_bits, self.n_hashes = bloom_size(self.n_rows, false_positive_rate)
+        # Packed, as RowFingerprint keeps them: n_bits / 8 bytes.
+        self.bits = np.zeros((self.n_bits + 7) // 8, dtype=np.uint8)
+
+    def add(self, hashes: NDArray[np.uint64]) -> None:
+        """Set the bits of rows with these :func:`row_hashes`."""
+        if hashes.shape[0] == 0:
+            return
+        at = _positions(hashes, self.n_bits, self.n_hashes).ravel()
+        byte = (at >> np.uint64(3)).astype(np.intp)
+        bit = (at & np.uint64(7)).astype(np.uint8)
+        # One bit value at a time: ``a[i] |= b`` with repeated ``i`` then sets the same bit
+        # each time, so a buffered fancy update is exact (as ``bitwise_or.at``, which took
+        # 1.7 times as long: 80 against 46 ms for 65,536 rows x 20 bits).
+        for b in range(8):
+            self.bits[byte[bit == b]] |= np.uint8(1 << b)
+
+    def fingerprint(self) -> RowFingerprint:
+        """The fingerprint of the rows added."""
+        return RowFingerprint(self.n_rows, self.n_bits, self.n_hashes, self.bits.tobytes())

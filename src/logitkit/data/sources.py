@@ -34,6 +34,7 @@ from logitkit.solver.statistics import ChunkSource
 
 if TYPE_CHECKING:
     from logitkit.data.encoding import TableEncoder
+    from logitkit.data.grouped import GroupedData
 
 FloatArray = NDArray[np.float64]
 
@@ -237,6 +238,9 @@ class SourceSchema:
         Rows in the source (before any fold filter).
     encoder : TableEncoder or None
         How raw columns became the model's columns (file sources), or None.
+    grouped : GroupedData or None
+        With rows that are groups of trials: their totals (``n_rows`` then counts the
+        solver's rows, two a group at most), else None.
 
     Examples
     --------
@@ -250,6 +254,7 @@ class SourceSchema:
     n_features: int
     n_rows: int
     encoder: TableEncoder | None = None
+    grouped: GroupedData | None = None
 
     @property
     def n_outputs(self) -> int:

@@ -33,7 +33,7 @@ import copy
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -54,6 +54,7 @@ from logitkit.data._batches import (
 from logitkit.data._csv_checks import CsvReading, csv_only, csv_reading
 from logitkit.data.arrow import _na_tokens, _null_tokens, file_format
 from logitkit.data.encoding import DEFAULT_MAX_LEVELS, ColumnSpec, TableEncoder
+from logitkit.data.grouped import GroupedData, check_both_outcomes, group_counts
 from logitkit.data.memory import ArraySource
 from logitkit.data.row_filters import RowFilter
 from logitkit.data.sources import (
@@ -70,6 +71,7 @@ from logitkit.exceptions import DataError
 from logitkit.solver.statistics import Chunk, S
 
 FloatArray = NDArray[np.float64]
+T = TypeVar("T")
 
 __all__ = ["EncodedLayout", "FileChunks", "FileSource"]
 
@@ -92,12 +94,10 @@ class EncodedLayout(BatchLayout):
             return super().n_features
         return len(self.encoder.encoded_features_)
 
-    def encode(
-        self, batch: pa.RecordBatch, offset: int, *, check: bool = True
-    ) -> tuple[FloatArray, NDArray[np.intp], FloatArray]:
-        """``(X, codes, sample_weight)`` of one batch whose first row is row ``offset``."""
+    def features(self, batch: pa.RecordBatch, offset: int, *, check: bool = True) -> FloatArray:
+        """The model's columns of one batch whose first row is row ``offset``."""
         if self.encoder is None:
-            return super().encode(batch, offset, check=check)
+            return super().features(batch, offset, check=check)
         width = len(self.specs)
         names = [s.name for s in self.specs]
         frame = pa.RecordBatch.from_arrays(batch.columns[:width], names=names).to_pandas()
@@ -110,8 +110,7 @@ class EncodedLayout(BatchLayout):
                 row = int(np.flatnonzero(bad[:, j])[0])
                 what = "NaN" if np.isnan(X[row, j]) else "an infinite value"
                 self._missing(self.encoder.encoded_features_[j], offset, row, what)
-        n = batch.num_rows
-        return X, self._codes(batch, offset), self._weights(batch, offset, n)
+        return X
 
 
 class FileSource:
@@ -163,6 +162,11 @@ class FileSource:
         :class:`~logitkit.data.sources.RawSplit`): every pass, the schema pass and an
         encoder's passes included, reads the other rows as if they were not in the
         file (row numbers in messages count the kept rows).
+    trials : str, optional
+        Each row is a group of trials (R's ``glm(cbind(s, n - s) ~ ...)``): this column
+        holds its trials and ``target`` its successes (whole numbers in ``[0, trials]``).
+        The solver sees each group as two weighted rows (:mod:`logitkit.data.grouped`);
+        :attr:`groups` holds the totals once :meth:`schema` has read the counts.
     spill : bool, str or Path, default=False
         Keep the encoded rows in a scratch file after the first complete pass, and read
         every later pass from it: the same numbers without decoding and encoding the
@@ -205,7 +209,14 @@ class FileSource:
         decimal: str | None = None,
         split: RawSplit | None = None,
         spill: bool | str | Path = False,
+        trials: str | None = None,
     ) -> None:
+        if trials is not None and weight is not None:
+            msg = (
+                "Give FileSource either 'weight' or 'trials', not both: a group's trials "
+                "already weight it."
+            )
+            raise ValueError(msg)
         if encoder is not None and columns is not None:
             msg = (
                 "Give FileSource either 'columns' or an 'encoder', not both: the encoder "
@@ -234,6 +245,9 @@ class FileSource:
         self._as_numbers: frozenset[str] | None = None
         self.target = target
         self.weight = weight
+        self.trials = trials
+        #: The totals of grouped rows (``trials``), from the schema pass.
+        self.groups: GroupedData | None = None
         self.columns = list(columns) if columns is not None else None
         self.drop = list(drop)
         self.batch_rows = int(batch_rows)
@@ -344,11 +358,13 @@ class FileSource:
         return encoded if spill is None or spill.skipped else spill.write(encoded)
 
     def _encoded(self, layout: BatchLayout, check: bool) -> Iterator[EncodedBlock]:
-        offset = 0
+        offset = 0  # the solver's rows (a group of trials is two)
+        read = 0  # the file's rows, for messages
         for batch in self.record_batches(layout.columns):
-            X, codes, sw = layout.encode(batch, offset, check=check)
+            X, codes, sw = layout.encode(batch, read, check=check)
             yield X, codes, sw, offset
-            offset += batch.num_rows
+            offset += X.shape[0]
+            read += batch.num_rows
         if self._spills and not self._spills[0].skipped:
             # The file is read no more: hand arrow's cached decoding buffers (a few
             # hundred MB for wide row groups) back to the system.
@@ -480,7 +496,8 @@ class FileSource:
 
     def _feature_columns(self, names: list[str], index: set[str]) -> list[str]:
         """The feature columns: as given, or all but the target, weight, drop and ``index``."""
-        wanted = [self.target, *([self.weight] if self.weight else []), *self.drop]
+        counts = [c for c in (self.weight, self.trials) if c]
+        wanted = [self.target, *counts, *self.drop]
         wanted += self.columns or []
         absent = [c for c in wanted if c not in names]
         if absent:
@@ -490,7 +507,7 @@ class FileSource:
                 f"{', '.join(names[:30])}{' ...' if len(names) > 30 else ''}."
             )
             raise DataError(msg, column=absent[0])
-        skip = {self.target, self.weight, *self.drop, *index}
+        skip = {self.target, *counts, *self.drop, *index}
         if self.encoder is not None:
             needed = self.encoder.input_names
             absent = [c for c in needed if c not in names or c in skip]
@@ -533,10 +550,13 @@ class FileSource:
                 c: pa.float64() if k in ("float", "int") else pa.string() for c, k in kinds.items()
             }
             types.update({c: pa.bool_() for c, k in kinds.items() if k == "bool"})
-            if self.weight is not None:
-                types[self.weight] = pa.float64()
+            for column in (self.weight, self.trials):
+                if column is not None:
+                    types[column] = pa.float64()
             target_type = arrow.field(self.target).type
-            if pa.types.is_integer(target_type):
+            if self.trials is not None:
+                types[self.target] = pa.float64()  # counts of successes
+            elif pa.types.is_integer(target_type):
                 types[self.target] = pa.int64()
             self._csv_types = types
         return kinds
@@ -549,6 +569,9 @@ class FileSource:
         if self.encoder is not None:
             text = []  # the encoder knows the levels (and fills missing values)
         labels, levels, n_rows = self._scan_values(text)
+        if self.groups is not None:  # successes of trials: labels 1 and 0 of the rows
+            check_both_outcomes(self.groups, self.target)
+            labels = np.array([0, 1])
         classes = check_classes(labels, self.target, self.where)
         if classes.shape[0] > MAX_CLASSES:
             msg = (
@@ -570,25 +593,41 @@ class FileSource:
             target_type = target_type.value_type
         if self._csv_types is not None and self.target in self._csv_types:
             target_type = self._csv_types[self.target]
+        if self.trials is not None:
+            target_type = pa.int64()
         layout = EncodedLayout(
             tuple(encoder.columns_),
             self.target,
             self.weight,
             pa.array(classes.tolist(), type=target_type),
             self.where,
-            None if self.encoder is None else encoder,
+            trials=self.trials,
+            encoder=None if self.encoder is None else encoder,
         )
         names = list(encoder.encoded_features_)
-        schema = SourceSchema(classes, names, len(names), n_rows, encoder)
+        schema = SourceSchema(classes, names, len(names), n_rows, encoder, self.groups)
         return schema, layout
 
     def _scan_values(self, text: list[str]) -> tuple[NDArray[Any], dict[str, set[str]], int]:
-        """Distinct labels, the levels of the text columns, and the row count."""
+        """Distinct labels, the levels of the text columns, and the row count (with
+        ``trials``: the totals of the groups in :attr:`groups`, and the solver's rows)."""
         labels: set[Any] = set()
         levels: dict[str, set[str]] = {c: set() for c in text}
         n = 0
+        counted = [] if self.trials is None else [self.trials]
+        groups: GroupedData | None = None
+        solver_rows = 0
         with pass_progress(self._progress_bar(None), "labels and levels") as advance:
-            for batch in self.record_batches([self.target, *text]):
+            for batch in self.record_batches([self.target, *counted, *text]):
+                if self.trials is not None:
+                    s, m = self._group_counts(batch, n)
+                    part = GroupedData.of_counts(s, m)
+                    groups = part if groups is None else groups + part
+                    solver_rows += int(np.count_nonzero(s) + np.count_nonzero(m - s))
+                    self._levels(batch.columns[2:], text, levels, n)
+                    n += batch.num_rows
+                    advance(batch.num_rows)
+                    continue
                 target = batch.column(0)
                 if pa.types.is_dictionary(target.type):
                     target = target.cast(target.type.value_type)
@@ -604,40 +643,85 @@ class FileSource:
                     msg = f"Target column '{self.target}' of {self.where} has NaN at row {row}."
                     raise DataError(msg, column=self.target, row=row)
                 labels.update(pc.unique(target).to_pylist())
-                for i, c in enumerate(text, start=1):
-                    col = batch.column(i)
-                    if col.null_count:
-                        row = n + first_true(col.is_null())
-                        msg = (
-                            f"Column '{c}' of {self.where} has a missing value at row {row} "
-                            "(0-based data row). Drop or fill those rows first, or impute: "
-                            "FileSource(..., encoder=fit_encoder_streamed(source, "
-                            "impute='median'))."
-                        )
-                        raise DataError(msg, column=c, row=row)
-                    if not pa.types.is_boolean(col.type):
-                        levels[c].update(pc.unique(col.cast(pa.string())).to_pylist())
-                        if len(levels[c]) > self.max_levels:
-                            msg = (
-                                f"Column '{c}' of {self.where} has more than {self.max_levels}"
-                                " distinct text values; it looks like an identifier. Leave it"
-                                f" out (drop=['{c}'], --drop {c}) or group its values."
-                            )
-                            raise DataError(msg, column=c)
+                self._levels(batch.columns[1:], text, levels, n)
                 n += batch.num_rows
                 advance(batch.num_rows)
         if n == 0:
             msg = f"{self.path} has no rows."
             raise DataError(msg)
+        if groups is not None:
+            self.groups = groups
+            return np.array([0, 1]), levels, solver_rows
         values = sorted(labels)
         kinds = {type(v) for v in values}
         array = np.array(values, dtype=object) if str in kinds else np.array(values)
         return array, levels, n
 
+    def _levels(
+        self, columns: list[Any], text: list[str], levels: dict[str, set[str]], n: int
+    ) -> None:
+        """Add one batch's text values (``columns``, the columns ``text``) to ``levels``;
+        the batch's first row is row ``n``."""
+        for c, col in zip(text, columns, strict=True):
+            if col.null_count:
+                row = n + first_true(col.is_null())
+                msg = (
+                    f"Column '{c}' of {self.where} has a missing value at row {row} "
+                    "(0-based data row). Drop or fill those rows first, or impute: "
+                    "FileSource(..., encoder=fit_encoder_streamed(source, "
+                    "impute='median'))."
+                )
+                raise DataError(msg, column=c, row=row)
+            if not pa.types.is_boolean(col.type):
+                levels[c].update(pc.unique(col.cast(pa.string())).to_pylist())
+                if len(levels[c]) > self.max_levels:
+                    msg = (
+                        f"Column '{c}' of {self.where} has more than {self.max_levels}"
+                        " distinct text values; it looks like an identifier. Leave it"
+                        f" out (drop=['{c}'], --drop {c}) or group its values."
+                    )
+                    raise DataError(msg, column=c)
+
+    def _group_counts(self, batch: pa.RecordBatch, n: int) -> tuple[FloatArray, FloatArray]:
+        """The checked counts of a batch of ``[target, trials, ...]`` whose first row is ``n``."""
+        counts = []
+        for name, col in zip((self.target, self.trials), batch.columns[:2], strict=True):
+            if col.null_count:
+                row = n + first_true(col.is_null())
+                msg = (
+                    f"Column '{name}' of {self.where} has a missing value at row {row} "
+                    "(0-based data row); a group needs its successes and trials."
+                )
+                raise DataError(msg, column=name, row=row)
+            if not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type)):
+                msg = (
+                    f"Column '{name}' of {self.where} has type {col.type}; with trials it "
+                    "must hold counts (numbers)."
+                )
+                raise DataError(msg, column=name)
+            counts.append(np.asarray(col.to_numpy(zero_copy_only=False), dtype=np.float64))
+        return group_counts(
+            counts[0],
+            counts[1],
+            names=(self.target, str(self.trials)),
+            first_row=n,
+            where=f" of {self.where} (0-based data row)",
+        )
+
     def _progress_bar(self, n_rows: int | None) -> PassProgress | None:
         return PassProgress(self.path.name, n_rows) if self.progress else None
 
     # ------------------------------------------------------------------ the passes
+    def scan_groups(self, fn: Callable[[FloatArray, FloatArray, FloatArray], T]) -> Iterator[T]:
+        """``fn(X, successes, trials)`` of every batch of groups (``trials`` set), in
+        file order. Reads the file's batches (the spill keeps the solver's rows)."""
+        _, layout = self._prepared()
+        read = 0
+        with one_blas_thread():
+            for batch in self.record_batches(layout.columns):
+                yield fn(*layout.encode_groups(batch, read))
+                read += batch.num_rows
+
     def chunk_source(self, sample_rows: int) -> FileChunks:
         """The solver's chunk source over this file (after :meth:`schema`)."""
         schema, layout = self._prepared()

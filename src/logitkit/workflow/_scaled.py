@@ -73,6 +73,7 @@ from logitkit.workflow._evidence import (
     Moments,
     _memmap,
     block_evidence,
+    feature_references,
     sample_block,
     sample_share,
 )
@@ -388,18 +389,7 @@ def _reference(
 ) -> dict[str, Any]:
     """The reference profiles: edges and KS sample from the hash sample, the rest exact."""
     n = max(writer.n, 1)
-    counts = writer.counts or []
-    features = {}
-    for j, name in enumerate(rows.feature_names):
-        features[name] = {
-            **profiles[j],
-            "shares": (counts[j] / n).tolist(),
-            "mean": float(moments.mean[j]),
-            "std": float(moments.sd[j]),
-            "min": float(moments.low[j]),
-            "max": float(moments.high[j]),
-            "n": int(writer.n),
-        }
+    features = feature_references(rows.feature_names, profiles, writer.counts or [], moments)
     score = None
     if score_profile is not None and writer.score_counts is not None:
         fitted = np.asarray(writer.fitted)

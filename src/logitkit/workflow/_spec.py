@@ -257,8 +257,9 @@ class TrainingSpec:
         """What the pipeline on hash folds cannot do, said before any row is read."""
         if self.trials is not None:
             msg = (
-                "--trials (grouped data) cannot be combined with --folds-by hash, --stream or "
-                "--dask: grouped rows have no row-level folds, policy or evaluation."
+                "--trials (grouped data) cannot be combined with --folds-by hash: grouped "
+                "rows have no row-level folds, policy or evaluation (--stream and --dask "
+                "fit them without folds). Leave --folds-by out."
             )
             raise DataError(msg)
 
@@ -286,10 +287,7 @@ class TrainingSpec:
     def in_memory_options(self) -> list[str]:
         """The options given that need the rows in memory (a streamed fit refuses them)."""
         defaults = TrainingSpec(target=self.target)
-        named = {
-            "trials": "--trials",
-            "offset": "--offset",
-        }
+        named = {"offset": "--offset"}
         return [
             flag for name, flag in named.items() if getattr(self, name) != getattr(defaults, name)
         ]

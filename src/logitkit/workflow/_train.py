@@ -31,11 +31,12 @@ from logitkit.artifact import data_fingerprint
 from logitkit.data.arrow import read_table
 from logitkit.data.checks import check_label_spelling, check_sample_weight
 from logitkit.data.fingerprint import RowFingerprint
-from logitkit.diagnostics import Findings, diagnose
+from logitkit.diagnostics import diagnose
 from logitkit.exceptions import DataError
-from logitkit.model import LogisticModel, resolve_positive_class
+from logitkit.model import resolve_positive_class
 from logitkit.reference import reference_profile
 from logitkit.workflow._assessment import cross_validate_procedure, evaluate_rows
+from logitkit.workflow._grouped import FrameGroups, run_grouped_on
 from logitkit.workflow._procedure import Fitted, encoder_for, fit_procedure
 from logitkit.workflow._result import TrainingResult, summary_or_none
 from logitkit.workflow._scaled import run_on_frame
@@ -351,53 +352,15 @@ def _provenance(
 def run_grouped(frame: pd.DataFrame, spec: TrainingSpec, *, source: str) -> TrainingResult:
     """Grouped binomial data: the target counts successes out of the ``trials`` column.
 
-    The fit, its summary and the grouped fit statistics (deviance on groups minus
-    parameters, Pearson chi-square, dispersion) are R's ``glm(cbind(s, n - s) ~ ...)``;
-    there are no single rows to decide, so no policy and no row-level evaluation.
+    The stages of :mod:`._grouped` on the groups in memory (the same as streamed or on
+    Dask): the fit, its summary and the grouped fit statistics (R's
+    ``glm(cbind(s, n - s) ~ ...)``), reference profiles and the row fingerprint; there
+    are no single rows to decide, so no policy and no row-level evaluation.
     """
     X, successes, _ = _columns(frame, spec)
     trials = pd.to_numeric(frame[str(spec.trials)], errors="coerce").to_numpy(dtype=np.float64)
     encoder = encoder_for(spec).fit(X)
-    E = encoder.transform(X)
-    model = LogisticModel(
-        penalty=spec.penalty,
-        C=1.0 if spec.penalty in (None, "firth") else spec.C,
-        l1_ratio=spec.l1_ratio,
-        **spec.fit_params,
-    ).fit(E, successes, trials=trials)
-    model.encoder_ = encoder
-    groups = f"the {len(E)} groups ({int(np.nansum(trials))} trials)"
-    provenance = {
-        "model": f"fitted on {groups}: successes '{spec.target}' of trials '{spec.trials}'",
-        "coefficients": f"the shipped model on {groups}; log-odds of a success",
-        "fit_statistics": f"the grouped model on {groups}: deviance on groups minus parameters",
-        "policy": None,
-        "performance": None,
-    }
-    performance = {
-        "rows": groups,
-        "procedure": "none: grouped data have no single rows to score or decide",
-        "n_rows": len(E),
-        "problem": "grouped data: see the fit statistics (deviance, Pearson chi-square)",
-    }
-    return TrainingResult(
-        model=model,
-        policy=None,
-        performance=performance,
-        held_out=None,
-        findings=Findings(()),  # the row-level checks do not apply to groups
-        summary=summary_or_none(model),
-        search=None,
-        oof=(np.asarray(successes), np.empty((0, 2))),
-        provenance=provenance,
-        fingerprint=RowFingerprint.of_rows(E),
-        reference=reference_profile(E, model._feature_names(), None),
-        training={
-            "source": source,
-            "target": spec.target,
-            "trials_column": spec.trials,
-            "positive_named": False,
-            "n_rows_read": len(E),
-            "fit_statistics": model.fit_statistics(),
-        },
+    groups = FrameGroups(
+        encoder.transform(X), successes, trials, encoder, (str(spec.target), str(spec.trials))
     )
+    return run_grouped_on(groups, spec, source=source, how="in memory")
