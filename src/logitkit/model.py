@@ -30,7 +30,13 @@ from logitkit.data.grouped import pearson_chi2
 from logitkit.exceptions import ConvergenceWarning, DataError, SeparationError
 from logitkit.solver import Problem, Scaling, SolverResult, solve
 from logitkit.solver.firth import FirthSingularError, firth
-from logitkit.solver.loss import intercept_only_loss, sigmoid, softmax
+from logitkit.solver.loss import (
+    intercept_only_loss,
+    null_model_loss,
+    null_sums,
+    sigmoid,
+    softmax,
+)
 from logitkit.solver.separation import find_separation, single_feature_separation
 
 if TYPE_CHECKING:
@@ -104,6 +110,27 @@ def _null_fit(data: TrainingData, offset: Any, fit_intercept: bool) -> float:
     assert offsets is not None
     y = data.codes.astype(np.float64)
     return -intercept_only_loss(y, data.weights, offsets, fit_intercept=fit_intercept)
+
+
+def _null_fit_passes(data: SourceData, fit_intercept: bool) -> float:
+    """:func:`_null_fit` of rows out of core: one pass per Newton step of the intercept."""
+    weight, positive, offset_sum = (float(t) for t in data.source.map_reduce(_null_totals))
+    at = partial(_pass_null_sums, data.source)
+    return -null_model_loss(at, (weight, positive, offset_sum), fit_intercept=fit_intercept)
+
+
+def _null_totals(chunk: Any) -> FloatArray:
+    y = chunk.y.astype(np.float64)
+    return np.array([chunk.w.sum(), chunk.w @ y, chunk.w @ chunk.offset])
+
+
+def _chunk_null_sums(chunk: Any, *, b: float) -> FloatArray:
+    return null_sums(chunk.y.astype(np.float64), chunk.w, chunk.offset, b)
+
+
+def _pass_null_sums(chunks: Any, b: float) -> FloatArray:
+    result: FloatArray = chunks.map_reduce(partial(_chunk_null_sums, b=b))
+    return result
 
 
 def _group_pearson(
@@ -529,6 +556,7 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             msg = "proportion=True describes y as a share of trials: pass trials=... as well."
             raise ValueError(msg)
         rows_source: Any = None
+        source_offsets = False  # a row source whose chunks carry offsets
         if is_row_source(X):  # a file streamed in batches, or Dask partitions
             if trials is not None:
                 msg = (
@@ -538,8 +566,9 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
                 raise ValueError(msg)
             if offset is not None:
                 msg = (
-                    "offset=... applies to rows in memory; a row source (a streamed file, "
-                    "Dask) carries no offsets. Fit the rows in memory to use an offset."
+                    "offset=... applies to rows in memory; a row source names its offset "
+                    "column itself (FileSource(..., offset='col'), DaskSource(..., "
+                    "offset='col'))."
                 )
                 raise ValueError(msg)
             if getattr(X, "trials", None) is not None:
@@ -547,6 +576,14 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             rows_source = X
             data, X = prepare_source(X, y, sample_weight, self.class_weight), None
             grouped = data.schema.grouped
+            source_offsets = getattr(rows_source, "offset", None) is not None
+            if source_offsets and data.n_outputs > 1:
+                msg = (
+                    f"An offset column applies to binary targets; the target has "
+                    f"{data.classes.shape[0]} classes, and one offset added to every class "
+                    "cancels in the softmax."
+                )
+                raise ValueError(msg)
         elif trials is not None:
             self._check_grouped_options(sample_weight)
             X_groups = self._validate_X(X, reset=True)
@@ -601,12 +638,12 @@ class LogisticModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         self.lower_bounds_ = problem.lower_bounds
         self.upper_bounds_ = problem.upper_bounds
         self.penalty_factor_ = problem.penalty_factor
-        self.fitted_with_offset_ = offset is not None
-        self._null_log_likelihood = (
-            _null_fit(data, offset, bool(self.fit_intercept))
-            if offset is not None and isinstance(data, TrainingData)
-            else None
-        )
+        self.fitted_with_offset_ = offset is not None or source_offsets
+        self._null_log_likelihood = None
+        if offset is not None and isinstance(data, TrainingData):
+            self._null_log_likelihood = _null_fit(data, offset, bool(self.fit_intercept))
+        elif source_offsets and isinstance(data, SourceData):
+            self._null_log_likelihood = _null_fit_passes(data, bool(self.fit_intercept))
         self.offset_column_: str | None = None  # named by a caller that read the column
         self._grouped: GroupedData | None = None
         if grouped is not None:  # outcomes counted over trials, not rows

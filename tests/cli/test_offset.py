@@ -94,6 +94,58 @@ def test_train_bounds_and_penalty_factors_take_effect(
 
 
 @pytest.mark.parametrize(
+    "scale", [["--stream"], ["--stream", "--no-spill"], ["--folds-by", "hash"]]
+)
+def test_offset_at_scale_equals_statsmodels_and_predict_reads_it(
+    births: tuple[Path, pd.DataFrame], tmp_path: Path, scale: list[str]
+) -> None:
+    """Streamed (or on hash folds in memory), the offset model is statsmodels' and its
+    policy, evaluation and report are those of the rows at their offsets."""
+    path, frame = births
+    out, report = tmp_path / "model.json", tmp_path / "r.html"
+    args = ["train", str(path), "--target", "low", "--penalty", "none", "--offset", "prior"]
+    args += ["--min-recall", "0.8", "--report", str(report), "--out", str(out), *scale]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    model = logitkit.load(out)
+    assert model.offset_column_ == "prior"
+    assert model.fitted_with_offset_
+    X = frame[FEATURES].astype(float)
+    ref = sm.GLM(
+        frame["low"], sm.add_constant(X), family=sm.families.Binomial(), offset=frame["prior"]
+    ).fit(tol=1e-12)
+    table = model.summary()
+    np.testing.assert_allclose(table["coef"].to_numpy(), ref.params.to_numpy(), rtol=1e-6)
+    np.testing.assert_allclose(table["std_err"].to_numpy(), ref.bse.to_numpy(), rtol=1e-6)
+    stats = model.fit_statistics()
+    assert stats["null_log_likelihood"] == pytest.approx(ref.llnull, rel=1e-9)
+    assert stats["log_likelihood"] == pytest.approx(ref.llf, rel=1e-9)
+    assert report.exists()
+    scored = tmp_path / "scored.csv"
+    result = runner.invoke(app, ["predict", str(out), str(path), "--out", str(scored), "-q"])
+    assert result.exit_code == 0, result.output
+    np.testing.assert_allclose(pd.read_csv(scored)["p_1"], ref.fittedvalues, rtol=1e-6)
+
+
+@pytest.mark.parametrize("suffix", ["csv", "parquet"])
+def test_a_bad_offset_in_a_streamed_file_names_its_row(
+    births: tuple[Path, pd.DataFrame], tmp_path: Path, suffix: str
+) -> None:
+    _, frame = births
+    frame = frame.copy()
+    frame.loc[150, "prior"] = np.nan
+    path = tmp_path / f"bad.{suffix}"
+    frame.to_csv(path, index=False) if suffix == "csv" else frame.to_parquet(path)
+    args = ["train", str(path), "--target", "low", "--offset", "prior", "--stream", "--no-report"]
+    result = runner.invoke(app, [*args, "--out", str(tmp_path / "m.json")])
+    assert result.exit_code == 2, result.output
+    text = " ".join(result.output.split())
+    assert "'prior'" in text
+    assert "row 150" in text
+    assert not (tmp_path / "m.json").exists()
+
+
+@pytest.mark.parametrize(
     ("extra", "words"),
     [
         (["--upper-bound", "age"], "FEATURE=VALUE"),
@@ -102,8 +154,8 @@ def test_train_bounds_and_penalty_factors_take_effect(
         (["--penalty", "none", "--penalty-factor", "age=0"], "has none"),
         (["--cv", "--upper-bound", "age=0"], "cannot be combined with --cv"),
         (["--offset", "nowhere"], "'nowhere'"),
-        (["--offset", "prior", "--folds-by", "hash"], "--offset cannot be combined"),
-        (["--offset", "prior", "--stream"], "--offset"),
+        (["--offset", "prior", "--penalty", "firth"], "--offset cannot be combined"),
+        (["--offset", "prior", "--stream", "--cv"], "cannot be combined with --cv"),
     ],
 )
 def test_control_options_fail_with_exit_2_naming_why(

@@ -1,8 +1,13 @@
-"""Record batches to model matrices: one-hot levels, and the error for a level never seen."""
+"""Record batches to model matrices: one-hot levels, the error for a level never seen,
+and the reading threads."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pytest
 
@@ -65,3 +70,31 @@ def test_an_unseen_level_names_its_column_value_and_row(dictionary):
     ) as err:
         _layout().encode(_batch(g), 100)
     assert err.value.row == 102
+
+
+def test_abandoned_passes_hold_up_neither_later_passes_nor_exit(tmp_path):
+    """A pass whose consumer raised while its frame is kept alive (a traceback held, as
+    a test runner holds it) is never closed: its reading thread must not block the next
+    passes, nor the interpreter's exit."""
+    path = tmp_path / "rows.parquet"
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=5000)
+    pd.DataFrame({"x": x, "y": (x + rng.normal(size=5000) > 0).astype(int)}).to_parquet(path)
+    code = f"""
+import sys
+from logitkit import LogisticModel
+from logitkit.data.stream import FileSource
+kept = []
+for _ in range(6):  # more passes than the reading threads first started
+    try:
+        for block in FileSource({str(path)!r}, "y", batch_rows=100).encoded_blocks():
+            raise RuntimeError("stop")
+    except RuntimeError:
+        kept.append(sys.exc_info())  # the frames, and the passes, stay alive
+model = LogisticModel().fit(FileSource({str(path)!r}, "y", batch_rows=100))
+print(round(float(model.coef_[0, 0]), 3))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", code], timeout=120, check=True, capture_output=True, text=True
+    )
+    assert float(done.stdout.strip()) > 0.5

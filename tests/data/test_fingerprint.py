@@ -6,7 +6,7 @@ import hashlib
 
 import numpy as np
 
-from logitkit.data.fingerprint import _row_hashes
+from logitkit.data.fingerprint import row_hashes
 
 
 def test_row_hash_is_blake2b_of_the_rows_little_endian_bytes():
@@ -14,7 +14,7 @@ def test_row_hash_is_blake2b_of_the_rows_little_endian_bytes():
     rng = np.random.default_rng(3)
     X = rng.normal(size=(257, 7))
     X[::5, 2] = -0.0  # hashed as 0.0
-    got = _row_hashes(np.asfortranarray(X))
+    got = row_hashes(np.asfortranarray(X))
     for i in (0, 5, 100, 256):
         row = (X[i] + 0.0).astype("<f8").tobytes()
         expected = np.frombuffer(hashlib.blake2b(row, digest_size=16).digest(), dtype="<u8")
@@ -22,7 +22,7 @@ def test_row_hash_is_blake2b_of_the_rows_little_endian_bytes():
 
 
 def test_row_hash_of_edge_shapes():
-    assert _row_hashes(np.zeros((0, 4))).shape == (0, 2)
-    empty_rows = _row_hashes(np.zeros((3, 0)))
+    assert row_hashes(np.zeros((0, 4))).shape == (0, 2)
+    empty_rows = row_hashes(np.zeros((3, 0)))
     assert empty_rows.shape == (3, 2)
     assert (empty_rows == empty_rows[0]).all()

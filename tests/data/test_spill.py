@@ -51,7 +51,7 @@ def _open_spills() -> int:
 
 
 def _blocks(source: FileSource) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, int]]:
-    return [(X.copy(), c.copy(), w.copy(), o) for X, c, w, o in source.encoded_blocks()]
+    return [(X.copy(), c.copy(), w.copy(), o) for X, c, w, o, _ in source.encoded_blocks()]
 
 
 def test_later_passes_read_the_spill_not_the_file(rows, tmp_path):
@@ -115,7 +115,7 @@ def test_a_pass_stopped_early_leaves_no_file_and_the_next_one_writes_it(rows, tm
     held = _open_spills()
     blocks = source.encoded_blocks()
     next(blocks)
-    blocks.close()  # type: ignore[attr-defined]
+    blocks.close()
     assert _open_spills() == held
     assert len(_blocks(source)) == 8
     assert _open_spills() == held + 1
@@ -137,7 +137,7 @@ def test_no_room_reads_the_file_each_pass_and_says_why(rows, tmp_path, monkeypat
 
 def test_a_truncated_spill_fails_clearly(tmp_path):
     spill = Spill(n_rows=4, n_features=2, folder=tmp_path)
-    block = (np.ones((4, 2)), np.zeros(4, dtype=np.intp), np.ones(4), 0)
+    block = (np.ones((4, 2)), np.zeros(4, dtype=np.intp), np.ones(4), 0, None)
     list(spill.write(iter([block])))
     assert spill._fd is not None
     os.ftruncate(spill._fd, 10)

@@ -65,7 +65,7 @@ def _streamed(
     path: Path, dask: str | None = None, **options: Any
 ) -> logitkit.workflow.TrainingResult:
     spec = TrainingSpec(target="dead", trials="trials", **options)
-    return train_streamed(path, spec, [], batch_rows=128, dask=dask, progress=False, explicit=True)
+    return train_streamed(path, spec, batch_rows=128, dask=dask, progress=False, explicit=True)
 
 
 OPTIONS: list[dict[str, Any]] = [
@@ -212,5 +212,5 @@ def test_every_trial_one_outcome_is_refused_in_a_file(tmp_path):
 def test_grouped_sources_refuse_weights():
     with pytest.raises(ValueError, match="either 'weight' or 'trials'"):
         FileSource("x.parquet", target="dead", weight="w", trials="n")
-    with pytest.raises(ValueError, match="trials=... applies to rows in memory"):
+    with pytest.raises(ValueError, match=r"trials=\.\.\. applies to rows in memory"):
         LogisticModel().fit(FileSource(BUDWORM, target="numdead"), trials=np.ones(12))

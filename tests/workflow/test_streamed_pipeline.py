@@ -155,7 +155,6 @@ def _streamed(
     return train_streamed(
         path,
         spec,
-        [],
         batch_rows=batch_rows,
         dask=dask,
         progress=False,
@@ -315,7 +314,7 @@ def test_what_cannot_run_on_hash_folds_says_why(files):
         logitkit.train(frame, target="outcome", fold_scheme="random")
     spec = TrainingSpec(target="outcome", fold_scheme="stratified")
     with pytest.raises(DataError, match="stratified folds shuffle row numbers"):
-        train_streamed(parquet, spec, [], batch_rows=256, dask=None, progress=False, explicit=True)
+        train_streamed(parquet, spec, batch_rows=256, dask=None, progress=False, explicit=True)
 
 
 def test_cli_streamed_pipeline_writes_every_section(files, tmp_path):

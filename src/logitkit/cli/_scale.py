@@ -187,6 +187,7 @@ def _dask_raw(
     drop: Sequence[str],
     reading: Mapping[str, Any] | None = None,
     trials: str | None = None,
+    offset: str | None = None,
 ) -> tuple[Any, list[str], list[str]]:
     """The file as a dask frame of raw columns, its feature columns, and the target (weight
     or trials).
@@ -248,7 +249,7 @@ def _dask_raw(
                 meta[c] = meta[c].astype(np.float64)
             frame = frame.map_partitions(_null_partition, tokens, numbers, meta=meta)
     names = [str(c) for c in frame.columns]
-    keep = [target, *(c for c in (weight, trials) if c is not None)]
+    keep = [target, *(c for c in (weight, trials, offset) if c is not None)]
     for column in [*keep, *drop]:
         if column not in names:
             msg = f"Column '{column}' is not in {path}; its columns are: {', '.join(names[:30])}."
@@ -264,11 +265,12 @@ def _dask_frame(
     max_levels: int,
     reading: Mapping[str, Any] | None = None,
     trials: str | None = None,
+    offset: str | None = None,
 ) -> tuple[Any, TableEncoder]:
     """The file as a dask frame of encoded features, the target and the weight (or trials)."""
     from dask.base import compute  # noqa: PLC0415 - optional extra
 
-    frame, features, keep = _dask_raw(path, target, weight, drop, reading, trials)
+    frame, features, keep = _dask_raw(path, target, weight, drop, reading, trials, offset)
     meta = frame._meta
     kinds: dict[str, str] = {}
     for c in features:
@@ -469,6 +471,7 @@ def rows_of_file(
     if dask is None:
         options: dict[str, Any] = {
             "weight": weight,
+            "offset": spec.offset,
             "drop": spec.drop,
             "batch_rows": batch_rows,
             "progress": progress,
@@ -504,7 +507,9 @@ def rows_of_file(
         how = f"read by a Dask cluster ({dask})"
         held_rows = None
         if learned:
-            frame, features, keep = _dask_raw(where, target, weight, spec.drop, reading)
+            frame, features, keep = _dask_raw(
+                where, target, weight, spec.drop, reading, offset=spec.offset
+            )
             if spec.splits_raw_rows:
                 fit, held = (raw_split(spec, features, held=h) for h in (False, True))
                 meta = frame._meta
@@ -517,17 +522,24 @@ def rows_of_file(
                 weight=weight,
                 encoder=encoder,
                 progress=progress,
+                offset=spec.offset,
             )
             if spec.splits_raw_rows:
                 held_parts = DaskSource(
-                    held_frame[features + keep], target=target, weight=weight, encoder=encoder
+                    held_frame[features + keep],
+                    target=target,
+                    weight=weight,
+                    encoder=encoder,
+                    offset=spec.offset,
                 )
                 held_rows = SourceRows(held_parts, encoder, where)
         else:
             frame, encoder = _dask_frame(
-                where, target, weight, spec.drop, DEFAULT_MAX_LEVELS, reading
+                where, target, weight, spec.drop, DEFAULT_MAX_LEVELS, reading, offset=spec.offset
             )
-            partitions = DaskSource(frame, target=target, weight=weight, progress=progress)
+            partitions = DaskSource(
+                frame, target=target, weight=weight, progress=progress, offset=spec.offset
+            )
         rows = SourceRows(partitions, encoder, where)
         _check_labels(rows, spec)
         yield rows, how, held_rows
@@ -605,7 +617,6 @@ def _split_rows(part: pd.DataFrame, split: RawSplit) -> pd.DataFrame:
 def train_streamed(
     data: Path,
     spec: TrainingSpec,
-    refused: list[str],
     *,
     batch_rows: int,
     dask: str | None,
@@ -619,18 +630,12 @@ def train_streamed(
 
     The same stages as in memory (:mod:`logitkit.workflow._scaled`): C by cross-validation,
     out-of-fold probabilities, the policy, evaluation, diagnostics and reference profiles;
-    the result writes the same artifact and report. What cannot run at scale
-    (``refused``, or stratified folds) is refused, saying why. ``reading`` holds the
-    reading options (``na_values``, ``sep``, ``decimal``; see :func:`rows_of_file`).
+    with ``trials``, the grouped stages (:mod:`logitkit.workflow._grouped`). The result
+    writes the same artifact and report. Stratified folds cannot run at scale and are
+    refused, saying why. ``reading`` holds the reading options (``na_values``, ``sep``,
+    ``decimal``; see :func:`rows_of_file`).
     """
     why = "--stream/--dask" if explicit else f"{data} is too large to read into memory, so it"
-    if refused:
-        msg = (
-            f"{', '.join(refused)} cannot be combined with a streamed fit: {why} reads the "
-            "rows in passes, and these need the rows in memory. Leave them out, or train "
-            "on a sample that fits in memory."
-        )
-        raise DataError(msg)
     if spec.fold_scheme == "stratified":
         msg = (
             f"--folds-by stratified cannot be combined with a streamed fit: {why} splits "

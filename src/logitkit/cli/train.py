@@ -267,13 +267,11 @@ def train(
         with steps(quiet or as_json) as step:
             start = time.perf_counter()
             if streamed and data is not None:
-                refused = spec.in_memory_options()
                 step("Fitting on hash folds in passes over the data")
                 source = str(data)
                 result = train_streamed(
                     data,
                     spec,
-                    refused,
                     batch_rows=batch_rows,
                     dask=dask,
                     spill=spill is not False,

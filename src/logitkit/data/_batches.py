@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,9 +35,6 @@ __all__ = [
 ]
 
 _CONTROLLER: list[ThreadpoolController] = []
-_READERS: list[ThreadPoolExecutor] = []
-#: Passes that can read ahead at once (more wait for a free reader thread).
-_READER_THREADS = 4
 
 
 def raw_type(name: str, kind: pa.DataType, where: str) -> str:
@@ -61,16 +57,20 @@ def raw_type(name: str, kind: pa.DataType, where: str) -> str:
     raise DataError(msg, column=name)
 
 
-def read_ahead(batches: Iterator[Any], depth: int) -> Iterator[Any]:
+def read_ahead(batches: Iterator[Any], depth: int) -> Generator[Any, None, None]:
     """Iterate ``batches`` with a thread producing up to ``depth`` items ahead.
 
     pyarrow releases the GIL while it reads and decodes, so the next batch is read while
-    numpy computes on this one. Errors reach the caller in order; stopping early stops
-    the producer. The threads are kept for the next pass (a new thread per pass would
-    leave an allocator heap behind each time).
+    numpy computes on this one. Errors reach the caller in order; stopping early (or
+    closing the iterator) stops the producer. The threads are kept for the next pass (a
+    new thread per pass would leave an allocator heap behind each time); they are
+    daemon threads, and a pass that finds them all busy starts another, so a pass its
+    consumer abandoned without closing it (an error raised while its frame is kept
+    alive) neither holds up later passes nor the interpreter's exit.
     """
     items: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
     stop = threading.Event()
+    done = threading.Event()
 
     def put(item: tuple[str, Any]) -> bool:
         while not stop.is_set():
@@ -89,11 +89,11 @@ def read_ahead(batches: Iterator[Any], depth: int) -> Iterator[Any]:
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer
             put(("error", exc))
             return
+        finally:
+            done.set()
         put(("done", None))
 
-    if not _READERS:
-        _READERS.append(ThreadPoolExecutor(_READER_THREADS, thread_name_prefix="logitkit-read"))
-    done = _READERS[0].submit(produce)
+    _READERS.run(produce)
     try:
         while True:
             kind, value = items.get()
@@ -104,7 +104,40 @@ def read_ahead(batches: Iterator[Any], depth: int) -> Iterator[Any]:
             yield value
     finally:
         stop.set()
-        done.result()
+        done.wait()
+
+
+class _ReaderPool:
+    """Daemon threads that run read-ahead producers, one at a time each (see
+    :func:`read_ahead`); a task that finds every thread busy starts one more."""
+
+    def __init__(self) -> None:
+        self._tasks: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._idle = 0
+        self._count = 0
+
+    def run(self, task: Any) -> None:
+        with self._lock:
+            if self._idle == 0:
+                self._count += 1
+                name = f"logitkit-read_{self._count}"
+                threading.Thread(target=self._work, name=name, daemon=True).start()
+            else:
+                self._idle -= 1
+        self._tasks.put(task)
+
+    def _work(self) -> None:
+        while True:
+            task = self._tasks.get()
+            try:
+                task()
+            finally:
+                with self._lock:
+                    self._idle += 1
+
+
+_READERS = _ReaderPool()
 
 
 def one_blas_thread() -> Any:
@@ -157,12 +190,38 @@ class BatchLayout:
     classes: pa.Array
     where: str
     trials: str | None = None
+    #: A column of known log-odds terms, one per row (R's ``glm(offset=)``), or None.
+    offset_column: str | None = None
 
     @property
     def columns(self) -> list[str]:
-        """Arrow columns to read, in order: features, target, weight (or trials)."""
-        extra = [c for c in (self.weight, self.trials) if c is not None]
+        """Arrow columns to read, in order: features, target, weight (or trials), offset."""
+        extra = [c for c in (self.weight, self.trials, self.offset_column) if c is not None]
         return [s.name for s in self.specs] + [self.target, *extra]
+
+    def offsets(self, batch: pa.RecordBatch, offset: int) -> FloatArray | None:
+        """The batch's offsets (``offset_column``; None without one), finite numbers."""
+        if self.offset_column is None:
+            return None
+        col = batch.column(self.columns.index(self.offset_column))
+        if col.null_count:
+            self._missing(self.offset_column, offset, first_true(col.is_null()))
+        if not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type)):
+            msg = (
+                f"Offset column '{self.offset_column}' of {self.where} has type {col.type}; an "
+                "offset is a log-odds term per row and must hold numbers."
+            )
+            raise DataError(msg, column=self.offset_column)
+        values = np.asarray(col.to_numpy(zero_copy_only=False), dtype=np.float64)
+        bad = ~np.isfinite(values)
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            msg = (
+                f"Offset column '{self.offset_column}' of {self.where} has {float(values[row])!r} "
+                f"at row {offset + row} (0-based data row); an offset must be a finite number."
+            )
+            raise DataError(msg, column=self.offset_column, row=offset + row, count=int(bad.sum()))
+        return values
 
     @property
     def n_features(self) -> int:

@@ -40,6 +40,7 @@ except ImportError as exc:  # pragma: no cover - the extra is installed in CI
     msg = "Fitting on Dask collections needs Dask: pip install 'logitkit[dask]'."
     raise ImportError(msg) from exc
 
+from logitkit._offset import OffsetSource
 from logitkit.data.checks import check_numeric_columns
 from logitkit.data.encoding import TableEncoder
 from logitkit.data.grouped import GroupedData, check_both_outcomes, doubled_rows, group_counts
@@ -80,6 +81,8 @@ class _Block:
     #: Groups of trials: each group's first row among the solver's rows, its successes
     #: and its trials (None: the rows are not grouped).
     groups: tuple[NDArray[np.intp], FloatArray, FloatArray] | None = None
+    #: Each row's log-odds offset (an offset column), or None.
+    offsets: FloatArray | None = None
 
 
 def _first_bad(bad: NDArray[np.bool_]) -> int:
@@ -96,6 +99,7 @@ def _make_block(
     encoder: TableEncoder | None = None,
     offset: int = 0,
     trials: str | None = None,
+    offset_column: str | None = None,
 ) -> _Block:
     """Float64 features, raw labels and weights of one partition (whose first row is row
     ``offset``), with its first problem; an ``encoder`` encodes the raw features. With
@@ -129,8 +133,15 @@ def _make_block(
             str(weight or "sample_weight"),
             _first_bad(bad_w),
         )
+    offsets = None
+    if offset_column is not None and problem is None:
+        offsets = _counts(x[offset_column])
+        if offsets.dtype.kind != "f":
+            problem = ("a value that is not a number", offset_column, 0)
+        elif (bad := ~np.isfinite(offsets)).any():
+            problem = ("a missing or infinite offset", offset_column, _first_bad(bad))
     uniques = pd.unique(y_arr[~missing]).tolist() if problem is None else []
-    return _Block(X, y_arr, w, index, uniques, problem)
+    return _Block(X, y_arr, w, index, uniques, problem, offsets=offsets)
 
 
 def _feature_problem(X: FloatArray, names: Sequence[str] | None) -> tuple[str, str, int] | None:
@@ -208,17 +219,19 @@ def _summary(block: _Block) -> tuple[int, list[Any], tuple[str, str, int] | None
 def _code(block: _Block, classes: NDArray[Any]) -> _Block:
     """The block with its labels replaced by class codes (labels and index dropped)."""
     codes = np.searchsorted(classes, block.y).astype(np.intp)
-    return _Block(block.X, codes, block.sw, None, [], None, block.groups)
+    return _Block(block.X, codes, block.sw, None, [], None, block.groups, block.offsets)
 
 
 def _rows(block: _Block, cw: FloatArray, fold: RowFilter | None) -> ArraySource | None:
-    X, y, sw = block.X, block.y, block.sw
+    X, y, sw, offsets = block.X, block.y, block.sw, block.offsets
     if fold is not None:
         keep = fold.mask(X)
         X, y, sw = X[keep], y[keep], sw[keep]
+        offsets = None if offsets is None else offsets[keep]
     if X.shape[0] == 0:
         return None
-    return ArraySource(X, y, sw * cw[y], sw, 1)
+    rows = ArraySource(X, y, sw * cw[y], sw, 1)
+    return rows if offsets is None else OffsetSource(rows, offsets)
 
 
 def _apply(
@@ -251,12 +264,16 @@ def _map_rows(fn: Callable[[FloatArray], FloatArray], block: _Block) -> FloatArr
     return fn(block.X)
 
 
-def _map_block(fn: Callable[[FloatArray, NDArray[np.intp], FloatArray], Any], block: _Block) -> Any:
-    return fn(block.X, block.y, block.sw)
+def _map_block(fn: Callable[..., Any], block: _Block) -> Any:
+    if block.offsets is None:
+        return fn(block.X, block.y, block.sw)
+    return fn(block.X, block.y, block.sw, offsets=block.offsets)
 
 
 def _map_block_with(fn: Callable[..., Any], block: _Block, extra: Any) -> Any:
-    return fn(block.X, block.y, block.sw, extra)
+    if block.offsets is None:
+        return fn(block.X, block.y, block.sw, extra)
+    return fn(block.X, block.y, block.sw, extra, offsets=block.offsets)
 
 
 def _tree_sum(parts: list[Delayed]) -> Delayed:
@@ -318,6 +335,9 @@ class DaskSource:
         fit_encoder_streamed` on this frame) that turns each partition's raw columns
         into the model's (levels, imputation, formula), on the workers. Without one,
         the frame's feature columns must be numeric.
+    offset : str, optional
+        A column of a frame ``X`` holding each row's log-odds offset (R's
+        ``glm(offset=)``; as :class:`~logitkit.data.stream.FileSource`'s ``offset``).
     trials : str, optional
         A column of a frame ``X`` holding each row's trials: each row is then a group
         of trials and ``target`` counts its successes (as
@@ -347,6 +367,7 @@ class DaskSource:
         progress: bool = False,
         encoder: TableEncoder | None = None,
         trials: str | None = None,
+        offset: str | None = None,
     ) -> None:
         if trials is not None and (
             not _is_frame(X) or target is None or weight is not None or sample_weight is not None
@@ -364,6 +385,13 @@ class DaskSource:
         self.sample_weight, self.weight = sample_weight, weight
         self.progress = progress
         self.trials = trials
+        self.offset = offset
+        if offset is not None and (not _is_frame(X) or trials is not None):
+            msg = (
+                "DaskSource's 'offset' names a column of a dask DataFrame of rows (not of "
+                "groups of trials)."
+            )
+            raise ValueError(msg)
         self.fold: RowFilter | None = None
         self._schema: SourceSchema | None = None
         self._blocks: list[Delayed] = []
@@ -386,7 +414,8 @@ class DaskSource:
             raise DataError(msg)
         names = [str(c) for c in X.columns]
         named = ((self.target, "Target column"), (self.weight, "Weight column"))
-        for name, what in (*named, (self.trials, "Trials column")):
+        more = ((self.trials, "Trials column"), (self.offset, "Offset column"))
+        for name, what in (*named, *more):
             if name is not None and name not in names:
                 msg = f"{what} '{name}' is not in the dask DataFrame; its columns are: {', '.join(names[:30])}."
                 raise DataError(msg, column=name)
@@ -399,7 +428,9 @@ class DaskSource:
                 )
                 raise DataError(msg, column=absent[0])
             return list(self.encoder.encoded_features_)
-        features = [c for c in names if c not in (self.target, self.weight, self.trials)]
+        features = [
+            c for c in names if c not in (self.target, self.weight, self.trials, self.offset)
+        ]
         check_numeric_columns(X._meta[features])
         return features
 
@@ -427,7 +458,16 @@ class DaskSource:
             offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(int).tolist()
         return [
             delayed(_make_block, pure=True)(
-                x, y, w, features, self.target, self.weight, self.encoder, off, self.trials
+                x,
+                y,
+                w,
+                features,
+                self.target,
+                self.weight,
+                self.encoder,
+                off,
+                self.trials,
+                self.offset,
             )
             for x, y, w, off in zip(xs, ys, ws, offsets, strict=True)
         ]
@@ -586,6 +626,8 @@ class DaskChunks:
     def hessian_sample(self, max_rows: int) -> ArraySource | None:
         """About ``max_rows`` evenly spread rows, fetched from the workers once."""
         if self._sample_rows <= 0 or self._all_rows <= 2 * max_rows:
+            return None
+        if self.dask.offset is not None:  # with offsets every Hessian is on all rows
             return None
         if self._sample is None:
             wanted = sample_positions(self._all_rows, self._sample_rows)

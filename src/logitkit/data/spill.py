@@ -23,7 +23,7 @@ import os
 import shutil
 import tempfile
 import weakref
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -32,8 +32,9 @@ from numpy.typing import NDArray
 __all__ = ["BLOCK_BYTES", "ROOM_MARGIN", "EncodedBlock", "Spill", "size_text"]
 
 FloatArray = NDArray[np.float64]
-EncodedBlock = tuple[FloatArray, NDArray[np.intp], FloatArray, int]
-"""``(X, codes, sample_weight, offset)``: a block's rows, the first one row ``offset``."""
+EncodedBlock = tuple[FloatArray, NDArray[np.intp], FloatArray, int, FloatArray | None]
+"""``(X, codes, sample_weight, start, offsets)``: a block's rows, the first one row
+``start``, and their log-odds offsets (None when the source has none)."""
 
 #: Features of one spilled block at most (glibc maps blocks above 32 MiB afresh).
 BLOCK_BYTES = 8 << 20
@@ -68,22 +69,32 @@ class Spill:
         The source's rows and encoded features (to size the file).
     folder : str or Path, optional
         Where to write it (default: the system's temporary folder, ``TMPDIR``).
+    offsets : bool, default=False
+        Whether the blocks carry log-odds offsets (kept too: 8 more bytes a row).
 
     Examples
     --------
     >>> import numpy as np
     >>> spill = Spill(n_rows=6, n_features=2)
-    >>> blocks = [(np.arange(6.0).reshape(3, 2), np.array([0, 1, 0]), np.ones(3), 0)]
+    >>> blocks = [(np.arange(6.0).reshape(3, 2), np.array([0, 1, 0]), np.ones(3), 0, None)]
     >>> first = [X.sum() for X, *_ in spill.write(iter(blocks))]
     >>> spill.ready, [X.sum() for X, *_ in spill.blocks()] == first
     (True, True)
     """
 
-    def __init__(self, n_rows: int, n_features: int, folder: str | Path | None = None) -> None:
+    def __init__(
+        self,
+        n_rows: int,
+        n_features: int,
+        folder: str | Path | None = None,
+        *,
+        offsets: bool = False,
+    ) -> None:
         self.n_features = int(n_features)
+        self.offsets = offsets
         self.folder = Path(folder) if folder is not None else Path(tempfile.gettempdir())
         self.rows_per_block = max(1, BLOCK_BYTES // (8 * max(self.n_features, 1)))
-        self.size = int(n_rows) * 8 * (self.n_features + 2)
+        self.size = int(n_rows) * 8 * (self.n_features + 2 + int(offsets))
         self.skipped: str | None = None
         free = shutil.disk_usage(self.folder).free if self.folder.is_dir() else 0
         if free < self.size + ROOM_MARGIN:
@@ -99,7 +110,7 @@ class Spill:
         """Whether a complete pass has been written (later passes read it)."""
         return self._fd is not None
 
-    def write(self, encoded: Iterator[EncodedBlock]) -> Iterator[EncodedBlock]:
+    def write(self, encoded: Iterator[EncodedBlock]) -> Generator[EncodedBlock, None, None]:
         """Pass ``encoded`` through, cut into blocks, writing each; ready once exhausted.
 
         A pass stopped early keeps nothing (the next pass writes it again).
@@ -109,7 +120,10 @@ class Spill:
         blocks: list[tuple[int, int, int]] = []
         position = 0
         try:
-            for X, codes, sw, offset in encoded:
+            for X, codes, sw, first, offsets in encoded:
+                if (offsets is not None) != self.offsets:
+                    msg = "The blocks' offsets do not match the spill's layout."
+                    raise ValueError(msg)
                 for start in range(0, X.shape[0], self.rows_per_block):
                     rows = slice(start, start + self.rows_per_block)
                     block = (
@@ -117,10 +131,11 @@ class Spill:
                         np.ascontiguousarray(codes[rows], dtype=np.intp),
                         np.ascontiguousarray(sw[rows], dtype=np.float64),
                     )
-                    blocks.append((block[0].shape[0], offset + start, position))
-                    for part in block:
+                    kept = None if offsets is None else np.ascontiguousarray(offsets[rows])
+                    blocks.append((block[0].shape[0], first + start, position))
+                    for part in (*block, *([] if kept is None else [kept])):
                         position += _write_all(fd, part)
-                    yield (*block, offset + start)
+                    yield (*block, first + start, kept)
         except BaseException:
             os.close(fd)
             raise
@@ -130,21 +145,22 @@ class Spill:
         self._fd, self._blocks = fd, blocks
         weakref.finalize(self, os.close, fd)
 
-    def blocks(self) -> Iterator[EncodedBlock]:
+    def blocks(self) -> Generator[EncodedBlock, None, None]:
         """The written blocks, in order (fresh arrays each pass; positional reads, so
         several passes may read at once)."""
         if self._fd is None:
             msg = "The spill has not been written yet: pass over the source once first."
             raise RuntimeError(msg)
         fd, p = self._fd, self.n_features
-        for rows, offset, position in self._blocks:
+        for rows, first, position in self._blocks:
             X = np.empty((rows, p))
             codes = np.empty(rows, dtype=np.intp)
             sw = np.empty(rows)
+            offsets = np.empty(rows) if self.offsets else None
             at = position
-            for part in (X, codes, sw):
+            for part in (X, codes, sw, *([] if offsets is None else [offsets])):
                 at += _read_all(fd, part, at)
-            yield X, codes, sw, offset
+            yield X, codes, sw, first, offsets
 
 
 def _write_all(fd: int, array: NDArray[np.generic]) -> int:

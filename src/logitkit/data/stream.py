@@ -30,7 +30,8 @@ with imputation): it then encodes every batch, filling in and applying its formu
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -167,6 +168,10 @@ class FileSource:
         holds its trials and ``target`` its successes (whole numbers in ``[0, trials]``).
         The solver sees each group as two weighted rows (:mod:`logitkit.data.grouped`);
         :attr:`groups` holds the totals once :meth:`schema` has read the counts.
+    offset : str, optional
+        A column of known log-odds terms, one per row (R's ``glm(offset=)``): each row's
+        loss is taken at its linear predictor plus its offset, and the offset has no
+        coefficient (``fit(X, y, offset=o)`` in memory). Finite numbers; not a feature.
     spill : bool, str or Path, default=False
         Keep the encoded rows in a scratch file after the first complete pass, and read
         every later pass from it: the same numbers without decoding and encoding the
@@ -210,7 +215,11 @@ class FileSource:
         split: RawSplit | None = None,
         spill: bool | str | Path = False,
         trials: str | None = None,
+        offset: str | None = None,
     ) -> None:
+        if offset is not None and trials is not None:
+            msg = "Give FileSource either 'offset' or 'trials', not both: grouped fits take no offset."
+            raise ValueError(msg)
         if trials is not None and weight is not None:
             msg = (
                 "Give FileSource either 'weight' or 'trials', not both: a group's trials "
@@ -246,6 +255,7 @@ class FileSource:
         self.target = target
         self.weight = weight
         self.trials = trials
+        self.offset = offset
         #: The totals of grouped rows (``trials``), from the schema pass.
         self.groups: GroupedData | None = None
         self.columns = list(columns) if columns is not None else None
@@ -341,8 +351,9 @@ class FileSource:
         """The Parquet files, in name order (one file, or a directory's data files)."""
         return sorted(self._dataset().files) if self.path.is_dir() else [str(self.path)]
 
-    def encoded_blocks(self, *, check: bool = True) -> Iterator[EncodedBlock]:
-        """Every row, encoded, block by block: ``(X, codes, sample_weight, offset)``.
+    def encoded_blocks(self, *, check: bool = True) -> Generator[EncodedBlock, None, None]:
+        """Every row, encoded, block by block: ``(X, codes, sample_weight, start,
+        offsets)`` (the block's first row, and its rows' offsets when ``offset`` is set).
 
         With ``spill``, the first complete pass also writes the blocks to the scratch
         file and later passes read them from it (C-ordered blocks of at most
@@ -357,14 +368,16 @@ class FileSource:
         encoded = self._encoded(layout, check)
         return encoded if spill is None or spill.skipped else spill.write(encoded)
 
-    def _encoded(self, layout: BatchLayout, check: bool) -> Iterator[EncodedBlock]:
+    def _encoded(self, layout: BatchLayout, check: bool) -> Generator[EncodedBlock, None, None]:
         offset = 0  # the solver's rows (a group of trials is two)
         read = 0  # the file's rows, for messages
-        for batch in self.record_batches(layout.columns):
-            X, codes, sw = layout.encode(batch, read, check=check)
-            yield X, codes, sw, offset
-            offset += X.shape[0]
-            read += batch.num_rows
+        # Closed on an error too: its reading thread stops at once.
+        with closing(self.record_batches(layout.columns)) as batches:
+            for batch in batches:
+                X, codes, sw = layout.encode(batch, read, check=check)
+                yield X, codes, sw, offset, layout.offsets(batch, read)
+                offset += X.shape[0]
+                read += batch.num_rows
         if self._spills and not self._spills[0].skipped:
             # The file is read no more: hand arrow's cached decoding buffers (a few
             # hundred MB for wide row groups) back to the system.
@@ -376,7 +389,9 @@ class FileSource:
         if not self._spills:
             schema, layout = self._prepared()
             folder = None if self.spill is True else Path(self.spill)
-            self._spills.append(Spill(schema.n_rows, layout.n_features, folder))
+            self._spills.append(
+                Spill(schema.n_rows, layout.n_features, folder, offsets=self.offset is not None)
+            )
         return self._spills[0]
 
     @property
@@ -392,7 +407,7 @@ class FileSource:
             f"{spill.folder} ({size_text(spill.size)}, deleted after) on every later pass"
         )
 
-    def record_batches(self, columns: list[str]) -> Iterator[pa.RecordBatch]:
+    def record_batches(self, columns: list[str]) -> Generator[pa.RecordBatch, None, None]:
         """The chosen columns, in order, as record batches of at most ``batch_rows`` rows.
 
         A background thread reads (and decodes) up to two batches ahead while the
@@ -496,7 +511,7 @@ class FileSource:
 
     def _feature_columns(self, names: list[str], index: set[str]) -> list[str]:
         """The feature columns: as given, or all but the target, weight, drop and ``index``."""
-        counts = [c for c in (self.weight, self.trials) if c]
+        counts = [c for c in (self.weight, self.trials, self.offset) if c]
         wanted = [self.target, *counts, *self.drop]
         wanted += self.columns or []
         absent = [c for c in wanted if c not in names]
@@ -550,7 +565,7 @@ class FileSource:
                 c: pa.float64() if k in ("float", "int") else pa.string() for c, k in kinds.items()
             }
             types.update({c: pa.bool_() for c, k in kinds.items() if k == "bool"})
-            for column in (self.weight, self.trials):
+            for column in (self.weight, self.trials, self.offset):
                 if column is not None:
                     types[column] = pa.float64()
             target_type = arrow.field(self.target).type
@@ -602,6 +617,7 @@ class FileSource:
             pa.array(classes.tolist(), type=target_type),
             self.where,
             trials=self.trials,
+            offset_column=self.offset,
             encoder=None if self.encoder is None else encoder,
         )
         names = list(encoder.encoded_features_)
@@ -717,8 +733,8 @@ class FileSource:
         file order. Reads the file's batches (the spill keeps the solver's rows)."""
         _, layout = self._prepared()
         read = 0
-        with one_blas_thread():
-            for batch in self.record_batches(layout.columns):
+        with one_blas_thread(), closing(self.record_batches(layout.columns)) as batches:
+            for batch in batches:
                 yield fn(*layout.encode_groups(batch, read))
                 read += batch.num_rows
 
@@ -775,9 +791,9 @@ class FileChunks:
         self._all_rows = schema.n_rows
         self._class_weights = np.ones(schema.classes.shape[0])
         self._unit_weights = True
-        self._sample = (
-            RowSample(sample_positions(schema.n_rows, sample_rows)) if sample_rows > 0 else None
-        )
+        # With offsets every Hessian is formed on all rows (as in memory): no row sample.
+        sampled = sample_rows > 0 and source.offset is None
+        self._sample = RowSample(sample_positions(schema.n_rows, sample_rows)) if sampled else None
         self._sample_source: ArraySource | None = None
         self._progress = source._progress_bar(schema.n_rows)
         self._checked = False  # whether a whole pass found every feature finite
@@ -794,23 +810,30 @@ class FileChunks:
         if sample is not None:
             sample.clear()
         fold = self.file.fold
-        for block in self.file.encoded_blocks(check=not self._checked):
-            X, y, sw, offset = block
+        with closing(self.file.encoded_blocks(check=not self._checked)) as blocks:
+            yield from self._chunks(blocks, sample, fold)
+        if sample is not None:
+            sample.complete = True
+        self._checked = True
+
+    def _chunks(
+        self, blocks: Iterator[EncodedBlock], sample: RowSample | None, fold: RowFilter | None
+    ) -> Iterator[tuple[Chunk | None, int]]:
+        for block in blocks:
+            X, y, sw, start, offsets = block
             n = X.shape[0]
-            local = sample.local(offset, n) if sample is not None else None
+            local = sample.local(start, n) if sample is not None else None
             if fold is not None:
                 keep = fold.mask(X)
                 X, y, sw = X[keep], y[keep], sw[keep]
+                offsets = None if offsets is None else offsets[keep]
                 if local is not None:
                     local = np.flatnonzero(np.isin(np.flatnonzero(keep), local))
             if sample is not None and local is not None:
                 sample.add(X[local], y[local], sw[local])
             w = sw if self._unit_weights else sw * self._class_weights[y]
-            chunk = Chunk(X, y, w, sw) if X.shape[0] else None
+            chunk = Chunk(X, y, w, sw, offsets) if X.shape[0] else None
             yield chunk, n
-        if sample is not None:
-            sample.complete = True
-        self._checked = True
 
     def map_reduce(self, fn: Callable[[Chunk], S]) -> S:
         """Read the file once, apply ``fn`` to each batch's chunk and add up the results.

@@ -171,6 +171,13 @@ def cross_val_proba(
             out[test] = proba
         return out
     rows = as_row_source(X, y, sample_weight)
+    if getattr(rows, "offset", None) is not None:
+        msg = (
+            "cross_val_proba takes no offsets; for the out-of-fold probabilities of rows "
+            "with an offset column, train with it (logitkit train FILE --offset COLUMN "
+            "--stream, or logitkit.train(..., offset=COLUMN, fold_scheme='hash'))."
+        )
+        raise ValueError(msg)
     coef, intercept, n_classes = _fold_models(estimator, rows, splitter)
     fn = partial(_fold_proba, coef=coef, intercept=intercept, n_splits=K, seed=splitter.seed)
     return rows.chunk_source(0).map_rows(fn, n_classes)

@@ -7,6 +7,9 @@ written so that no intermediate overflows, whatever the size of ``z`` (an unguar
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 import numpy as np
 from numpy.typing import NDArray
 from scipy.special import expit
@@ -18,6 +21,8 @@ __all__ = [
     "intercept_only_loss",
     "log1pexp",
     "multinomial_loss",
+    "null_model_loss",
+    "null_sums",
     "sigmoid",
     "softmax",
 ]
@@ -86,8 +91,7 @@ def intercept_only_loss(
     """Smallest weighted binomial loss of the model ``logit p_i = b + offset_i``.
 
     The null model of a fit with an offset (statsmodels' ``llnull`` is its negative):
-    one parameter, fitted by safeguarded Newton steps from the offset-free log-odds
-    (or held at ``b = 0`` without an intercept).
+    one parameter, fitted by :func:`null_model_loss` from the rows in memory.
 
     Examples
     --------
@@ -96,25 +100,45 @@ def intercept_only_loss(
     >>> bool(np.isclose(intercept_only_loss(y, w, np.zeros(4)), -3 * np.log(0.75) - np.log(0.25)))
     True
     """
+    totals = (float(w.sum()), float(w @ y), float(w @ offset))
+    return null_model_loss(partial(null_sums, y, w, offset), totals, fit_intercept=fit_intercept)
 
-    def loss(b: float) -> float:
-        return float(w @ binomial_loss(b + offset, y))
 
+def null_sums(y: FloatArray, w: FloatArray, offset: FloatArray, b: float) -> FloatArray:
+    """``[loss, gradient, curvature]`` in ``b`` of the rows' null model at ``b`` (weighted
+    sums, to add over blocks of rows)."""
+    z = b + offset
+    p = sigmoid(z)
+    return np.array([float(w @ binomial_loss(z, y)), float(w @ (p - y)), float(w @ (p * (1 - p)))])
+
+
+def null_model_loss(
+    at: Callable[[float], FloatArray],
+    totals: tuple[float, float, float],
+    *,
+    fit_intercept: bool = True,
+) -> float:
+    """The null model's smallest loss by safeguarded Newton steps in the intercept ``b``.
+
+    ``at(b)`` gives :func:`null_sums` over every row (one pass over rows out of core);
+    ``totals`` are the rows' ``(sum w, sum w y, sum w offset)``. The start is the
+    offset-free log-odds less the mean offset; ``b = 0`` is held without an intercept.
+    """
     if not fit_intercept:
-        return loss(0.0)
-    share = float(np.clip((w @ y) / w.sum(), 1e-12, 1 - 1e-12))
-    b = float(np.log(share / (1 - share)) - (w @ offset) / w.sum())
-    value = loss(b)
+        return float(at(0.0)[0])
+    weight, positive, offset_sum = totals
+    share = float(np.clip(positive / weight, 1e-12, 1 - 1e-12))
+    b = float(np.log(share / (1 - share)) - offset_sum / weight)
+    value, grad, curv = (float(v) for v in at(b))
     for _ in range(100):
-        p = sigmoid(b + offset)
-        grad, curv = float(w @ (p - y)), float(w @ (p * (1 - p)))
-        if curv <= 0.0 or abs(grad) <= 1e-13 * float(w.sum()):
+        if curv <= 0.0 or abs(grad) <= 1e-13 * weight:
             break
         step = grad / curv
         while True:  # halve until the loss does not rise (it is convex in b)
-            trial = loss(b - step)
-            if trial <= value or abs(step) < 1e-15:
+            trial = [float(v) for v in at(b - step)]
+            if trial[0] <= value or abs(step) < 1e-15:
                 break
             step /= 2
-        b, value = b - step, trial
+        b = b - step
+        value, grad, curv = trial
     return value

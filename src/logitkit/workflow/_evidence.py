@@ -52,6 +52,7 @@ __all__ = [
     "block_evidence",
     "feature_references",
     "sample_block",
+    "sample_mask",
     "sample_share",
 ]
 
@@ -79,9 +80,14 @@ def sample_share(n_rows: int) -> int:
 def sample_block(X: FloatArray, *, share: int) -> FloatArray:
     """The rows of a block (of fitting rows) in the reference sample: those whose hash
     falls below ``share`` of :data:`_SHARE_STEPS` (all of them at the full share)."""
-    if share < _SHARE_STEPS:
-        X = X[hash_folds(X, _SHARE_STEPS, _SAMPLE_SEED) < share]
-    return np.array(X)
+    return np.array(X if share >= _SHARE_STEPS else X[sample_mask(X, share=share)])
+
+
+def sample_mask(X: FloatArray, *, share: int) -> NDArray[np.bool_]:
+    """Which rows of a block are in the reference sample (see :func:`sample_block`)."""
+    if share >= _SHARE_STEPS:
+        return np.ones(X.shape[0], dtype=bool)
+    return np.asarray(hash_folds(X, _SHARE_STEPS, _SAMPLE_SEED) < share)
 
 
 @dataclass
@@ -225,16 +231,22 @@ def block_evidence(
     score_edges: FloatArray | None,
     positive: int | None,
     keep: RowFilter | None = None,
+    offsets: FloatArray | None = None,
 ) -> Evidence:
     """Row vectors, moments, histogram counts and row hashes of one block's fitting rows
-    (those ``keep`` keeps; all when None), and the held-out rows' fitted probabilities.
+    (those ``keep`` keeps; all when None), and the held-out rows' fitted probabilities
+    (every probability at the rows' ``offsets`` when they have them).
     """
-    fitted = probabilities(X @ coef.T + intercept)
+    Z = X @ coef.T + intercept
+    if offsets is not None:
+        Z += offsets[:, None]
+    fitted = probabilities(Z)
     held_codes, held_proba = codes[:0], fitted[:0]
     if keep is not None:
         mask = keep.mask(X)
         held_codes, held_proba = codes[~mask], fitted[~mask]
         X, codes, sw, fitted = X[mask], codes[mask], sw[mask], fitted[mask]
+        offsets = None if offsets is None else offsets[mask]
     counts = bin_counts(X, edges)
     score_counts = None
     if score_edges is not None and positive is not None:
@@ -245,7 +257,7 @@ def block_evidence(
     return Evidence(
         np.asarray(codes, dtype=np.intp),
         np.asarray(sw, dtype=np.float64),
-        fold_proba(X, folds),
+        fold_proba(X, folds, offsets),
         fitted,
         Moments.of(X, sw),
         counts,

@@ -447,11 +447,14 @@ def stacked(models: list[LogisticModel], spec: TrainingSpec) -> FoldModels:
     )
 
 
-def fold_proba(X: FloatArray, folds: FoldModels) -> FloatArray:
-    """Out-of-fold class probabilities of the rows ``X``: each from its fold's model."""
+def fold_proba(X: FloatArray, folds: FoldModels, offsets: FloatArray | None = None) -> FloatArray:
+    """Out-of-fold class probabilities of the rows ``X``: each from its fold's model (at
+    the rows' ``offsets``, when given)."""
     fold = np.asarray(folds.folds.folds(X))
     Z = np.empty((X.shape[0], folds.coef.shape[1]))
     for k in range(folds.folds.n_splits):
         rows = fold == k
         Z[rows] = X[rows] @ folds.coef[k].T + folds.intercept[k]
+    if offsets is not None:
+        Z += offsets[:, None]
     return probabilities(Z)

@@ -111,6 +111,7 @@ def group_moments(
     *,
     n_splits: int,
     n_classes: int,
+    offsets: FloatArray | None = None,  # noqa: ARG001 - the features' moments only
 ) -> Groups:
     """Moments (unit class weights, as a fit's first pass) of each fold's rows (a fold
     scan's block: the kept rows and their folds)."""
@@ -198,6 +199,7 @@ def lockstep_block(
     class_weights: FloatArray,
     n_splits: int,
     shared: SharedPoint | None,
+    offsets: FloatArray | None = None,
 ) -> _PassSums:
     """One block's statistics for every model at once (see the module notes).
 
@@ -215,6 +217,8 @@ def lockstep_block(
         The number of folds.
     shared : SharedPoint or None
         Where to form each fold's loss Hessian (None: no Hessian).
+    offsets : ndarray of shape (n,), optional
+        The rows' offsets (a binary model's), added to every linear predictor.
     """
     A, M, p = coef.shape
     n = X.shape[0]
@@ -227,6 +231,8 @@ def lockstep_block(
         W *= sw[:, None]
     Z = X @ coef.reshape(A * M, p).T
     Z += intercept.reshape(-1)
+    if offsets is not None:
+        Z += offsets[:, None]
     if M == 1:
         y = codes.astype(np.float64)[:, None]
         terms = log1pexp(Z)
@@ -248,7 +254,7 @@ def lockstep_block(
     grad[:, :, 1:] = (X.T @ R).T.reshape(A, M, p)
     hess = None
     if shared is not None:
-        hess = _fold_hessians(X, codes, sw, folds, n_splits, shared)
+        hess = _fold_hessians(X, codes, sw, folds, n_splits, shared, offsets)
     return _PassSums(loss, W.sum(axis=0), outside.sum(axis=0), grad, hess)
 
 
@@ -259,6 +265,7 @@ def _fold_hessians(
     folds: NDArray[np.integer[Any]],
     n_splits: int,
     shared: SharedPoint,
+    offsets: FloatArray | None = None,
 ) -> FloatArray:
     """The loss Hessian of each fold's rows at the shared point, ``(K, M q, M q)``.
 
@@ -271,12 +278,23 @@ def _fold_hessians(
     Xa = standardised_block(X[order], shared.scaling)
     y = codes[order]
     w = sw[order] * shared.class_weights[y]
+    linear = None
+    if offsets is not None:  # a binary model's linear predictor at its rows' offsets
+        linear = Xa @ shared.theta.T
+        linear += offsets[order][:, None]
     size = shared.theta.size
     out = np.zeros((n_splits, size, size))
     for k in range(n_splits):
         rows = slice(int(bounds[k]), int(bounds[k + 1]))
         if bounds[k + 1] > bounds[k]:
-            stats = block_statistics(Xa[rows], y[rows], w[rows], shared.theta, hessian=True)
+            stats = block_statistics(
+                Xa[rows],
+                y[rows],
+                w[rows],
+                shared.theta,
+                hessian=True,
+                linear=None if linear is None else linear[rows],
+            )
             assert stats.hess is not None
             out[k] = stats.hess
     return out

@@ -23,7 +23,14 @@ from logitkit.model import LogisticModel, read_offset_column
 from logitkit.selection import LogisticModelCV
 from logitkit.workflow._spec import PolicyRule, TrainingSpec
 
-__all__ = ["Fitted", "choose_policy", "fit_procedure", "out_of_fold_proba", "splitter"]
+__all__ = [
+    "Fitted",
+    "choose_policy",
+    "fit_procedure",
+    "out_of_fold_proba",
+    "split_offset",
+    "splitter",
+]
 
 FloatArray = NDArray[np.float64]
 
@@ -44,6 +51,8 @@ class Fitted:
         Out-of-fold class probabilities of the rows (each from a fit without its fold).
     policy : ThresholdPolicy or None
         The decision rule chosen on them (binary targets).
+    offsets : ndarray of shape (n,) or None
+        The rows' offsets (``spec.offset``), or None.
     """
 
     model: LogisticModel
@@ -51,6 +60,23 @@ class Fitted:
     search: LogisticModelCV | None
     oof_proba: FloatArray
     policy: ThresholdPolicy | None
+    offsets: FloatArray | None = None
+
+
+def split_offset(X: pd.DataFrame, spec: TrainingSpec) -> tuple[pd.DataFrame, FloatArray | None]:
+    """The raw features without the offset column (``spec.offset``), and its values.
+
+    Raises
+    ------
+    DataError
+        The column is absent, or a value is missing or not a finite number (naming it).
+    """
+    if spec.offset is None:
+        return X, None
+    if spec.offset not in X.columns:
+        msg = f"Offset column '{spec.offset}' (--offset) is not in the data."
+        raise DataError(msg, column=spec.offset)
+    return X.drop(columns=[spec.offset]), read_offset_column(X, spec.offset)
 
 
 def splitter(spec: TrainingSpec, salt: int = 0) -> StratifiedKFold:
@@ -147,13 +173,7 @@ def fit_procedure(
     offset of every fit and prediction; the model keeps its name (``offset_column_``)
     and reads it from the raw rows it predicts.
     """
-    offset = None
-    if spec.offset is not None:
-        if spec.offset not in X.columns:
-            msg = f"Offset column '{spec.offset}' (--offset) is not in the data."
-            raise DataError(msg, column=spec.offset)
-        offset = read_offset_column(X, spec.offset)
-        X = X.drop(columns=[spec.offset])
+    X, offset = split_offset(X, spec)
     encoder = encoder_for(spec).fit(X)
     E = encoder.transform(X)
     estimator = _estimator(spec, positive)
@@ -169,4 +189,4 @@ def fit_procedure(
     if len(model.classes_) == 2:
         column = int(np.flatnonzero(model.classes_ == model.positive_class_)[0])
         policy = choose_policy(spec.rule, y, oof[:, column], model.positive_class_, spec.confidence)
-    return Fitted(model, E, search, oof, policy)
+    return Fitted(model, E, search, oof, policy, offset)

@@ -11,6 +11,11 @@ in row order. The three kinds differ only in where the blocks come from:
 * :class:`SourceRows` over a :class:`~logitkit.data.dask.DaskSource`: each partition on
   its worker (the scan's function is shipped there, and only its result comes back).
 
+Rows with an offset column (R's ``glm(offset=)``; :attr:`PassRows.offsets` true) hand
+each block's offsets to a scan's function as the keyword ``offsets=`` (the kept rows'
+in a fold scan); a function that computes probabilities adds them to its linear
+predictors. Without offsets the keyword is not given.
+
 A *fold scan* (:meth:`PassRows.scan_folds`) gives its function the rows a filter keeps
 and each one's hash fold. In memory and from a file, each block's kept rows and folds
 are computed on the first such scan and kept (two bytes a row) for the later ones:
@@ -25,6 +30,7 @@ stages above see the same numbers wherever the rows live.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -53,6 +59,8 @@ ScanFn = Callable[[FloatArray, NDArray[np.intp], FloatArray], T]
 FoldScanFn = Callable[[FloatArray, NDArray[np.intp], FloatArray, NDArray[np.int8]], T]
 #: A block's kept rows (None: all) and their folds, kept between fold scans.
 _Folds = tuple[NDArray[np.bool_] | None, NDArray[np.int8]]
+#: A block of rows: features, class codes, sample weights and offsets (or None).
+_Block = tuple[FloatArray, NDArray[np.intp], FloatArray, FloatArray | None]
 #: Rows per block of a scan in memory (as a streamed file's default batch).
 BLOCK_ROWS = 65_536
 #: Dask partitions computed at once by a scan (their results are held until consumed).
@@ -70,6 +78,11 @@ class PassRows(Protocol):
     @property
     def n_rows(self) -> int:
         """Rows read (before any filter)."""
+        ...
+
+    @property
+    def offsets(self) -> bool:
+        """Whether the rows carry offsets (scans then pass ``offsets=``)."""
         ...
 
     def fit(self, model: LogisticModel, keep: RowFilter | None = None) -> LogisticModel:
@@ -98,13 +111,21 @@ def block_folds(X: FloatArray, folds: HashKFold, keep: RowFilter | None) -> _Fol
     return mask, hash_folds(kept, folds.n_splits, folds.seed).astype(np.int8)
 
 
-def _apply(
-    fn: FoldScanFn[T], X: FloatArray, codes: NDArray[np.intp], sw: FloatArray, found: _Folds
-) -> T:
+def _call(fn: Callable[..., T], block: _Block, *extra: Any) -> T:
+    """``fn`` of a block's rows (and ``extra``), with ``offsets=`` when it has offsets."""
+    X, codes, sw, offsets = block
+    if offsets is None:
+        return fn(X, codes, sw, *extra)
+    return fn(X, codes, sw, *extra, offsets=offsets)
+
+
+def _apply(fn: FoldScanFn[T], block: _Block, found: _Folds) -> T:
+    X, codes, sw, offsets = block
     mask, fold = found
     if mask is not None:
         X, codes, sw = X[mask], codes[mask], sw[mask]
-    return fn(X, codes, sw, fold)
+        offsets = None if offsets is None else offsets[mask]
+    return _call(fn, (X, codes, sw, offsets), fold)
 
 
 def _partition_folds(
@@ -114,16 +135,23 @@ def _partition_folds(
     *,
     folds: HashKFold,
     keep: RowFilter | None,
+    offsets: FloatArray | None = None,  # noqa: ARG001 - folds hash the features only
 ) -> _Folds:
     """:func:`block_folds` of a Dask partition (kept on its worker)."""
     return block_folds(X, folds, keep)
 
 
 def _with_folds(
-    X: FloatArray, codes: NDArray[np.intp], sw: FloatArray, found: _Folds, *, fn: FoldScanFn[T]
+    X: FloatArray,
+    codes: NDArray[np.intp],
+    sw: FloatArray,
+    found: _Folds,
+    *,
+    fn: FoldScanFn[T],
+    offsets: FloatArray | None = None,
 ) -> T:
     """A fold scan's Dask partition, with its kept rows and folds."""
-    return _apply(fn, X, codes, sw, found)
+    return _apply(fn, (X, codes, sw, offsets), found)
 
 
 def _rows_of(found: _Folds) -> int:
@@ -140,7 +168,7 @@ class _FoldMemo:
 
     def scan(
         self,
-        blocks: Iterable[tuple[FloatArray, NDArray[np.intp], FloatArray]],
+        blocks: Iterable[_Block],
         fn: FoldScanFn[T],
         folds: HashKFold,
         keep: RowFilter | None,
@@ -148,13 +176,14 @@ class _FoldMemo:
         key = (folds.n_splits, folds.seed, keep)
         known = self._found.get(key)
         found: list[_Folds] = []
-        for i, (X, codes, sw) in enumerate(blocks):
+        for i, block in enumerate(blocks):
+            X = block[0]
             if known is not None and i < len(known) and _rows_of(known[i]) == X.shape[0]:
                 hit = known[i]
             else:
                 known, hit = None, block_folds(X, folds, keep)
             found.append(hit)
-            yield _apply(fn, X, codes, sw, hit)
+            yield _apply(fn, block, hit)
         self._found[key] = found  # a whole pass: the next one reads the same blocks
 
 
@@ -177,6 +206,8 @@ class FrameRows:
     weights: FloatArray | None
     encoder: TableEncoder | None = None
     where: str = "data frame"
+    #: Each row's log-odds offset (R's ``glm(offset=)``), or None.
+    row_offsets: FloatArray | None = None
     classes: NDArray[Any] = field(init=False)
     feature_names: list[str] = field(init=False)
     _X: FloatArray = field(init=False, repr=False)
@@ -200,31 +231,44 @@ class FrameRows:
         """Rows of the frame."""
         return int(self._X.shape[0])
 
+    @property
+    def offsets(self) -> bool:
+        """Whether the rows carry offsets."""
+        return self.row_offsets is not None
+
     def fit(self, model: LogisticModel, keep: RowFilter | None = None) -> LogisticModel:
         """Fit ``model`` on the kept rows (a copy of them, as a fold of a CV makes)."""
         if keep is None:
-            return model.fit(self.E, self.labels, sample_weight=self.weights)
+            return model.fit(
+                self.E, self.labels, sample_weight=self.weights, offset=self.row_offsets
+            )
         mask = keep.mask(self._X)
         return model.fit(
             self.E.iloc[np.flatnonzero(mask)],
             self.labels[mask],
             sample_weight=None if self.weights is None else self._sw[mask],
+            offset=None if self.row_offsets is None else self.row_offsets[mask],
         )
+
+    def _blocks(self) -> Iterator[_Block]:
+        for start in range(0, self.n_rows, BLOCK_ROWS):
+            rows = slice(start, start + BLOCK_ROWS)
+            offsets = None if self.row_offsets is None else self.row_offsets[rows]
+            yield self._X[rows], self._codes[rows], self._sw[rows], offsets
 
     def scan(self, fn: ScanFn[T]) -> Iterator[T]:
         """``fn`` of each block of :data:`BLOCK_ROWS` rows, in order (BLAS on one thread,
         as in a solver's pass: a block is a small problem)."""
         with one_blas_thread():
-            for start in range(0, self.n_rows, BLOCK_ROWS):
-                rows = slice(start, start + BLOCK_ROWS)
-                yield fn(self._X[rows], self._codes[rows], self._sw[rows])
+            for block in self._blocks():
+                yield _call(fn, block)
 
     def scan_folds(
         self, fn: FoldScanFn[T], folds: HashKFold, keep: RowFilter | None
     ) -> Iterator[T]:
         """``fn`` of each block's kept rows and their folds (kept from the first such scan)."""
-        blocks = self.scan(lambda X, codes, sw: (X, codes, sw))
-        yield from self._memo.scan(blocks, fn, folds, keep)
+        with one_blas_thread():
+            yield from self._memo.scan(self._blocks(), fn, folds, keep)
 
     def grid_data(self, class_weight: Any, keep: RowFilter | None = None) -> Any:
         """The kept rows prepared as a fit prepares them (moments, class totals)."""
@@ -270,6 +314,11 @@ class SourceRows:
         """Rows of the source."""
         return self._n_rows
 
+    @property
+    def offsets(self) -> bool:
+        """Whether the rows carry offsets (the source's offset column)."""
+        return getattr(self.source, "offset", None) is not None
+
     def fit(self, model: LogisticModel, keep: RowFilter | None = None) -> LogisticModel:
         """Fit ``model`` by passes over the rows ``keep`` keeps."""
         fitted = model.fit(self.source if keep is None else self.source.subset(keep))
@@ -283,8 +332,8 @@ class SourceRows:
         workers)."""
         if isinstance(self.source, FileSource):
             with one_blas_thread():
-                for X, codes, sw, _ in self.source.encoded_blocks():
-                    yield fn(np.ascontiguousarray(X), codes, sw)
+                for block in self._file_blocks():
+                    yield _call(fn, block)
             return
         from dask.base import compute  # noqa: PLC0415 - the dask extra
 
@@ -299,8 +348,8 @@ class SourceRows:
         first such scan (its blocks come back the same each pass); on Dask, computed on
         each partition's worker once and kept there (persisted)."""
         if isinstance(self.source, FileSource):
-            blocks = self.scan(lambda X, codes, sw: (X, codes, sw))
-            yield from self._memo.scan(blocks, fn, folds, keep)
+            with one_blas_thread():
+                yield from self._memo.scan(self._file_blocks(), fn, folds, keep)
             return
         from dask.base import compute  # noqa: PLC0415 - the dask extra
 
@@ -312,6 +361,11 @@ class SourceRows:
         parts = chunks.map_blocks_with(partial(_with_folds, fn=fn), self._kept[key])
         for start in range(0, len(parts), _DASK_GROUP):
             yield from compute(*parts[start : start + _DASK_GROUP])  # type: ignore[no-untyped-call]
+
+    def _file_blocks(self) -> Iterator[_Block]:
+        with closing(self.source.encoded_blocks()) as blocks:  # its reader stops on errors
+            for X, codes, sw, _, offsets in blocks:
+                yield np.ascontiguousarray(X), codes, sw, offsets
 
     def grid_data(self, class_weight: Any, keep: RowFilter | None = None) -> Any:
         """The kept rows prepared as a fit prepares them (schema and moments passes)."""

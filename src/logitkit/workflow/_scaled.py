@@ -26,6 +26,12 @@ the provenance that names the source and how it was read):
    (:mod:`logitkit.diagnostics._moments`); **reference profiles** for drift with exact
    shares against bin edges from a hash sample of the rows (:mod:`._evidence`).
 
+**Offsets.** With an offset column (``spec.offset``, R's ``glm(offset=)``) each row's
+offset enters every fit (the fold models in lockstep included), every out-of-fold and
+fitted probability, the held-out scores and the reference score; it is no feature (no
+coefficient, moments, profile or fingerprint of its own). ``--cv`` with an offset is
+refused, as in memory.
+
 **What is assessed.** Cross-validating the whole procedure (the default in memory,
 ``fold_scheme="stratified"``) refits everything ``folds`` times, C search included:
 ``folds x folds x Cs`` fits, too many passes at scale. On hash folds the performance
@@ -74,7 +80,7 @@ from logitkit.workflow._evidence import (
     _memmap,
     block_evidence,
     feature_references,
-    sample_block,
+    sample_mask,
     sample_share,
 )
 from logitkit.workflow._hash_search import (
@@ -86,7 +92,7 @@ from logitkit.workflow._hash_search import (
     search_C,
 )
 from logitkit.workflow._lockstep import FoldData, Groups, group_moments
-from logitkit.workflow._procedure import choose_policy, encoder_for
+from logitkit.workflow._procedure import choose_policy, encoder_for, split_offset
 from logitkit.workflow._result import TrainingResult, summary_or_none
 from logitkit.workflow._rows import FrameRows, PassRows
 from logitkit.workflow._spec import TrainingSpec
@@ -108,15 +114,23 @@ def run_on_frame(
     their raw values (:attr:`TrainingSpec.splits_raw_rows`), on the fitting rows only.
     """
     how = "read into memory"
+    X, offsets = split_offset(X, spec)  # a log-odds term per row, not a feature
     if not spec.splits_raw_rows:
         encoder = encoder_for(spec).fit(X)
-        rows = FrameRows(encoder.transform(X), y, w, encoder, where=source)
+        rows = FrameRows(encoder.transform(X), y, w, encoder, where=source, row_offsets=offsets)
         return run_on_rows(rows, spec, source=source, how=how)
     held = raw_split(spec, X.columns, held=True).mask(X)
     fit = ~held
     encoder = encoder_for(spec).fit(X[fit])
     parts = [
-        FrameRows(encoder.transform(X[m]), y[m], None if w is None else w[m], encoder, source)
+        FrameRows(
+            encoder.transform(X[m]),
+            y[m],
+            None if w is None else w[m],
+            encoder,
+            source,
+            None if offsets is None else offsets[m],
+        )
         for m in (fit, held)
     ]
     return run_on_rows(parts[0], spec, source=source, how=how, held=parts[1])
@@ -184,6 +198,7 @@ def run_on_rows(
     parts = list(rows.scan_folds(first, folds, fitting))
     width = len(rows.feature_names)
     sample = np.concatenate([p[0] for p in parts]) if parts else np.empty((0, width))
+    sample_offsets = np.concatenate([p[3] for p in parts]) if rows.offsets and parts else None
     n_fit = sum(p[2] for p in parts)
     n_held = rows.n_rows - n_fit if held is None else held.n_rows
     _check_split(spec, n_fit, n_held)
@@ -198,12 +213,16 @@ def run_on_rows(
         model = refit(rows, spec, positive, (spec.C, spec.l1_ratio), fitting)
         fold_fits = fixed_fold_models(rows, spec, positive, fitting, start=model, data=data)
     model.encoder_ = rows.encoder
+    model.offset_column_ = spec.offset
     binary = classes.size == 2
     column = int(np.flatnonzero(model.classes_ == model.positive_class_)[0]) if binary else None
     profiles = [feature_profile(sample[:, j], bins=_BINS) for j in range(width)]
     score_profile = None
     if column is not None:
-        fitted = probabilities(sample @ np.asarray(model.coef_).T + model.intercept_)
+        Z = sample @ np.asarray(model.coef_).T + model.intercept_
+        if sample_offsets is not None:  # the score the model gives these rows
+            Z += sample_offsets[:, None]
+        fitted = probabilities(Z)
         score_profile = feature_profile(fitted[:, column], bins=_BINS)
 
     # The evidence pass: row vectors on disk, moments, counts, fingerprints.
@@ -312,9 +331,13 @@ def _held_block(
     *,
     coef: FloatArray,
     intercept: FloatArray,
+    offsets: FloatArray | None = None,
 ) -> tuple[NDArray[np.intp], FloatArray]:
     """One block of held-out rows: class codes and the shipped model's probabilities."""
-    return np.asarray(codes, dtype=np.intp), probabilities(X @ coef.T + intercept)
+    Z = X @ coef.T + intercept
+    if offsets is not None:
+        Z += offsets[:, None]
+    return np.asarray(codes, dtype=np.intp), probabilities(Z)
 
 
 def _held_rows(held: PassRows, model: LogisticModel) -> tuple[NDArray[Any], FloatArray]:
@@ -341,11 +364,15 @@ def _first_block(
     share: int,
     n_splits: int,
     n_classes: int,
-) -> tuple[FloatArray, Groups, int]:
+    offsets: FloatArray | None = None,
+) -> tuple[FloatArray, Groups, int, FloatArray | None]:
     """The first scan's block of fitting rows: its rows in the reference sample
-    (:func:`sample_block`), the moments of each fold (:func:`group_moments`), its rows."""
+    (:func:`sample_mask`), the moments of each fold (:func:`group_moments`), its rows,
+    and the sample rows' offsets (None without)."""
     moments = group_moments(X, codes, sw, folds, n_splits=n_splits, n_classes=n_classes)
-    return sample_block(X, share=share), moments, X.shape[0]
+    sampled = sample_mask(X, share=share)
+    kept = None if offsets is None else offsets[sampled]
+    return np.array(X[sampled]), moments, X.shape[0], kept
 
 
 #: Added to the seed for the held-out split's hash (independent of the folds').

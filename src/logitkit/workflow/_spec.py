@@ -225,10 +225,10 @@ class TrainingSpec:
             if self.offset in clash:
                 msg = f"--offset names {clash[self.offset]} column '{self.offset}'; name another."
                 raise DataError(msg, column=self.offset)
-            if self.trials is not None or self.fold_scheme == "hash" or self.penalty == "firth":
+            if self.trials is not None or self.penalty == "firth":
                 msg = (
-                    "--offset cannot be combined with --trials, --folds-by hash or --penalty "
-                    "firth: those fits take no offset. Train in memory on rows."
+                    "--offset cannot be combined with --trials or --penalty firth: those "
+                    "fits take no offset. Leave one of them out."
                 )
                 raise DataError(msg, column=self.offset)
 
@@ -283,14 +283,6 @@ class TrainingSpec:
         """Whether held-out rows are split off by a hash of their raw values, before the
         encoding is learned (on hash folds, ``test_size`` with a learned encoding)."""
         return self.test_size > 0 and bool(self.learned_encoding)
-
-    def in_memory_options(self) -> list[str]:
-        """The options given that need the rows in memory (a streamed fit refuses them)."""
-        defaults = TrainingSpec(target=self.target)
-        named = {"offset": "--offset"}
-        return [
-            flag for name, flag in named.items() if getattr(self, name) != getattr(defaults, name)
-        ]
 
     @property
     def fit_params(self) -> dict[str, Any]:

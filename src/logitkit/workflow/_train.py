@@ -268,7 +268,8 @@ def _explain(
     binary = len(model.classes_) == 2
     column = int(np.flatnonzero(model.classes_ == model.positive_class_)[0]) if binary else None
     findings = diagnose(model, E, y, w, oof=(y, fitted.oof_proba), policy=fitted.policy)
-    score = model.predict_proba(E)[:, column] if column is not None else None
+    # The score the model gives these rows: at their offsets, when it has an offset.
+    score = model.predict_proba(E, offset=fitted.offsets)[:, column] if column is not None else None
     reference = reference_profile(E, model._feature_names(), score)
     provenance = _provenance(spec, fitted, len(y), held_out)
     provenance["performance"] = performance["procedure"]
