@@ -33,7 +33,7 @@ from numpy.typing import NDArray
 from logitkit.data._batches import encoder_for
 from logitkit.data._csv_checks import _NULL_TOKENS, csv_only, csv_reading
 from logitkit.data.arrow import _na_tokens, file_format
-from logitkit.data.checks import check_label_spelling
+from logitkit.data.checks import spelling_merges
 from logitkit.data.encoding import DEFAULT_MAX_LEVELS, ColumnSpec, TableEncoder
 from logitkit.data.sources import RawSplit
 from logitkit.data.stream import FileSource
@@ -423,19 +423,36 @@ def learn_encoder(source: Any, spec: TrainingSpec) -> TableEncoder:
 
 
 def _check_labels(rows: SourceRows, spec: TrainingSpec) -> None:
-    """Refuse target labels spelt several ways, as in memory (they cannot be merged here)."""
-    if rows.classes.dtype.kind not in "OUS":
-        return
-    _, merged = check_label_spelling(rows.classes, str(spec.target), normalize=True)
-    if merged:
-        shown = ", ".join(f"{a!r} and {b!r}" for a, b in list(merged.items())[:5])
+    """Refuse target labels spelt several ways unless ``--normalize-labels`` merged them,
+    as in memory."""
+    counts = getattr(rows.source, "label_counts", {})
+    _, shown = spelling_merges(counts.items())
+    if shown and not spec.normalize_labels:
         msg = (
-            f"Target column '{spec.target}' of {rows.where} spells one label several ways "
-            f"({shown}): differing only in case or spaces. In memory --normalize-labels "
-            "merges them; a streamed fit reads the labels as they are, so fix them in the "
-            "file (or train in memory with --normalize-labels)."
+            f"Target column '{spec.target}' of {rows.where} spells one label several ways, "
+            f"differing only in case or spaces: {'; '.join(shown[:5])} (rows of each). Give "
+            "--normalize-labels to merge each group into its most frequent spelling (as in "
+            "memory), or fix them in the file."
         )
         raise DataError(msg, column=spec.target)
+
+
+def _dask_label_merges(frame: Any, target: str) -> dict[str, str]:
+    """The target spellings to merge, from every partition's labels (a tree reduction)."""
+    from dask.base import compute  # noqa: PLC0415 - optional extra
+
+    (counts,) = compute(frame[target].value_counts(split_out=1))
+    return spelling_merges(counts.items())[0]
+
+
+def _file_label_merges(data: Path, target: str, options: Mapping[str, Any]) -> dict[str, str]:
+    """The target spellings to merge, from every row's label (one pass over the column)."""
+    counts: dict[Any, int] = {}
+    source = FileSource(data, target, **options)
+    for batch in source.record_batches([target]):
+        for entry in pc.value_counts(batch.column(0)).to_pylist():
+            counts[entry["values"]] = counts.get(entry["values"], 0) + entry["counts"]
+    return spelling_merges(counts.items())[0]
 
 
 @contextmanager
@@ -478,6 +495,8 @@ def rows_of_file(
             **reading,
         }
         how = f"streamed in record batches of {batch_rows} rows"
+        if spec.normalize_labels:  # merged as all rows spell them, held-out rows too
+            options["merged_labels"] = _file_label_merges(data, target, options)
         # Learning an encoder reads raw columns: only encoded passes write the spill.
         source = FileSource(data, target, spill=spill, **options)
         if spec.splits_raw_rows:
@@ -510,6 +529,7 @@ def rows_of_file(
             frame, features, keep = _dask_raw(
                 where, target, weight, spec.drop, reading, offset=spec.offset
             )
+            merges = _dask_label_merges(frame, target) if spec.normalize_labels else None
             if spec.splits_raw_rows:
                 fit, held = (raw_split(spec, features, held=h) for h in (False, True))
                 meta = frame._meta
@@ -523,6 +543,7 @@ def rows_of_file(
                 encoder=encoder,
                 progress=progress,
                 offset=spec.offset,
+                merged_labels=merges,
             )
             if spec.splits_raw_rows:
                 held_parts = DaskSource(
@@ -531,6 +552,7 @@ def rows_of_file(
                     weight=weight,
                     encoder=encoder,
                     offset=spec.offset,
+                    merged_labels=merges,
                 )
                 held_rows = SourceRows(held_parts, encoder, where)
         else:
@@ -538,7 +560,12 @@ def rows_of_file(
                 where, target, weight, spec.drop, DEFAULT_MAX_LEVELS, reading, offset=spec.offset
             )
             partitions = DaskSource(
-                frame, target=target, weight=weight, progress=progress, offset=spec.offset
+                frame,
+                target=target,
+                weight=weight,
+                progress=progress,
+                offset=spec.offset,
+                normalize_labels=spec.normalize_labels,
             )
         rows = SourceRows(partitions, encoder, where)
         _check_labels(rows, spec)

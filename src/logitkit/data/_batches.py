@@ -192,6 +192,10 @@ class BatchLayout:
     trials: str | None = None
     #: A column of known log-odds terms, one per row (R's ``glm(offset=)``), or None.
     offset_column: str | None = None
+    #: Target labels spelt several ways that are merged (``normalize_labels``): every
+    #: spelling read, and the class code of each; None when the labels are read as is.
+    spellings: pa.Array | None = None
+    spelling_codes: tuple[int, ...] = ()
 
     @property
     def columns(self) -> list[str]:
@@ -346,12 +350,15 @@ class BatchLayout:
         if pa.types.is_dictionary(labels.type):
             labels = labels.cast(labels.type.value_type)
         K = len(self.classes)
-        if pa.types.is_integer(labels.type) and labels.null_count == 0 and self._counting():
+        plain = self.spellings is None and pa.types.is_integer(labels.type)
+        if plain and labels.null_count == 0 and self._counting():
             # Labels 0 .. K-1 are their own codes (the common case): no hash lookup.
             codes = np.asarray(labels.to_numpy(zero_copy_only=False), dtype=np.intp)
             if codes.size == 0 or (codes.min() >= 0 and codes.max() < K):
                 return codes
-        index = pc.index_in(labels, value_set=self.classes)
+        # Merged spellings: each spelling read, then its class.
+        known = self.classes if self.spellings is None else self.spellings
+        index = pc.index_in(labels, value_set=known)
         if index.null_count:
             row = first_true(index.is_null())
             value = labels[row].as_py()
@@ -365,7 +372,8 @@ class BatchLayout:
                 f"{offset + row} (0-based data row); drop or fix that row."
             )
             raise DataError(msg, column=self.target, row=offset + row)
-        return np.asarray(index.to_numpy(zero_copy_only=False), dtype=np.intp)
+        codes = np.asarray(index.to_numpy(zero_copy_only=False), dtype=np.intp)
+        return codes if self.spellings is None else np.asarray(self.spelling_codes)[codes]
 
     def _counting(self) -> bool:
         """Whether the classes are the integers ``0 .. K-1``."""

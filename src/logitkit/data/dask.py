@@ -41,7 +41,7 @@ except ImportError as exc:  # pragma: no cover - the extra is installed in CI
     raise ImportError(msg) from exc
 
 from logitkit._offset import OffsetSource
-from logitkit.data.checks import check_numeric_columns
+from logitkit.data.checks import check_numeric_columns, spelling_merges
 from logitkit.data.encoding import TableEncoder
 from logitkit.data.grouped import GroupedData, check_both_outcomes, doubled_rows, group_counts
 from logitkit.data.memory import ArraySource
@@ -76,7 +76,7 @@ class _Block:
     y: NDArray[Any]  # raw labels, then class codes
     sw: FloatArray
     index: NDArray[Any] | None  # the frame's index labels, for messages
-    labels: list[Any]  # distinct labels
+    labels: list[tuple[Any, int]]  # distinct labels and their rows
     problem: tuple[str, str, int] | None  # (what, column, row in the partition)
     #: Groups of trials: each group's first row among the solver's rows, its successes
     #: and its trials (None: the rows are not grouped).
@@ -140,7 +140,8 @@ def _make_block(
             problem = ("a value that is not a number", offset_column, 0)
         elif (bad := ~np.isfinite(offsets)).any():
             problem = ("a missing or infinite offset", offset_column, _first_bad(bad))
-    uniques = pd.unique(y_arr[~missing]).tolist() if problem is None else []
+    counts = pd.Series(y_arr[~missing], dtype=object).value_counts(sort=False)
+    uniques = list(counts.items()) if problem is None else []
     return _Block(X, y_arr, w, index, uniques, problem, offsets=offsets)
 
 
@@ -183,7 +184,7 @@ def _grouped_block(
     rows, labels, weights = doubled_rows(X, s, m)
     parts = (s > 0).astype(np.intp) + (m - s > 0)  # each group's rows: 1 or 2
     first = np.cumsum(parts) - parts
-    return _Block(rows, labels, weights, None, [0, 1], None, (first, s, m))
+    return _Block(rows, labels, weights, None, [(0, 1), (1, 1)], None, (first, s, m))
 
 
 def _counts(column: pd.Series) -> NDArray[Any]:
@@ -216,9 +217,13 @@ def _summary(block: _Block) -> tuple[int, list[Any], tuple[str, str, int] | None
     return block.X.shape[0], block.labels, block.problem, label
 
 
-def _code(block: _Block, classes: NDArray[Any]) -> _Block:
-    """The block with its labels replaced by class codes (labels and index dropped)."""
-    codes = np.searchsorted(classes, block.y).astype(np.intp)
+def _code(block: _Block, classes: NDArray[Any], merged: dict[str, str]) -> _Block:
+    """The block with its labels replaced by class codes (labels and index dropped); a
+    spelling in ``merged`` takes the class of the spelling it was merged into."""
+    y = block.y
+    if merged:
+        y = pd.Series(y, dtype=object).replace(merged).to_numpy()
+    codes = np.searchsorted(classes, y).astype(np.intp)
     return _Block(block.X, codes, block.sw, None, [], None, block.groups, block.offsets)
 
 
@@ -335,6 +340,11 @@ class DaskSource:
         fit_encoder_streamed` on this frame) that turns each partition's raw columns
         into the model's (levels, imputation, formula), on the workers. Without one,
         the frame's feature columns must be numeric.
+    normalize_labels : bool, default=False
+        Merge target labels that differ only in case or surrounding spaces into their
+        most frequent spelling (as :class:`~logitkit.data.stream.FileSource`'s).
+    merged_labels : dict of str to str, optional
+        The merges to apply instead of learning them from these rows.
     offset : str, optional
         A column of a frame ``X`` holding each row's log-odds offset (R's
         ``glm(offset=)``; as :class:`~logitkit.data.stream.FileSource`'s ``offset``).
@@ -368,6 +378,8 @@ class DaskSource:
         encoder: TableEncoder | None = None,
         trials: str | None = None,
         offset: str | None = None,
+        normalize_labels: bool = False,
+        merged_labels: dict[str, str] | None = None,
     ) -> None:
         if trials is not None and (
             not _is_frame(X) or target is None or weight is not None or sample_weight is not None
@@ -386,6 +398,12 @@ class DaskSource:
         self.progress = progress
         self.trials = trials
         self.offset = offset
+        self.normalize_labels = normalize_labels
+        #: Rows of each target label (the schema pass's count).
+        self.label_counts: dict[Any, int] = {}
+        #: Target label spellings merged into another (``normalize_labels``, or given).
+        self.merged_labels: dict[str, str] = dict(merged_labels or {})
+        self._merges_given = merged_labels is not None
         if offset is not None and (not _is_frame(X) or trials is not None):
             msg = (
                 "DaskSource's 'offset' names a column of a dask DataFrame of rows (not of "
@@ -500,7 +518,13 @@ class DaskSource:
                 )
                 raise DataError(msg, column=column, row=offset + row)
             offset += n
-        labels = [v for _, uniques, _, _ in summaries for v in uniques]
+        self.label_counts = {}
+        for _, uniques, _, _ in summaries:
+            for label, count in uniques:
+                self.label_counts[label] = self.label_counts.get(label, 0) + int(count)
+        if self.normalize_labels and not self._merges_given:  # one class, as in memory
+            self.merged_labels, _ = spelling_merges(self.label_counts.items())
+        labels = list(dict.fromkeys(self.merged_labels.get(v, v) for v in self.label_counts))
         if offset == 0:
             msg = "The dask collection has no rows."
             raise DataError(msg)
@@ -511,7 +535,9 @@ class DaskSource:
         classes = check_classes(labels, str(self.target or "y"), "the dask collection")
         if classes.dtype.kind == "U":
             classes = classes.astype(object)
-        (*coded,) = persist(*[delayed(_code, pure=True)(b, classes) for b in blocks])
+        (*coded,) = persist(
+            *[delayed(_code, pure=True)(b, classes, self.merged_labels) for b in blocks]
+        )
         self._blocks = coded
         self._n_rows = [int(s[0]) for s in summaries]
         width = len(features) if features is not None else int(self.X.shape[1])

@@ -54,6 +54,7 @@ from logitkit.data._batches import (
 )
 from logitkit.data._csv_checks import CsvReading, csv_only, csv_reading
 from logitkit.data.arrow import _na_tokens, _null_tokens, file_format
+from logitkit.data.checks import spelling_merges
 from logitkit.data.encoding import DEFAULT_MAX_LEVELS, ColumnSpec, TableEncoder
 from logitkit.data.grouped import GroupedData, check_both_outcomes, group_counts
 from logitkit.data.memory import ArraySource
@@ -172,6 +173,13 @@ class FileSource:
         A column of known log-odds terms, one per row (R's ``glm(offset=)``): each row's
         loss is taken at its linear predictor plus its offset, and the offset has no
         coefficient (``fit(X, y, offset=o)`` in memory). Finite numbers; not a feature.
+    normalize_labels : bool, default=False
+        Merge target labels that differ only in case or surrounding spaces (``"yes"``,
+        ``"Yes "``) into their most frequent spelling, as ``train(...,
+        normalize_labels=True)`` does in memory (:attr:`merged_labels` lists them).
+    merged_labels : dict of str to str, optional
+        The merges to apply instead of learning them from these rows (e.g. those of all
+        rows, for a share of them split off by ``split``).
     spill : bool, str or Path, default=False
         Keep the encoded rows in a scratch file after the first complete pass, and read
         every later pass from it: the same numbers without decoding and encoding the
@@ -216,6 +224,8 @@ class FileSource:
         spill: bool | str | Path = False,
         trials: str | None = None,
         offset: str | None = None,
+        normalize_labels: bool = False,
+        merged_labels: dict[str, str] | None = None,
     ) -> None:
         if offset is not None and trials is not None:
             msg = "Give FileSource either 'offset' or 'trials', not both: grouped fits take no offset."
@@ -256,6 +266,12 @@ class FileSource:
         self.weight = weight
         self.trials = trials
         self.offset = offset
+        self.normalize_labels = normalize_labels
+        #: Rows of each target label (the schema pass's count).
+        self.label_counts: dict[Any, int] = {}
+        #: Target label spellings merged into another (``normalize_labels``, or given).
+        self.merged_labels: dict[str, str] = dict(merged_labels or {})
+        self._merges_given = merged_labels is not None
         #: The totals of grouped rows (``trials``), from the schema pass.
         self.groups: GroupedData | None = None
         self.columns = list(columns) if columns is not None else None
@@ -587,6 +603,13 @@ class FileSource:
         if self.groups is not None:  # successes of trials: labels 1 and 0 of the rows
             check_both_outcomes(self.groups, self.target)
             labels = np.array([0, 1])
+        spellings = None
+        if self.normalize_labels and not self._merges_given:  # one class, as in memory
+            self.merged_labels, _ = spelling_merges(self.label_counts.items())
+        if self.merged_labels:
+            spellings = labels
+            merged = {self.merged_labels.get(v, v) for v in spellings.tolist()}
+            labels = np.array(sorted(merged), dtype=object)
         classes = check_classes(labels, self.target, self.where)
         if classes.shape[0] > MAX_CLASSES:
             msg = (
@@ -618,6 +641,13 @@ class FileSource:
             self.where,
             trials=self.trials,
             offset_column=self.offset,
+            spellings=None if spellings is None else pa.array(spellings.tolist(), type=target_type),
+            spelling_codes=()
+            if spellings is None
+            else tuple(
+                int(np.searchsorted(classes, self.merged_labels.get(v, v)))
+                for v in spellings.tolist()
+            ),
             encoder=None if self.encoder is None else encoder,
         )
         names = list(encoder.encoded_features_)
@@ -626,8 +656,9 @@ class FileSource:
 
     def _scan_values(self, text: list[str]) -> tuple[NDArray[Any], dict[str, set[str]], int]:
         """Distinct labels, the levels of the text columns, and the row count (with
-        ``trials``: the totals of the groups in :attr:`groups`, and the solver's rows)."""
-        labels: set[Any] = set()
+        ``trials``: the totals of the groups in :attr:`groups`, and the solver's rows).
+        Each label's rows are kept in :attr:`label_counts`."""
+        labels: dict[Any, int] = {}
         levels: dict[str, set[str]] = {c: set() for c in text}
         n = 0
         counted = [] if self.trials is None else [self.trials]
@@ -658,7 +689,8 @@ class FileSource:
                     row = n + first_true(pc.is_nan(target))
                     msg = f"Target column '{self.target}' of {self.where} has NaN at row {row}."
                     raise DataError(msg, column=self.target, row=row)
-                labels.update(pc.unique(target).to_pylist())
+                for entry in pc.value_counts(target).to_pylist():
+                    labels[entry["values"]] = labels.get(entry["values"], 0) + entry["counts"]
                 self._levels(batch.columns[1:], text, levels, n)
                 n += batch.num_rows
                 advance(batch.num_rows)
@@ -668,6 +700,7 @@ class FileSource:
         if groups is not None:
             self.groups = groups
             return np.array([0, 1]), levels, solver_rows
+        self.label_counts = labels
         values = sorted(labels)
         kinds = {type(v) for v in values}
         array = np.array(values, dtype=object) if str in kinds else np.array(values)
