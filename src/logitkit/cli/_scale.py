@@ -183,9 +183,10 @@ def _token_columns(part: pd.DataFrame, tokens: tuple[str, ...]) -> pd.DataFrame:
 def _dask_raw(
     path: str,
     target: str,
-    weight: str | None,
     drop: Sequence[str],
     reading: Mapping[str, Any] | None = None,
+    *,
+    weight: str | None = None,
     trials: str | None = None,
     offset: str | None = None,
 ) -> tuple[Any, list[str], list[str]]:
@@ -260,17 +261,20 @@ def _dask_raw(
 def _dask_frame(
     path: str,
     target: str,
-    weight: str | None,
     drop: Sequence[str],
     max_levels: int,
     reading: Mapping[str, Any] | None = None,
+    *,
+    weight: str | None = None,
     trials: str | None = None,
     offset: str | None = None,
 ) -> tuple[Any, TableEncoder]:
     """The file as a dask frame of encoded features, the target and the weight (or trials)."""
     from dask.base import compute  # noqa: PLC0415 - optional extra
 
-    frame, features, keep = _dask_raw(path, target, weight, drop, reading, trials, offset)
+    frame, features, keep = _dask_raw(
+        path, target, drop, reading, weight=weight, trials=trials, offset=offset
+    )
     meta = frame._meta
     kinds: dict[str, str] = {}
     for c in features:
@@ -398,7 +402,7 @@ def fit_streamed(
         msg = f"Data file {where} does not exist."
         raise DataError(msg)
     with dask_client(dask, n_workers):
-        frame, encoder = _dask_frame(where, target, weight, drop, max_levels)
+        frame, encoder = _dask_frame(where, target, drop, max_levels, weight=weight)
         model.fit(DaskSource(frame, target=target, weight=weight, progress=progress))
     model.encoder_ = encoder
     return model
@@ -482,25 +486,15 @@ def rows_of_file(
     ``spill`` keeps a streamed file's encoded fitting rows in a scratch file between
     passes (:mod:`logitkit.data.spill`); ``how`` says whether it did.
     """
-    learned = bool(spec.learned_encoding)
     reading = {k: v for k, v in dict(reading or {}).items() if v is not None}
-    target, weight = str(spec.target), spec.weight
+    target = str(spec.target)
     if dask is None:
-        options: dict[str, Any] = {
-            "weight": weight,
-            "offset": spec.offset,
-            "drop": spec.drop,
-            "batch_rows": batch_rows,
-            "progress": progress,
-            **reading,
-        }
+        options = _file_options(spec, batch_rows, progress, reading)
         how = f"streamed in record batches of {batch_rows} rows"
         if spec.normalize_labels:  # merged as all rows spell them, held-out rows too
             options["merged_labels"] = _file_label_merges(data, target, options)
-        # Learning an encoder reads raw columns: only encoded passes write the spill.
-        source = FileSource(data, target, spill=spill, **options)
         if spec.splits_raw_rows:
-            columns = list(source.feature_types())
+            columns = list(FileSource(data, target, **options).feature_types())
             fit, held = (raw_split(spec, columns, held=h) for h in (False, True))
             encoder = learn_encoder(FileSource(data, target, split=fit, **options), spec)
             fitting = FileSource(data, target, encoder=encoder, split=fit, spill=spill, **options)
@@ -509,67 +503,130 @@ def rows_of_file(
             held_source = FileSource(data, target, encoder=encoder, split=held, **options)
             yield rows, _spilled(how, fitting), SourceRows(held_source)
             return
-        if learned:
-            encoder = learn_encoder(source, spec)
-            source = FileSource(data, target, encoder=encoder, spill=spill, **options)
+        source = _file_source(data, spec, options, spill)
         rows = SourceRows(source)
         _check_labels(rows, spec)
         yield rows, _spilled(how, source), None
         return
-    from logitkit.data.dask import DaskSource  # noqa: PLC0415 - optional extra
-
-    where = str(data)
-    if "://" not in where and not Path(where).exists():  # URLs (s3://...) are the workers'
-        msg = f"Data file {where} does not exist."
-        raise DataError(msg)
+    where = _dask_path(data)
     with dask_client(dask, n_workers):
         how = f"read by a Dask cluster ({dask})"
-        held_rows = None
-        if learned:
-            frame, features, keep = _dask_raw(
-                where, target, weight, spec.drop, reading, offset=spec.offset
-            )
-            merges = _dask_label_merges(frame, target) if spec.normalize_labels else None
-            if spec.splits_raw_rows:
-                fit, held = (raw_split(spec, features, held=h) for h in (False, True))
-                meta = frame._meta
-                held_frame = frame.map_partitions(_split_rows, held, meta=meta)
-                frame = frame.map_partitions(_split_rows, fit, meta=meta)
-            encoder = learn_encoder(frame[features], spec)
-            partitions = DaskSource(
-                frame[features + keep],
+        if not spec.splits_raw_rows:
+            partitions, encoder = _dask_source(where, spec, reading, progress)
+            rows = SourceRows(partitions, encoder, where)
+            _check_labels(rows, spec)
+            yield rows, how, None
+            return
+        from logitkit.data.dask import DaskSource  # noqa: PLC0415 - optional extra
+
+        # Held-out rows split off by their raw values before the encoding is learned.
+        frame, features, keep = _dask_raw(
+            where, target, spec.drop, reading, weight=spec.weight, offset=spec.offset
+        )
+        merges = _dask_label_merges(frame, target) if spec.normalize_labels else None
+        fit, held = (raw_split(spec, features, held=h) for h in (False, True))
+        meta = frame._meta
+        held_frame = frame.map_partitions(_split_rows, held, meta=meta)
+        frame = frame.map_partitions(_split_rows, fit, meta=meta)
+        encoder = learn_encoder(frame[features], spec)
+        partitions, held_parts = (
+            DaskSource(
+                part[features + keep],
                 target=target,
-                weight=weight,
+                weight=spec.weight,
+                offset=spec.offset,
                 encoder=encoder,
                 progress=progress,
-                offset=spec.offset,
                 merged_labels=merges,
             )
-            if spec.splits_raw_rows:
-                held_parts = DaskSource(
-                    held_frame[features + keep],
-                    target=target,
-                    weight=weight,
-                    encoder=encoder,
-                    offset=spec.offset,
-                    merged_labels=merges,
-                )
-                held_rows = SourceRows(held_parts, encoder, where)
-        else:
-            frame, encoder = _dask_frame(
-                where, target, weight, spec.drop, DEFAULT_MAX_LEVELS, reading, offset=spec.offset
-            )
-            partitions = DaskSource(
-                frame,
-                target=target,
-                weight=weight,
-                progress=progress,
-                offset=spec.offset,
-                normalize_labels=spec.normalize_labels,
-            )
+            for part in (frame, held_frame)
+        )
         rows = SourceRows(partitions, encoder, where)
         _check_labels(rows, spec)
-        yield rows, how, held_rows
+        yield rows, how, SourceRows(held_parts, encoder, where)
+
+
+def _file_options(
+    spec: TrainingSpec, batch_rows: int, progress: bool, reading: Mapping[str, Any]
+) -> dict[str, Any]:
+    """:class:`~logitkit.data.stream.FileSource`'s options for the spec's columns."""
+    return {
+        "weight": spec.weight,
+        "offset": spec.offset,
+        "trials": spec.trials,
+        "drop": spec.drop,
+        "batch_rows": batch_rows,
+        "progress": progress,
+        **reading,
+    }
+
+
+def _file_source(
+    data: Path, spec: TrainingSpec, options: Mapping[str, Any], spill: bool
+) -> FileSource:
+    """The file's rows, encoded by its levels or by an encoder learned in passes (which
+    read raw columns: only encoded passes write the spill)."""
+    source = FileSource(data, str(spec.target), spill=spill, **options)
+    if spec.learned_encoding:
+        encoder = learn_encoder(source, spec)
+        source = FileSource(data, str(spec.target), encoder=encoder, spill=spill, **options)
+    return source
+
+
+def _dask_path(data: Path) -> str:
+    """The data's path for the workers (a URL such as ``s3://...`` is theirs to read)."""
+    where = str(data)
+    if "://" not in where and not Path(where).exists():
+        msg = f"Data file {where} does not exist."
+        raise DataError(msg)
+    return where
+
+
+def _dask_source(
+    where: str, spec: TrainingSpec, reading: Mapping[str, Any], progress: bool
+) -> tuple[Any, TableEncoder]:
+    """The file's rows (or groups) on the cluster, and their encoder: the file's levels,
+    or an encoder learned in passes."""
+    from logitkit.data.dask import DaskSource  # noqa: PLC0415 - optional extra
+
+    target, weight, offset, trials = str(spec.target), spec.weight, spec.offset, spec.trials
+    if spec.learned_encoding:
+        frame, features, keep = _dask_raw(
+            where, target, spec.drop, reading, weight=weight, trials=trials, offset=offset
+        )
+        merges = _dask_label_merges(frame, target) if spec.normalize_labels else None
+        encoder = learn_encoder(frame[features], spec)
+        partitions = DaskSource(
+            frame[features + keep],
+            target=target,
+            weight=weight,
+            trials=trials,
+            offset=offset,
+            encoder=encoder,
+            progress=progress,
+            merged_labels=merges,
+        )
+        return partitions, encoder
+    frame, encoder = _dask_frame(
+        where,
+        target,
+        spec.drop,
+        DEFAULT_MAX_LEVELS,
+        reading,
+        weight=weight,
+        trials=trials,
+        offset=offset,
+    )
+    partitions = DaskSource(
+        frame,
+        target=target,
+        weight=weight,
+        trials=trials,
+        offset=offset,
+        progress=progress,
+        normalize_labels=spec.normalize_labels,
+    )
+    return partitions, encoder
 
 
 @contextmanager
@@ -589,44 +646,14 @@ def groups_of_file(
     a Dask cluster (kept up while the context is open); the encoding as in
     :func:`rows_of_file` (the file's levels, or one learned in passes)."""
     reading = {k: v for k, v in dict(reading or {}).items() if v is not None}
-    target, trials = str(spec.target), str(spec.trials)
     if dask is None:
-        options: dict[str, Any] = {
-            "trials": trials,
-            "drop": spec.drop,
-            "batch_rows": batch_rows,
-            "progress": progress,
-            **reading,
-        }
-        source = FileSource(data, target, spill=spill, **options)
-        if spec.learned_encoding:
-            encoder = learn_encoder(source, spec)
-            source = FileSource(data, target, encoder=encoder, spill=spill, **options)
+        source = _file_source(data, spec, _file_options(spec, batch_rows, progress, reading), spill)
         groups = SourceGroups(source, source.schema().encoder, str(data))
         yield groups, _spilled(f"streamed in record batches of {batch_rows} rows", source)
         return
-    from logitkit.data.dask import DaskSource  # noqa: PLC0415 - optional extra
-
-    where = str(data)
-    if "://" not in where and not Path(where).exists():  # URLs (s3://...) are the workers'
-        msg = f"Data file {where} does not exist."
-        raise DataError(msg)
+    where = _dask_path(data)
     with dask_client(dask, n_workers):
-        if spec.learned_encoding:
-            frame, features, keep = _dask_raw(where, target, None, spec.drop, reading, trials)
-            encoder = learn_encoder(frame[features], spec)
-            partitions = DaskSource(
-                frame[features + keep],
-                target=target,
-                trials=trials,
-                encoder=encoder,
-                progress=progress,
-            )
-        else:
-            frame, encoder = _dask_frame(
-                where, target, None, spec.drop, DEFAULT_MAX_LEVELS, reading, trials
-            )
-            partitions = DaskSource(frame, target=target, trials=trials, progress=progress)
+        partitions, encoder = _dask_source(where, spec, reading, progress)
         yield SourceGroups(partitions, encoder, where), f"read by a Dask cluster ({dask})"
 
 
