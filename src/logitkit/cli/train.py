@@ -3,8 +3,9 @@
 Reads the rows (a file, or the built-in demo), hands every option to the pipeline, and
 writes ``model.json`` and the HTML report. An option that cannot take effect exits 2
 saying why. ``--stream`` and ``--dask`` run the same pipeline in passes over the file
-(folds by row hash, :mod:`logitkit.workflow._scaled`); what cannot run there is refused,
-by name and with the reason.
+(folds by row hash, :mod:`logitkit.workflow._scaled`; grouped data with ``--trials``,
+:mod:`logitkit.workflow._grouped`); the one thing that cannot run there, stratified
+folds, is refused by name and with the reason.
 """
 
 from __future__ import annotations

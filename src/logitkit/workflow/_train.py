@@ -14,6 +14,9 @@ The stages, in order, each recording what it used (``TrainingResult.provenance``
 5. **Explain**: the coefficient table (log-odds of the positive class), diagnostics
    (with the out-of-fold probabilities and the policy), reference profiles for drift,
    and a fingerprint of the fitting rows.
+
+With ``fold_scheme="hash"`` the stages run as passes (:mod:`._scaled`, as streamed and
+on Dask); grouped data (``trials``) run the grouped stages of :mod:`._grouped`.
 """
 
 from __future__ import annotations
