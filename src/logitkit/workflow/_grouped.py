@@ -188,13 +188,16 @@ def run_grouped_on(
     n = totals.n_groups
     names = groups.feature_names
 
-    first = list(groups.scan_groups(partial(_first_scan, share=sample_share(n))))
-    sample = np.concatenate([p.sample for p in first])
-    moments = reduce(operator.add, [p.moments for p in first])
+    # One pass: the reference sample, the moments and the row fingerprint (each block's
+    # row hashes set their bits as the block comes, never all held at once).
     bloom = BloomBits(n)
-    for part in first:
+    samples, parts = [], []
+    for part in groups.scan_groups(partial(_first_scan, share=sample_share(n))):
+        samples.append(part.sample)
+        parts.append(part.moments)
         bloom.add(part.hashes)
-    del first
+    sample = np.concatenate(samples)
+    moments = reduce(operator.add, parts)
     profiles = [feature_profile(sample[:, j], bins=_BINS) for j in range(len(names))]
     edges = [np.asarray(p["edges"], dtype=np.float64) for p in profiles]
     counts = [
