@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
+import pytest
 
 from logitkit.selection import HashKFold
-from logitkit.workflow._evidence import EvidenceWriter, block_evidence
+from logitkit.workflow._evidence import EvidenceWriter, _memmap, block_evidence, release_pages
 from logitkit.workflow._hash_search import FoldModels
 
 
@@ -53,3 +57,19 @@ def test_unit_weights_read_as_a_view_of_ones():
     assert not sw.flags.writeable
     assert float(sw.sum()) == 9.0
     assert set(writer.labels()) <= {"no", "yes"}
+
+
+def _resident_bytes() -> int:
+    return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+@pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="reads Linux's /proc")
+def test_row_vectors_hand_their_pages_back_and_keep_their_values():
+    rows = _memmap(2_000_000, 2, np.float64)  # 32 MB on disk, column-major
+    assert rows.flags.f_contiguous
+    rows[:, 0], rows[:, 1] = 0.25, 0.75
+    before = _resident_bytes()
+    release_pages(rows)
+    assert before - _resident_bytes() > 24e6  # the written pages no longer count
+    assert rows[:, 1].sum() == 0.75 * 2_000_000  # read back from the file
+    release_pages(np.ones(3))  # an array in memory is left alone

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import mmap
 import tempfile
 from dataclasses import dataclass, replace
 from typing import Any
@@ -270,10 +271,32 @@ def block_evidence(
 
 
 def _memmap(n: int, width: int, dtype: Any) -> NDArray[Any]:
-    """A temporary on-disk array (deleted with its last reference: the file is unlinked)."""
+    """A temporary on-disk array (deleted with its last reference: the file is unlinked).
+
+    Column-major, so that one class's column is read without the others' pages.
+    """
     shape = (n, width) if width else (n,)
+    size = max(int(np.prod(shape)) * np.dtype(dtype).itemsize, 1)
     with tempfile.TemporaryFile(prefix="logitkit-rows-") as handle:  # the map keeps its own
-        return np.memmap(handle, dtype=dtype, mode="w+", shape=(max(n, 1), *shape[1:]))[:n]
+        handle.truncate(size)
+        pages = mmap.mmap(handle.fileno(), size)
+    return np.ndarray(shape, dtype=dtype, buffer=pages, order="F")
+
+
+def release_pages(*arrays: NDArray[Any]) -> None:
+    """Hand the memory pages of on-disk arrays (:func:`_memmap`) back to the system.
+
+    Their values stay in the file (a shared mapping: the page cache keeps them until they
+    are written), and a later read brings back only the pages it touches; so a row
+    vector read once does not stay counted in the process's memory for the rest of the
+    run. Arrays not on disk are left alone.
+    """
+    for array in arrays:
+        base: Any = array
+        while base is not None and not isinstance(base, mmap.mmap):
+            base = getattr(base, "base", None)
+        if isinstance(base, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
+            base.madvise(mmap.MADV_DONTNEED)
 
 
 class EvidenceWriter:
@@ -338,6 +361,11 @@ class EvidenceWriter:
         if self._sw is None:
             return np.broadcast_to(np.float64(1.0), (self.n,))
         return self._sw[: self.n]
+
+    def release(self) -> None:
+        """Hand the row vectors' pages back (:func:`release_pages`); their values stay."""
+        arrays = [self.codes, self.oof, self.fitted, self.held_codes, self.held_proba]
+        release_pages(*arrays, *([] if self._sw is None else [self._sw]))
 
     def labels(self) -> NDArray[Any]:
         """The labels of the rows (from their class codes)."""

@@ -241,11 +241,15 @@ def run_on_rows(
     )
     for part in rows.scan(fn):
         writer.add(part)
+    # Each stage below reads the row vectors it needs from disk; their pages are handed
+    # back after it, so that no vector stays counted in memory for the whole run.
+    writer.release()
     labels = writer.labels()
     oof = np.asarray(writer.oof)
     policy = None
     if column is not None:
         policy = choose_policy(spec.rule, labels, oof[:, column], positive, spec.confidence)
+        writer.release()
     n = writer.n
     held_out = None
     if fitting is not None or held is not None:
@@ -265,6 +269,7 @@ def run_on_rows(
             procedure="the shipped model and its policy, applied once",
             policy=policy,
         )
+        writer.release()
     performance = evaluate_rows(
         model,
         labels,
@@ -274,6 +279,7 @@ def run_on_rows(
         procedure=_procedure(spec),
         policy=policy,
     )
+    writer.release()
     moments = writer.moments
     if moments is None:  # pragma: no cover - a fit needs rows
         msg = f"{rows.where} has no rows."
@@ -291,7 +297,9 @@ def run_on_rows(
         oof=oof,
         policy=policy,
     )
+    writer.release()
     reference = _reference(rows, model, profiles, score_profile, writer, moments)
+    writer.release()
     provenance = _provenance(spec, model, search, (n, n_held), how, rows.where)
     training = {
         "source": source,
