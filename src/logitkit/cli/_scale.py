@@ -30,7 +30,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
-from logitkit.data._batches import encoder_for
+from logitkit.data._batches import add_label_counts, encoder_for
 from logitkit.data._csv_checks import _NULL_TOKENS, csv_only, csv_reading
 from logitkit.data.arrow import _na_tokens, file_format
 from logitkit.data.checks import spelling_merges
@@ -454,8 +454,7 @@ def _file_label_merges(data: Path, target: str, options: Mapping[str, Any]) -> d
     counts: dict[Any, int] = {}
     source = FileSource(data, target, **options)
     for batch in source.record_batches([target]):
-        for entry in pc.value_counts(batch.column(0)).to_pylist():
-            counts[entry["values"]] = counts.get(entry["values"], 0) + entry["counts"]
+        add_label_counts(counts, batch.column(0))
     return spelling_merges(counts.items())[0]
 
 

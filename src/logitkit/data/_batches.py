@@ -169,6 +169,41 @@ def encoder_for(specs: Sequence[ColumnSpec], max_levels: int) -> TableEncoder:
     )
 
 
+def count_columns(
+    columns: tuple[Any, Any], names: tuple[str, str], first_row: int, where: str
+) -> tuple[FloatArray, FloatArray]:
+    """The checked successes and trials of a batch of groups from its two arrow columns
+    (:func:`~logitkit.data.grouped.group_counts`), the batch's first row ``first_row``."""
+    counts = []
+    for name, col in zip(names, columns, strict=True):
+        if col.null_count:
+            row = first_row + first_true(col.is_null())
+            msg = (
+                f"Column '{name}' of {where} has a missing value at row {row} (0-based data "
+                "row); a group needs its successes and trials."
+            )
+            raise DataError(msg, column=name, row=row)
+        if not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type)):
+            msg = (
+                f"Column '{name}' of {where} has type {col.type}; with trials it must hold counts."
+            )
+            raise DataError(msg, column=name)
+        counts.append(np.asarray(col.to_numpy(zero_copy_only=False), dtype=np.float64))
+    return group_counts(
+        counts[0],
+        counts[1],
+        names=names,
+        first_row=first_row,
+        where=f" of {where} (0-based data row)",
+    )
+
+
+def add_label_counts(counts: dict[Any, int], labels: Any) -> None:
+    """Add an arrow column's rows per label to ``counts``."""
+    for entry in pc.value_counts(labels).to_pylist():
+        counts[entry["values"]] = counts.get(entry["values"], 0) + entry["counts"]
+
+
 def first_true(mask: Any) -> int:
     """Position of the first true value of a boolean arrow or numpy array."""
     values = mask.to_numpy(zero_copy_only=False) if hasattr(mask, "to_numpy") else mask
@@ -261,22 +296,13 @@ class BatchLayout:
         return (self.features(batch, offset), *self.group_counts(batch, offset))
 
     def group_counts(self, batch: pa.RecordBatch, offset: int) -> tuple[FloatArray, FloatArray]:
-        """The checked successes and trials of one batch of groups (:func:`group_counts`)."""
+        """The checked successes and trials of one batch of groups (:func:`count_columns`)."""
         if self.trials is None:
             msg = "The rows are not grouped: no trials column was named."
             raise ValueError(msg)
-        counts = []
-        for i, name in ((len(self.specs), self.target), (len(self.specs) + 1, self.trials)):
-            col = batch.column(i)
-            if col.null_count:
-                self._missing(name, offset, first_true(col.is_null()))
-            counts.append(np.asarray(col.to_numpy(zero_copy_only=False), dtype=np.float64))
-        return group_counts(
-            counts[0],
-            counts[1],
-            names=(self.target, self.trials),
-            first_row=offset,
-            where=f" of {self.where} (0-based data row)",
+        at = len(self.specs)
+        return count_columns(
+            (batch.column(at), batch.column(at + 1)), (self.target, self.trials), offset, self.where
         )
 
     def features(self, batch: pa.RecordBatch, offset: int, *, check: bool = True) -> FloatArray:

@@ -46,6 +46,8 @@ from numpy.typing import NDArray
 
 from logitkit.data._batches import (
     BatchLayout,
+    add_label_counts,
+    count_columns,
     encoder_for,
     first_true,
     one_blas_thread,
@@ -56,7 +58,7 @@ from logitkit.data._csv_checks import CsvReading, csv_only, csv_reading
 from logitkit.data.arrow import _na_tokens, _null_tokens, file_format
 from logitkit.data.checks import spelling_merges
 from logitkit.data.encoding import DEFAULT_MAX_LEVELS, ColumnSpec, TableEncoder
-from logitkit.data.grouped import GroupedData, check_both_outcomes, group_counts
+from logitkit.data.grouped import GroupedData, check_both_outcomes
 from logitkit.data.memory import ArraySource
 from logitkit.data.row_filters import RowFilter
 from logitkit.data.sources import (
@@ -667,7 +669,8 @@ class FileSource:
         with pass_progress(self._progress_bar(None), "labels and levels") as advance:
             for batch in self.record_batches([self.target, *counted, *text]):
                 if self.trials is not None:
-                    s, m = self._group_counts(batch, n)
+                    names = (self.target, self.trials)
+                    s, m = count_columns((batch.column(0), batch.column(1)), names, n, self.where)
                     part = GroupedData.of_counts(s, m)
                     groups = part if groups is None else groups + part
                     solver_rows += int(np.count_nonzero(s) + np.count_nonzero(m - s))
@@ -689,8 +692,7 @@ class FileSource:
                     row = n + first_true(pc.is_nan(target))
                     msg = f"Target column '{self.target}' of {self.where} has NaN at row {row}."
                     raise DataError(msg, column=self.target, row=row)
-                for entry in pc.value_counts(target).to_pylist():
-                    labels[entry["values"]] = labels.get(entry["values"], 0) + entry["counts"]
+                add_label_counts(labels, target)
                 self._levels(batch.columns[1:], text, levels, n)
                 n += batch.num_rows
                 advance(batch.num_rows)
@@ -730,32 +732,6 @@ class FileSource:
                         f" out (drop=['{c}'], --drop {c}) or group its values."
                     )
                     raise DataError(msg, column=c)
-
-    def _group_counts(self, batch: pa.RecordBatch, n: int) -> tuple[FloatArray, FloatArray]:
-        """The checked counts of a batch of ``[target, trials, ...]`` whose first row is ``n``."""
-        counts = []
-        for name, col in zip((self.target, self.trials), batch.columns[:2], strict=True):
-            if col.null_count:
-                row = n + first_true(col.is_null())
-                msg = (
-                    f"Column '{name}' of {self.where} has a missing value at row {row} "
-                    "(0-based data row); a group needs its successes and trials."
-                )
-                raise DataError(msg, column=name, row=row)
-            if not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type)):
-                msg = (
-                    f"Column '{name}' of {self.where} has type {col.type}; with trials it "
-                    "must hold counts (numbers)."
-                )
-                raise DataError(msg, column=name)
-            counts.append(np.asarray(col.to_numpy(zero_copy_only=False), dtype=np.float64))
-        return group_counts(
-            counts[0],
-            counts[1],
-            names=(self.target, str(self.trials)),
-            first_row=n,
-            where=f" of {self.where} (0-based data row)",
-        )
 
     def _progress_bar(self, n_rows: int | None) -> PassProgress | None:
         return PassProgress(self.path.name, n_rows) if self.progress else None
