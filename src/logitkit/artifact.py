@@ -34,8 +34,8 @@ Format (``"format": "logitkit-model"``, ``"format_version": 2``), top-level keys
     (``{"cross_validated", "held_out"}`` evaluation records); ``row_fingerprint`` (a
     Bloom filter of the training rows, :class:`~logitkit.data.fingerprint.RowFingerprint`,
     against which ``evaluate`` and ``report`` tell training rows from new ones); and
-    ``cross_validation`` (the ``C`` chosen, the folds, the scoring and the grid's
-    scores; null when ``C`` was given).
+    ``cross_validation`` (the ``C`` chosen, the folds, the scoring, the rows searched
+    and the grid's scores; null when ``C`` was given).
 ``policy``, ``reference``, ``inference``, ``diagnostics``
     The decision rule (``ThresholdPolicy.to_dict()``), per-feature reference
     distributions for drift checks (:mod:`logitkit.reference`), the coefficient table

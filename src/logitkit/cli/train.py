@@ -128,6 +128,15 @@ def train(
         bool, typer.Option("--cv", help="Choose C by cross-validation (--folds folds).")
     ] = False,
     cs: Annotated[int, typer.Option("--cs", help="With --cv: number of C values tried.")] = 10,
+    cv_rows: Annotated[
+        int | None,
+        typer.Option(
+            "--cv-rows",
+            help="With --cv on hash folds (--stream, --dask, --folds-by hash): search C on a "
+            "hash sample of about this many fitting rows (default 250000, fewer for wide "
+            "data; 0: every row), then fit the chosen C on every row.",
+        ),
+    ] = None,
     scoring: Annotated[
         str, typer.Option(help="With --cv: log_loss, roc_auc or brier.")
     ] = "log_loss",
@@ -233,6 +242,7 @@ def train(
             tol=tol,
             cv=cv,
             Cs=cs,
+            cv_rows=cv_rows,
             scoring=scoring,
             folds=folds,
             min_recall=min_recall,

@@ -18,6 +18,9 @@ def cv_section(ctx: Context) -> Html:
         "The penalty strength was chosen by cross-validation: each C was fitted on part of "
         "the training rows and scored on the rest."
     )
+    chosen_how = (ctx.training.get("provenance") or {}).get("C")
+    if chosen_how:
+        intro += f" Rows and procedure: {chosen_how}."
     cv = ctx.cv_results
     if cv is None or not {"C", "mean_score"} <= set(cv.columns) or cv.empty:
         return section(

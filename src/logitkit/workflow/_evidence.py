@@ -67,15 +67,18 @@ _SHARE_STEPS = 2**30
 _SAMPLE_SEED = 0x5A3B1E
 
 
-def sample_share(n_rows: int) -> int:
-    """Hash steps (of ``2**30``) below which a row joins the reference sample.
+def sample_share(n_rows: int, rows: int = SAMPLE_ROWS) -> int:
+    """Hash steps (of ``2**30``) below which a row joins a sample of about ``rows`` of
+    ``n_rows`` rows (every row when there are no more).
 
     Examples
     --------
     >>> sample_share(5_000) == 2**30, sample_share(10_000_000) == 2**30 // 100
     (True, True)
     """
-    return _SHARE_STEPS if n_rows <= SAMPLE_ROWS else int(_SHARE_STEPS * SAMPLE_ROWS // n_rows)
+    if n_rows <= rows:
+        return _SHARE_STEPS
+    return int(_SHARE_STEPS * rows // n_rows)
 
 
 def sample_block(X: FloatArray, *, share: int) -> FloatArray:
@@ -84,11 +87,12 @@ def sample_block(X: FloatArray, *, share: int) -> FloatArray:
     return np.array(X if share >= _SHARE_STEPS else X[sample_mask(X, share=share)])
 
 
-def sample_mask(X: FloatArray, *, share: int) -> NDArray[np.bool_]:
-    """Which rows of a block are in the reference sample (see :func:`sample_block`)."""
+def sample_mask(X: FloatArray, *, share: int, seed: int = _SAMPLE_SEED) -> NDArray[np.bool_]:
+    """Which rows of a block are in the hash sample of that ``share`` and ``seed`` (by
+    default the reference sample, see :func:`sample_block`)."""
     if share >= _SHARE_STEPS:
         return np.ones(X.shape[0], dtype=bool)
-    return np.asarray(hash_folds(X, _SHARE_STEPS, _SAMPLE_SEED) < share)
+    return np.asarray(hash_folds(X, _SHARE_STEPS, seed) < share)
 
 
 @dataclass

@@ -17,6 +17,17 @@ refitted on all the rows; the fold models at that candidate give each row its
 out-of-fold probabilities (:func:`fold_proba`, applied by the evidence scan of
 :mod:`._scaled`).
 
+**The search's rows.** With many rows, C is searched on a hash sample of the fitting
+rows (about :data:`CV_ROWS` by default, fewer for wide data: :func:`search_rows`; every
+row with ``cv_rows=0``), by its own seed, so the same rows form the same sample in
+memory, in a streamed file and on Dask partitions; the chosen C is then fitted on every
+fitting row (the shipped model and the fold models of the out-of-fold probabilities).
+The penalty ``||w||^2 / (2 C)`` sits beside a *sum* of losses, so C plays the part of a
+prior variance of the coefficients, which does not change with the number of rows: a
+large sample estimates the same best C as all the rows, at a fraction of the passes
+(the ``Cs x folds`` fits of the grid are most of the pipeline's work). The record says
+which rows the search used (:attr:`HashSearch.rows`).
+
 The C grid is :class:`~logitkit.selection.LogisticModelCV`'s (``logspace(-4, 4, Cs)``
 for L2; for an L1 share, from the smallest C that zeroes every coefficient on the
 fitting rows), and :class:`HashSearch` carries the same ``cv_results_`` columns.
@@ -50,6 +61,8 @@ from logitkit.workflow._rows import PassRows
 from logitkit.workflow._spec import TrainingSpec
 
 __all__ = [
+    "CV_ROWS",
+    "CV_SEED",
     "FoldGrid",
     "FoldModels",
     "HashSearch",
@@ -60,10 +73,40 @@ __all__ = [
     "probabilities",
     "refit",
     "search_C",
+    "search_rows",
     "stacked",
 ]
 
 FloatArray = NDArray[np.float64]
+
+#: Fitting rows (about) of the hash sample on which ``cv`` searches C by default.
+CV_ROWS = 250_000
+#: ...and at most these bytes of them (``8 p`` a row), for wide data.
+_CV_SAMPLE_BYTES = 2**28
+#: Seed of the search sample's hash (independent of the folds' and the reference sample's).
+CV_SEED = 0xC5A3
+
+
+def search_rows(spec: TrainingSpec, n_features: int) -> int | None:
+    """About how many fitting rows the search over C uses (None: every row).
+
+    ``cv_rows`` when given (0: every row); else :data:`CV_ROWS`, or fewer when their
+    features would take more than 256 MiB.
+
+    Examples
+    --------
+    >>> search_rows(TrainingSpec(target="y", cv=True), 83)
+    250000
+    >>> search_rows(TrainingSpec(target="y", cv=True), 1000)
+    33554
+    >>> search_rows(TrainingSpec(target="y", cv=True, cv_rows=0), 83) is None
+    True
+    """
+    if not spec.cv or spec.cv_rows == 0:
+        return None
+    if spec.cv_rows is not None:
+        return spec.cv_rows
+    return max(2 * spec.folds, min(CV_ROWS, _CV_SAMPLE_BYTES // (8 * max(n_features, 1))))
 
 
 @dataclass
@@ -83,6 +126,8 @@ class HashSearch:
         ``se_score``, ``mean_nonzero``, ``rank``, ``selected``, ``split{k}_score``.
     best_index_ : int
         The chosen row.
+    rows : str
+        The rows the search used (every fitting row, or a hash sample of them).
     """
 
     C_: float
@@ -91,6 +136,7 @@ class HashSearch:
     scoring: str
     cv_results_: pd.DataFrame
     best_index_: int
+    rows: str = ""
 
 
 @dataclass
@@ -376,8 +422,10 @@ def fixed_fold_models(
     fitting: RowFilter | None = None,
     start: LogisticModel | None = None,
     data: FoldData | None = None,
+    penalty: tuple[float, float | None] | None = None,
 ) -> FoldModels:
-    """Without ``--cv``: one model per fold at the given C (for out-of-fold probabilities).
+    """One model per fold at one C (for out-of-fold probabilities): the given one, or
+    ``penalty`` (C and the L1 share chosen on a sample of the rows).
 
     Each fold's fit starts from ``start`` (the model on all fitting rows, whose solution
     is near each fold's), which saves solver passes; it converges to the same tolerance.
@@ -386,9 +434,10 @@ def fixed_fold_models(
     """
     folds = folds_of(spec)
     K = folds.n_splits
+    C, l1_ratio = (spec.C, spec.l1_ratio) if penalty is None else penalty
     if _in_lockstep(rows, spec, positive):
         data = fold_data(rows, folds, fitting) if data is None else data
-        models = [_model(spec, positive, spec.C, spec.l1_ratio) for _ in range(K)]
+        models = [_model(spec, positive, C, l1_ratio) for _ in range(K)]
         warm = None if start is None else (np.asarray(start.coef_), np.asarray(start.intercept_))
         fits = fit_in_lockstep(rows, data, models, list(range(K)), [warm] * K)
         return FoldModels(
@@ -396,7 +445,7 @@ def fixed_fold_models(
         )
     fitted = []
     for k in range(K):
-        model = _model(spec, positive, spec.C, spec.l1_ratio)
+        model = _model(spec, positive, C, l1_ratio)
         if start is not None:
             _warm(model, start)
         fitted.append(rows.fit(model, fold_filter(folds, k, fitting)))

@@ -152,6 +152,8 @@ def _cv_record(search: LogisticModelCV | HashSearch | None) -> dict[str, Any] | 
         "l1_ratio": float(search.l1_ratio_),
         "folds": int(search.cv.get_n_splits()) if hasattr(search.cv, "get_n_splits") else None,
         "scoring": search.scoring,
+        # The rows behind the grid's scores (on hash folds: every row, or a hash sample).
+        "rows": search.rows if isinstance(search, HashSearch) else "every fitting row",
         "results": search.cv_results_.to_dict(orient="records"),
     }
 

@@ -60,6 +60,7 @@ takes about 3.6 bytes a row; the reference sample at most ``100,000 x p`` values
 from __future__ import annotations
 
 import operator
+from dataclasses import dataclass
 from functools import partial, reduce
 from typing import Any
 
@@ -84,12 +85,14 @@ from logitkit.workflow._evidence import (
     sample_share,
 )
 from logitkit.workflow._hash_search import (
+    CV_SEED,
     HashSearch,
     fixed_fold_models,
     folds_of,
     probabilities,
     refit,
     search_C,
+    search_rows,
 )
 from logitkit.workflow._lockstep import FoldData, Groups, group_moments
 from logitkit.workflow._procedure import choose_policy, encoder_for, split_offset
@@ -191,23 +194,52 @@ def run_on_rows(
     fitting = held_out_split(spec) if held is None else None
 
     # The reference sample (its quantiles are the profiles' bin edges), and the counts.
-    # On the same pass, the moments of each fold's rows (for the fold models' fits).
+    # On the same pass, the moments of each fold's rows (for the fold models' fits), and
+    # the hash sample on which --cv searches C when the rows are many.
     share = sample_share(rows.n_rows)
     folds = folds_of(spec)
-    first = partial(_first_block, share=share, n_splits=folds.n_splits, n_classes=int(classes.size))
+    wanted = search_rows(spec, len(rows.feature_names))
+    expected = rows.n_rows * (1.0 - spec.test_size)  # the fitting rows, about
+    cv_share = None if wanted is None else sample_share(round(expected), wanted)
+    first = partial(
+        _first_block,
+        share=share,
+        cv_share=cv_share,
+        n_splits=folds.n_splits,
+        n_classes=int(classes.size),
+    )
     parts = list(rows.scan_folds(first, folds, fitting))
     width = len(rows.feature_names)
-    sample = np.concatenate([p[0] for p in parts]) if parts else np.empty((0, width))
-    sample_offsets = np.concatenate([p[3] for p in parts]) if rows.offsets and parts else None
-    n_fit = sum(p[2] for p in parts)
+    sample = np.concatenate([p.sample for p in parts]) if parts else np.empty((0, width))
+    sample_offsets = (
+        np.concatenate([p.sample_offsets for p in parts if p.sample_offsets is not None])
+        if rows.offsets and parts
+        else None
+    )
+    n_fit = sum(p.n_rows for p in parts)
     n_held = rows.n_rows - n_fit if held is None else held.n_rows
     _check_split(spec, n_fit, n_held)
-    groups = reduce(operator.add, [p[1] for p in parts])
+    groups = reduce(operator.add, [p.moments for p in parts])
+    searched = _search_sample(rows, parts, folds.n_splits, n_fit, cv_share)
+    del parts
     data = FoldData(folds, classes, groups.moments, fitting)
 
     search: HashSearch | None = None
-    if spec.cv:
+    if spec.cv and isinstance(searched, FrameRows):
+        # C searched on the sample; the shipped model and the fold models fitted at it on
+        # every fitting row.
+        search, sample_fits = search_C(searched, spec, positive)
+        search.rows = searched.where
+        chosen = (search.C_, search.l1_ratio_)
+        del searched
+        model = refit(rows, spec, positive, chosen, fitting, sample_fits)
+        fold_fits = fixed_fold_models(
+            rows, spec, positive, fitting, start=model, data=data, penalty=chosen
+        )
+    elif spec.cv:
         search, fold_fits = search_C(rows, spec, positive, fitting, data=data)
+        why = searched if isinstance(searched, str) else ""
+        search.rows = f"every one of the {n_fit} fitting rows{why}"
         model = refit(rows, spec, positive, (search.C_, search.l1_ratio_), fitting, fold_fits)
     else:
         model = refit(rows, spec, positive, (spec.C, spec.l1_ratio), fitting)
@@ -363,6 +395,18 @@ def _held_rows(held: PassRows, model: LogisticModel) -> tuple[NDArray[Any], Floa
     return np.asarray(held.classes)[codes[:end]], np.asarray(proba[:end])
 
 
+@dataclass
+class _FirstBlock:
+    """What the first scan keeps of one block of fitting rows."""
+
+    sample: FloatArray  # the rows in the reference sample
+    sample_offsets: FloatArray | None  # their offsets (None without)
+    moments: Groups  # the moments of each fold's rows
+    n_rows: int
+    search: tuple[FloatArray, NDArray[np.intp], FloatArray, NDArray[np.int8]] | None
+    # the rows in the search's hash sample: features, class codes, weights and folds
+
+
 def _first_block(
     X: FloatArray,
     codes: NDArray[np.intp],
@@ -370,17 +414,60 @@ def _first_block(
     folds: NDArray[np.int8],
     *,
     share: int,
+    cv_share: int | None,
     n_splits: int,
     n_classes: int,
     offsets: FloatArray | None = None,
-) -> tuple[FloatArray, Groups, int, FloatArray | None]:
+) -> _FirstBlock:
     """The first scan's block of fitting rows: its rows in the reference sample
-    (:func:`sample_mask`), the moments of each fold (:func:`group_moments`), its rows,
-    and the sample rows' offsets (None without)."""
+    (:func:`sample_mask`) and their offsets, the moments of each fold
+    (:func:`group_moments`), its rows, and its rows in the search's hash sample (when
+    ``cv_share`` asks for one)."""
     moments = group_moments(X, codes, sw, folds, n_splits=n_splits, n_classes=n_classes)
     sampled = sample_mask(X, share=share)
     kept = None if offsets is None else offsets[sampled]
-    return np.array(X[sampled]), moments, X.shape[0], kept
+    search = None
+    if cv_share is not None:
+        at = sample_mask(X, share=cv_share, seed=CV_SEED)
+        search = (np.array(X[at]), np.array(codes[at]), np.array(sw[at]), np.array(folds[at]))
+    return _FirstBlock(np.array(X[sampled]), kept, moments, X.shape[0], search)
+
+
+def _search_sample(
+    rows: PassRows,
+    parts: list[_FirstBlock],
+    n_splits: int,
+    n_fit: int,
+    cv_share: int | None,
+) -> FrameRows | str | None:
+    """The rows the search over C uses when they are a hash sample (in memory); else
+    None (every row), or why the sample could not be used (it must hold every class and
+    rows in every fold)."""
+    if cv_share is None:
+        return None
+    X = np.concatenate([p.search[0] for p in parts if p.search is not None])
+    codes = np.concatenate([p.search[1] for p in parts if p.search is not None])
+    sw = np.concatenate([p.search[2] for p in parts if p.search is not None])
+    folds = np.concatenate([p.search[3] for p in parts if p.search is not None])
+    m = int(codes.size)
+    if m >= n_fit:  # every row fell in the sample
+        return None
+    missing = np.setdiff1d(np.arange(rows.classes.size), codes)
+    if missing.size:
+        return (
+            f" (the hash sample of {m} rows lacked class {rows.classes[missing[0]]!r}, "
+            "so C was searched on every row)"
+        )
+    if np.unique(folds).size < n_splits:
+        return f" (the hash sample of {m} rows left a fold empty, so C was searched on every row)"
+    return FrameRows(
+        pd.DataFrame(X, columns=rows.feature_names, copy=False),
+        np.asarray(rows.classes)[codes],
+        None if (sw == 1.0).all() else sw,
+        rows.encoder,
+        where=f"a hash sample of {m} of the {n_fit} fitting rows (seed {CV_SEED:#x}; "
+        "--cv-rows sets its size, 0 searches every row)",
+    )
 
 
 #: Added to the seed for the held-out split's hash (independent of the folds').
@@ -472,7 +559,8 @@ def _provenance(
     if search is not None:
         C = (
             f"C={search.C_:.6g} chosen by {spec.folds}-fold hash cross-validation (HashKFold, "
-            f"seed {spec.seed}) over {spec.Cs} values ({spec.scoring}) on {rows}"
+            f"seed {spec.seed}) over {spec.Cs} values ({spec.scoring}) on {search.rows}; "
+            f"then fitted on {rows}"
         )
     elif spec.penalty in (None, "firth"):
         C = f"no C: penalty {spec.penalty or 'none'}"

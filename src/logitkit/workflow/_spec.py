@@ -98,6 +98,7 @@ class TrainingSpec:
     tol: float = 1e-10
     cv: bool = False
     Cs: int = 10
+    cv_rows: int | None = None
     scoring: str = "log_loss"
     folds: int = 5
     min_recall: float | None = None
@@ -159,6 +160,8 @@ class TrainingSpec:
         if self.cv and self.Cs < 1:
             msg = f"--cs must be at least 1; got {self.Cs}."
             raise DataError(msg)
+        if self.cv_rows is not None:
+            self._check_cv_rows(self.cv_rows)
         if not self.cv and self.penalty in (None, "firth") and self.C != 1.0:
             msg = (
                 f"--C sets the strength of a penalty; --penalty {self.penalty or 'none'} has none."
@@ -250,6 +253,21 @@ class TrainingSpec:
                 f"successes out of '{self.trials}' trials per group (R's glm(cbind(s, n - s) ~ "
                 "...)), so there are no single rows to decide, weight or hold out; the model "
                 "is the probability of a success."
+            )
+            raise DataError(msg)
+
+    def _check_cv_rows(self, rows: int) -> None:
+        """``cv_rows`` sizes the hash sample of the search over C: with ``cv`` only."""
+        if not self.cv:
+            msg = (
+                "--cv-rows sizes the sample on which --cv chooses C; without --cv there is "
+                "no search. Add --cv, or leave --cv-rows out."
+            )
+            raise DataError(msg)
+        if rows != 0 and rows < 2 * self.folds:
+            msg = (
+                f"--cv-rows must be 0 (search C on every fitting row) or at least twice "
+                f"--folds ({2 * self.folds}); got {rows}."
             )
             raise DataError(msg)
 

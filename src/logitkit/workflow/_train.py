@@ -93,6 +93,11 @@ def train(
         Choose C (and the L1 share) by stratified cross-validation over ``Cs`` values.
     Cs, scoring, folds
         The grid size, the score, and the folds of every cross-validation.
+    cv_rows : int, optional
+        On hash folds (``fold_scheme="hash"``), ``cv`` searches C on a hash sample of
+        about this many fitting rows (default :data:`~logitkit.workflow._hash_search.
+        CV_ROWS`, fewer for wide data; 0: every row); the chosen C is then fitted on
+        every fitting row. Refused with stratified folds (C searched on every row).
     min_recall, min_precision, max_fpr, cost_fp, cost_fn, threshold
         The decision rule (one of them; default a fixed 0.5), see
         :meth:`~logitkit.ThresholdPolicy.fit`.
@@ -216,6 +221,13 @@ def run(frame: pd.DataFrame, spec: TrainingSpec, *, source: str) -> TrainingResu
         raise DataError(msg, column=spec.target)
     if spec.fold_scheme == "hash":  # the pipeline that also runs streamed and on Dask
         return run_on_frame(X, y, w, spec, source=source)
+    if spec.cv_rows is not None:
+        msg = (
+            "--cv-rows sizes the hash sample of the search over C on hash folds (--folds-by "
+            "hash, --stream, --dask); with stratified folds C is cross-validated on every "
+            "fitting row. Add --folds-by hash, or leave --cv-rows out."
+        )
+        raise DataError(msg)
     fit_rows, held_rows = _split(y, spec)
     X_fit, y_fit = X.iloc[fit_rows], y[fit_rows]
     w_fit = None if w is None else w[fit_rows]
