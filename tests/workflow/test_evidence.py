@@ -73,3 +73,19 @@ def test_row_vectors_hand_their_pages_back_and_keep_their_values():
     assert before - _resident_bytes() > 24e6  # the written pages no longer count
     assert rows[:, 1].sum() == 0.75 * 2_000_000  # read back from the file
     release_pages(np.ones(3))  # an array in memory is left alone
+
+
+@pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="reads Linux's /proc")
+def test_the_evidence_pass_hands_written_pages_back_as_it_goes():
+    # 1,200,000 rows of 33 bytes (40 MB) written in blocks; the pages are handed back
+    # every 2**20 rows, so at most about one such stretch stays resident.
+    blocks = [np.ones(100_000)] * 12
+    writer = EvidenceWriter(1_200_000, 2, np.array([0, 1]))
+    parts = list(_blocks(blocks))
+    before = _resident_bytes()
+    for part in parts:
+        writer.add(part)
+    assert _resident_bytes() - before < 0.85 * 33 * 1_200_000
+    fitted = np.concatenate([p.fitted for p in parts])
+    assert np.array_equal(writer.fitted, fitted)  # the values stay in the file
+    assert np.array_equal(writer.codes, np.concatenate([p.codes for p in parts]))

@@ -65,6 +65,9 @@ SAMPLE_ROWS = 100_000
 _SHARE_STEPS = 2**30
 #: Seed of the reference sample's hash (independent of the folds').
 _SAMPLE_SEED = 0x5A3B1E
+#: Rows written between hand-backs of the row vectors' pages while the evidence pass
+#: writes them (about 33 MB at 33 bytes a row): their values stay in the file.
+_RELEASE_ROWS = 1 << 20
 
 
 def sample_share(n_rows: int, rows: int = SAMPLE_ROWS) -> int:
@@ -325,6 +328,7 @@ class EvidenceWriter:
         self._sha = hashlib.sha256()
         self._bloom = BloomBits(n_rows)
         self._shape_written = False
+        self._released = 0  # rows written when the pages were last handed back
 
     def add(self, part: Evidence) -> None:
         """Write one block's rows and add its aggregates."""
@@ -358,6 +362,9 @@ class EvidenceWriter:
             )
         self._sha.update(part.X.tobytes())
         self._bloom.add(part.row_hashes)
+        if self.n - self._released >= _RELEASE_ROWS:  # the written pages leave memory
+            self.release()
+            self._released = self.n
 
     @property
     def sw(self) -> NDArray[np.float64]:
