@@ -654,3 +654,64 @@ def test_report_shows_ranked_findings_with_both_kinds_of_advice(
     assert "--penalty firth" in html
     assert html.index("Separation of the classes") < html.index("variance inflation factor")
     assert html.count("Correlated features (variance inflation factor)") == 1
+
+
+def _certain_rows(n: int = 6000) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A strong feature (near-certain fitted probabilities in both classes, not separated),
+    a rare positive class, and out-of-fold probabilities pushed to overconfidence."""
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(n, 2))
+    y = (rng.random(n) < 1 / (1 + np.exp(-(7 * X[:, 0] - 9)))).astype(int)
+    model = LogisticModel(penalty=None).fit(X, y)
+    p = model.predict_proba(X)[:, 1]
+    z = np.log(p / (1 - p))
+    oof = 1 / (1 + np.exp(-3 * z))
+    return X, y, oof
+
+
+def test_row_checks_taken_in_steps_equal_one_step(monkeypatch):
+    import logitkit.diagnostics._rows as rows_module
+
+    X, y, oof = _certain_rows()
+    model = LogisticModel(penalty=None).fit(X, y)
+    whole = diagnose(model, X, y, oof=(y, oof))
+    checks = {f.check for f in whole}
+    assert {"saturation", "imbalance"} <= checks  # what the steps must reproduce
+    assert sum(f.check == "saturation" for f in whole) == 2  # leakage and overconfidence
+    monkeypatch.setattr(rows_module, "CHUNK_ROWS", 97)
+    stepped = diagnose(model, X, y, oof=(y, oof))
+    assert [(f.check, f.message) for f in stepped] == [(f.check, f.message) for f in whole]
+    np.testing.assert_allclose(
+        [f.value if f.value is not None else np.nan for f in stepped],
+        [f.value if f.value is not None else np.nan for f in whole],
+        rtol=1e-12,
+    )
+
+
+def test_a_given_out_of_fold_auc_is_used_as_computed():
+    from logitkit.diagnostics._moments import diagnose_summaries
+    from logitkit.evaluation import roc_auc_ci
+
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(800, 3))
+    y = rng.integers(0, 2, 800)  # no signal: the finding quotes the AUC interval
+    model = LogisticModel().fit(X, y)
+    oof = model.predict_proba(X[::-1])  # scores unrelated to the rows' labels
+    codes = y.astype(np.intp)
+    summaries = {
+        "labels": y,
+        "codes": codes,
+        "sw": np.ones(800),
+        "mean": X.mean(axis=0),
+        "sd": X.std(axis=0),
+        "constant_features": np.zeros(3, dtype=bool),
+        "correlation": np.corrcoef(X.T),
+        "fitted": model.predict_proba(X),
+        "oof": oof,
+        "policy": None,
+    }
+    computed = diagnose_summaries(model, **summaries)
+    auc = roc_auc_ci(y == 1, oof[:, 1], positive=True)
+    given = diagnose_summaries(model, **summaries, oof_auc=auc)
+    assert [f.message for f in given] == [f.message for f in computed]
+    assert any(f.check == "no_signal" and "DeLong" in f.message for f in given)

@@ -15,6 +15,7 @@ from logitkit.decision import MulticlassPolicy, ThresholdPolicy
 from logitkit.evaluation import (
     CLASS_COLUMNS,
     CONFUSION_COLUMNS,
+    CURVE_POINTS,
     classification_table,
     confusion_table,
     evaluate,
@@ -266,3 +267,40 @@ def test_auc_interval_and_average_precision_from_one_sort_equal_the_definitions(
     assert e.average_precision == pytest.approx(skm.average_precision_score(y, p), rel=1e-12)
     assert e.roc_auc.auc == r.auc
     assert e.roc_auc.std_err == r.std_err
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_rank_curves_equal_scikit_learns_curves(seed):
+    rng = np.random.default_rng(seed)
+    y = rng.random(3000) < 0.3
+    p = np.round(rng.random(3000), 2)  # many ties
+    curves = evaluate(y, p, positive=True).curves
+    assert curves is not None
+    assert not curves.thinned
+    fpr, tpr, _ = skm.roc_curve(y, p, drop_intermediate=False)
+    np.testing.assert_allclose(curves.fpr, fpr, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(curves.tpr, tpr, rtol=0, atol=1e-15)
+    precision, recall, _ = skm.precision_recall_curve(y, p)
+    np.testing.assert_allclose(curves.precision, precision[::-1], rtol=0, atol=1e-15)
+    np.testing.assert_allclose(curves.recall, recall[::-1], rtol=0, atol=1e-15)
+
+
+def test_rank_curves_beyond_the_point_limit_keep_exact_points_a_step_apart():
+    rng = np.random.default_rng(3)
+    n = 60_000
+    y = rng.random(n) < 0.2
+    p = expit(rng.normal(size=n) + 1.5 * y)
+    curves = evaluate(y, p, positive=True).curves
+    assert curves is not None
+    assert curves.thinned
+    assert curves.fpr.size <= 2 * CURVE_POINTS + 3
+    fpr, tpr, _ = skm.roc_curve(y, p, drop_intermediate=False)
+    exact = {(round(a, 12), round(b, 12)) for a, b in zip(fpr, tpr, strict=True)}
+    kept = zip(curves.fpr, curves.tpr, strict=True)
+    assert all((round(a, 12), round(b, 12)) in exact for a, b in kept)
+    n_pos, n_neg = int(y.sum()), int((~y).sum())
+    assert np.diff(curves.tpr).max() <= math.ceil(n_pos / CURVE_POINTS) / n_pos + 1e-12
+    assert np.diff(curves.fpr).max() <= math.ceil(n_neg / CURVE_POINTS) / n_neg + 1e-12
+    assert (curves.fpr[-1], curves.tpr[-1]) == (1.0, 1.0)
+    precision = curves.tpr[1:] * n_pos / (curves.tpr[1:] * n_pos + curves.fpr[1:] * n_neg)
+    np.testing.assert_allclose(curves.precision[1:], precision, rtol=1e-12)

@@ -39,9 +39,11 @@ from logitkit.exceptions import DataError
 __all__ = [
     "CLASS_COLUMNS",
     "CONFUSION_COLUMNS",
+    "CURVE_POINTS",
     "AUCInterval",
     "BinaryEvaluation",
     "MulticlassEvaluation",
+    "RankCurves",
     "classification_table",
     "confusion_table",
     "evaluate",
@@ -186,6 +188,74 @@ def _average_precision(groups: tuple[NDArray[np.int64], NDArray[np.int64]]) -> f
     if m == 0:
         return math.nan
     return float(np.sum(pos[::-1] * (tp / flagged))) / m
+
+
+#: Points kept of each curve of :class:`RankCurves` (more distinct scores are thinned).
+CURVE_POINTS = 4096
+
+
+@dataclass(frozen=True, eq=False)
+class RankCurves:
+    """The ROC and precision-recall curves of :func:`evaluate`'s one sort.
+
+    One point per distinct score, from the highest down (each score a threshold that
+    flags the rows at or above it), as scikit-learn's ``roc_curve(...,
+    drop_intermediate=False)`` and ``precision_recall_curve``; the ROC curve starts at
+    (0, 0) and the precision-recall curve at recall 0, precision 1. With more than
+    :data:`CURVE_POINTS` distinct scores (tens of millions of out-of-fold rows at
+    scale), only the points where the true- or the false-positive count reaches a
+    multiple of its total / ``CURVE_POINTS`` are kept, with both ends: every point kept
+    is exact, and a straight line between two of them spans at most one such step of
+    each count (a whole number of rows), about ``1 / CURVE_POINTS`` of each rate: a
+    tenth of a pixel on the report's plots.
+
+    Attributes
+    ----------
+    fpr, tpr : ndarray
+        False- and true-positive rates (the ROC curve).
+    recall, precision : ndarray
+        The precision-recall curve.
+    thinned : bool
+        Whether points were left out.
+    """
+
+    fpr: NDArray[np.float64]
+    tpr: NDArray[np.float64]
+    recall: NDArray[np.float64]
+    precision: NDArray[np.float64]
+    thinned: bool
+
+
+def _rank_curves(
+    groups: tuple[NDArray[np.int64], NDArray[np.int64]], max_points: int = CURVE_POINTS
+) -> RankCurves:
+    """:class:`RankCurves` from :func:`_score_groups`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> c = _rank_curves((np.array([0, 1, 1]), np.array([1, 0, 1])))  # scores ascending
+    >>> c.tpr.tolist(), c.fpr.tolist()
+    ([0.0, 0.5, 1.0, 1.0], [0.0, 0.5, 0.5, 1.0])
+    """
+    pos, neg = groups
+    tp = np.cumsum(pos[::-1])  # flagged positives at each score, from the highest down
+    fp = np.cumsum(neg[::-1])
+    m, n = (int(tp[-1]), int(fp[-1])) if tp.size else (0, 0)
+    at: NDArray[np.intp] = np.arange(tp.size)
+    thinned = tp.size > max_points
+    if thinned:  # the points where either count reaches its next step, and the ends
+        steps = [
+            np.searchsorted(counts, np.arange(1, max_points + 1) * (total / max_points))
+            for counts, total in ((tp, m), (fp, n))
+        ]
+        at = np.unique(np.concatenate([[0, tp.size - 1], *steps]).clip(0, tp.size - 1))
+    tp_at, fp_at = tp[at].astype(np.float64), fp[at].astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tpr = np.concatenate([[0.0], tp_at / m])
+        fpr = np.concatenate([[0.0], fp_at / n])
+        precision = np.concatenate([[1.0], tp_at / (tp_at + fp_at)])
+    return RankCurves(fpr, tpr, tpr.copy(), precision, thinned)
 
 
 def roc_auc_ci(
@@ -365,6 +435,9 @@ class BinaryEvaluation:
         probabilities take fewer than 3 distinct values.
     confusion, classes : pandas.DataFrame
         :func:`confusion_table` and :func:`classification_table` at the thresholds.
+    curves : RankCurves or None
+        The ROC and precision-recall curves (from the same sort as the AUC; not part of
+        :meth:`to_dict`).
 
     Examples
     --------
@@ -387,6 +460,7 @@ class BinaryEvaluation:
     hosmer_lemeshow: HosmerLemeshowResult | None
     confusion: pd.DataFrame
     classes: pd.DataFrame
+    curves: RankCurves | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict (tables as lists of records, NaN as None).
@@ -501,6 +575,7 @@ def evaluate(
         hosmer_lemeshow=hl,
         confusion=confusion,
         classes=classes,
+        curves=_rank_curves(groups),
     )
 
 

@@ -322,3 +322,37 @@ def test_a_confident_policy_and_an_old_policy_say_how_they_were_chosen(demo):
     page = demo.page(policy=ThresholdPolicy.from_dict(old))
     assert "(bootstrap)" in page
     assert "bootstrap percentile" in page
+
+
+def _comparable(page: str) -> str:
+    """The page without its timestamp and figure numbers (a counter of the process)."""
+    page = re.sub(r"Generated [0-9-]+ [0-9:]+ UTC", "Generated", page)
+    return re.sub(r"fig\d+", "fig", page)
+
+
+@pytest.mark.parametrize("positive", ["benign", "malignant"])  # sorting first, then last
+def test_a_trained_runs_report_shows_its_own_evaluation_without_sorting_again(
+    monkeypatch, positive
+):
+    from logitkit.data.demo import load_demo
+    from logitkit.report import _context
+
+    result = logitkit.train(
+        load_demo(), target="diagnosis", positive=positive, min_recall=0.95, fold_scheme="hash"
+    )
+    assert result.oof_evaluation is not None
+    page = build_report(
+        result.model,
+        policy=result.policy,
+        oof=result.oof,
+        findings=result.findings,
+        summary=result.summary,
+        training=result.artifact_training(),
+    )
+
+    def sorted_again(*args, **kwargs):
+        msg = "the out-of-fold rows were evaluated again"
+        raise AssertionError(msg)
+
+    monkeypatch.setattr(_context, "evaluate", sorted_again)
+    assert _comparable(result.report()) == _comparable(page)

@@ -11,7 +11,7 @@ from scipy.special import softmax
 from scipy.stats import poisson
 
 from logitkit.diagnostics._findings import Finding
-from logitkit.diagnostics._rows import OutOfFold, Rows, quoted
+from logitkit.diagnostics._rows import OutOfFold, Rows, chunks, class_totals, quoted
 from logitkit.solver.separation import find_separation, single_feature_separation
 
 if TYPE_CHECKING:
@@ -184,10 +184,14 @@ def _confident_right(model: LogisticModel, d: Rows, P: FloatArray) -> list[Findi
     """Near-certainty for a large share of every class: leakage or near-separation."""
     codes, sw = d.rows.codes, d.rows.sw
     eps = 1.0 / (1.0 + math.exp(SATURATION_Z))
-    right = (P[np.arange(len(codes)), codes] > 1.0 - eps).astype(np.float64)
     K = P.shape[1]
-    totals = np.bincount(codes, weights=sw, minlength=K)
-    shares = np.bincount(codes, weights=sw * right, minlength=K) / np.maximum(totals, 1e-300)
+    totals, sure = np.zeros(K), np.zeros(K)
+    for rows in chunks(len(codes)):
+        c, w = np.asarray(codes[rows], dtype=np.intp), np.asarray(sw[rows])
+        right = np.asarray(P[rows])[np.arange(c.size), c] > 1.0 - eps
+        totals += np.bincount(c, weights=w, minlength=K)
+        sure += np.bincount(c[right], weights=w[right], minlength=K)
+    shares = sure / np.maximum(totals, 1e-300)
     least = float(shares.min())
     if least < SATURATION_INFO:
         return []
@@ -219,10 +223,14 @@ def _confident_right(model: LogisticModel, d: Rows, P: FloatArray) -> list[Findi
 def _overconfident(P: FloatArray, codes: NDArray[np.intp], source: str) -> list[Finding]:
     """Saturated rows that went the other way more often than their probabilities allow."""
     eps = 1.0 / (1.0 + math.exp(SATURATION_Z))
-    top = P.max(axis=1)
-    saturated = top > 1.0 - eps
-    wrong = int((saturated & (P.argmax(axis=1) != codes)).sum())
-    expected = float((1.0 - top[saturated]).sum())
+    n_saturated, wrong, expected = 0, 0, 0.0
+    for rows in chunks(len(codes)):
+        block = np.asarray(P[rows])
+        top = block.max(axis=1)
+        saturated = top > 1.0 - eps
+        n_saturated += int(saturated.sum())
+        wrong += int((block[saturated].argmax(axis=1) != codes[rows][saturated]).sum())
+        expected += float((1.0 - top[saturated]).sum())
     if wrong < MIN_SURPRISES:
         return []
     p_value = float(poisson.sf(wrong - 1, max(expected, 1e-12)))
@@ -232,7 +240,7 @@ def _overconfident(P: FloatArray, codes: NDArray[np.intp], source: str) -> list[
         Finding(
             "saturation",
             "warning",
-            f"Of the {int(saturated.sum())} rows that {source} gives a probability above "
+            f"Of the {n_saturated} rows that {source} gives a probability above "
             f"{100 * (1 - eps):.1f}% for one class, {wrong} turned out otherwise, where "
             f"those probabilities allow about {expected:.1f} (Poisson p = {p_value:.2g}): "
             "the extreme probabilities are overconfident.",
@@ -267,11 +275,11 @@ def saturation(
         P = softmax(np.column_stack([np.zeros(len(Z)), Z]) if Z.shape[1] == 1 else Z, axis=1)
     else:
         P = proba
-    keep = d.rows.sw > 0
     out = [] if separated else _confident_right(model, d, P)
     if oof is not None:
         out += _overconfident(oof.proba, oof.codes, "the out-of-fold prediction")
     else:
+        keep = d.rows.sw > 0
         out += _overconfident(P[keep], d.rows.codes[keep], "the fitted model")
     return out
 
@@ -279,7 +287,7 @@ def saturation(
 def imbalance(model: LogisticModel, d: Rows) -> list[Finding]:
     """Class imbalance, and too few rows of the smallest class per parameter."""
     K = len(model.classes_)
-    totals = np.bincount(d.rows.codes, weights=d.rows.sw, minlength=K)
+    totals = class_totals(d.rows.codes, d.rows.sw, K)
     small, large = int(np.argmin(totals)), int(np.argmax(totals))
     ratio = float(totals[large] / max(totals[small], 1e-300))
     out = []

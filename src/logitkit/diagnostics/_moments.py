@@ -27,12 +27,13 @@ from numpy.typing import NDArray
 from logitkit.diagnostics._features import collinearity, constant, scale
 from logitkit.diagnostics._findings import CHECKS, Findings
 from logitkit.diagnostics._fit import convergence, imbalance, saturation
-from logitkit.diagnostics._rows import Rows, out_of_fold
+from logitkit.diagnostics._rows import OutOfFold, Rows
 from logitkit.diagnostics._signal import no_signal, policy_findings
 from logitkit.inference._common import TrainingRows
 
 if TYPE_CHECKING:
     from logitkit.decision import ThresholdPolicy
+    from logitkit.evaluation import AUCInterval
     from logitkit.model import LogisticModel
 
 __all__ = ["CHECKS_NOT_RUN", "CHECKS_RUN", "diagnose_summaries"]
@@ -62,6 +63,7 @@ def diagnose_summaries(
     fitted: FloatArray,
     oof: FloatArray,
     policy: ThresholdPolicy | None,
+    oof_auc: AUCInterval | None = None,
 ) -> Findings:
     """The findings of :func:`~logitkit.diagnostics.diagnose` that summaries allow.
 
@@ -81,6 +83,9 @@ def diagnose_summaries(
         Fitted and out-of-fold class probabilities.
     policy : ThresholdPolicy or None
         The decision rule.
+    oof_auc : AUCInterval, optional
+        The out-of-fold ROC-AUC of a binary model's positive class with its 95% DeLong
+        interval, when already computed (the run's evaluation): not computed again.
 
     Returns
     -------
@@ -102,9 +107,10 @@ def diagnose_summaries(
         len(model.classes_) == 2,
         correlation,
     )
-    held_out = out_of_fold(model, (labels, oof))
+    # The rows' own class codes: the labels need no check against the classes.
+    held_out = OutOfFold(labels, codes, np.asarray(oof, dtype=np.float64))
     found = [
-        *no_signal(model, d, held_out, testable=False, own=None),
+        *no_signal(model, d, held_out, testable=False, own=None, oof_auc=oof_auc),
         *convergence(model, d.binary),
         *saturation(model, d, held_out, False, proba=fitted),
         *policy_findings(policy),

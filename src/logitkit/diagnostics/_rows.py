@@ -16,10 +16,47 @@ if TYPE_CHECKING:
 
 FloatArray = NDArray[np.float64]
 
-__all__ = ["MAX_DENSE_VALUES", "OutOfFold", "Rows", "out_of_fold", "quoted", "rows_of"]
+__all__ = [
+    "MAX_DENSE_VALUES",
+    "OutOfFold",
+    "Rows",
+    "chunks",
+    "class_totals",
+    "out_of_fold",
+    "quoted",
+    "rows_of",
+]
 
 #: Largest dense copy (in values) that the separation and collinearity checks make.
 MAX_DENSE_VALUES = 20_000_000
+#: Rows per step of a check that goes through every row: its temporaries take a few
+#: bytes a row, which on tens of millions of rows (a pipeline at scale) is gigabytes.
+CHUNK_ROWS = 1 << 20
+
+
+def chunks(n: int) -> list[slice]:
+    """The rows ``0 .. n - 1`` in steps of :data:`CHUNK_ROWS`.
+
+    Examples
+    --------
+    >>> chunks(3 * CHUNK_ROWS)[-1] == slice(2 * CHUNK_ROWS, 3 * CHUNK_ROWS)
+    True
+    """
+    return [slice(start, start + CHUNK_ROWS) for start in range(0, n, CHUNK_ROWS)]
+
+
+def class_totals(codes: NDArray[np.integer[Any]], sw: FloatArray, n_classes: int) -> FloatArray:
+    """The sample weight of each class (``codes`` index the classes), step by step.
+
+    Examples
+    --------
+    >>> class_totals(np.array([0, 1, 1]), np.array([1.0, 2.0, 0.5]), 3).tolist()
+    [1.0, 2.5, 0.0]
+    """
+    totals = np.zeros(n_classes)
+    for rows in chunks(len(codes)):
+        totals += np.bincount(codes[rows], weights=sw[rows], minlength=n_classes)
+    return totals
 
 
 @dataclass(frozen=True)

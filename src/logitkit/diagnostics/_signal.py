@@ -140,14 +140,22 @@ def no_signal(
     *,
     testable: bool,
     own: tuple[Any, Any, Any] | None,
+    oof_auc: AUCInterval | None = None,
 ) -> list[Finding]:
     """A warning when the model does not beat chance (see the module docstring).
 
     ``testable`` is False when the LR test does not apply (separated classes); ``own``
-    holds the training rows as given when the model's own likelihood is the one to test.
+    holds the training rows as given when the model's own likelihood is the one to test;
+    ``oof_auc``, the out-of-fold ROC-AUC interval of a binary model's positive class at
+    :data:`AUC_CONFIDENCE` when already computed (by :func:`logitkit.evaluate`).
     """
     lr = _lr_test(model, d, own) if testable else None
-    aucs = _aucs(model, oof) if oof is not None else []
+    if oof_auc is not None and d.binary:
+        positive = getattr(model, "positive_class_", None)
+        label = model.classes_[1] if positive is None else positive
+        aucs = [(label, oof_auc)] if math.isfinite(oof_auc.std_err) else []
+    else:
+        aucs = _aucs(model, oof) if oof is not None else []
     zero = model.penalty is not None and not np.any(model.coef_)
     lr_weak = lr is not None and lr.p_value >= LR_LEVEL
     auc_weak = bool(aucs) and all(ci.ci_low <= 0.5 <= ci.ci_high for _, ci in aucs)

@@ -158,8 +158,16 @@ def _labels(y: Any, classes: list[Any], what: str) -> NDArray[Any]:
 
 
 def _labelled(
-    name: str, y: Any, proba: Any, ctx_classes: list[Any], positive: Any, binary: bool
+    name: str,
+    y: Any,
+    proba: Any,
+    ctx_classes: list[Any],
+    positive: Any,
+    binary: bool,
+    evaluation: BinaryEvaluation | None = None,
 ) -> Labelled:
+    """The rows with their :func:`evaluate` (``evaluation`` when given for the same rows
+    and positive class)."""
     labels = _labels(y, ctx_classes, name)
     P = np.asarray(proba, dtype=np.float64)
     if P.ndim == 1:
@@ -185,7 +193,12 @@ def _labelled(
             f"'{positive}' and the other class."
         )
         return rows
-    rows.evaluation = evaluate(yb, rows.p, positive=True)
+    same = (
+        evaluation is not None
+        and evaluation.n_samples == labels.shape[0]
+        and evaluation.positive == positive
+    )
+    rows.evaluation = evaluation if same else evaluate(yb, rows.p, positive=True)
     return rows
 
 
@@ -245,6 +258,7 @@ def gather(
     title: str | None,
     training: dict[str, Any] | None = None,
     rows_label: str = "held-out rows",
+    oof_evaluation: BinaryEvaluation | None = None,
 ) -> Context:
     """Check the inputs and compute what every section shares."""
     if not hasattr(model, "coef_"):
@@ -279,7 +293,9 @@ def gather(
     oof_rows = None
     if oof is not None:
         y_oof, p_oof = oof
-        oof_rows = _labelled("out-of-fold training rows", y_oof, p_oof, classes, positive, binary)
+        oof_rows = _labelled(
+            "out-of-fold training rows", y_oof, p_oof, classes, positive, binary, oof_evaluation
+        )
     if cv_results is None:
         record = (training or (artifact or {}).get("training") or {}).get("cross_validation")
         if isinstance(record, dict) and record.get("results"):

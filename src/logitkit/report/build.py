@@ -20,6 +20,7 @@ import pandas as pd
 from logitkit import __version__
 from logitkit.decision import ThresholdPolicy
 from logitkit.diagnostics import Findings
+from logitkit.evaluation import BinaryEvaluation
 from logitkit.inference import Summary
 from logitkit.model import LogisticModel
 from logitkit.report import coefficients, decisions, fitting, performance, sections
@@ -251,6 +252,7 @@ def build_report(
     title: str | None = None,
     training: dict[str, Any] | None = None,
     rows_label: str = "held-out rows",
+    oof_evaluation: BinaryEvaluation | None = None,
 ) -> str:
     """Build the HTML report of a fitted model: one self-contained, offline page.
 
@@ -290,6 +292,10 @@ def build_report(
         provenance and performance are shown; default: the loaded artifact's.
     rows_label : str, default="held-out rows"
         What the rows ``X``, ``y`` are, in words (e.g. "training rows (optimistic)").
+    oof_evaluation : BinaryEvaluation, optional
+        :func:`logitkit.evaluate` of the ``oof`` rows (their probabilities of the
+        positive class), when already computed (a trained run's): shown as it is
+        instead of sorting every row again.
 
     Returns
     -------
@@ -327,6 +333,7 @@ def build_report(
         title=title,
         training=training,
         rows_label=rows_label,
+        oof_evaluation=oof_evaluation,
     )
     data, reason = explorer_data(ctx)
     parts = [

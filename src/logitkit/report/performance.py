@@ -14,6 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 from sklearn import metrics as skm
 
+from logitkit.evaluation import CURVE_POINTS
 from logitkit.report._context import Context, Labelled
 from logitkit.report._html import (
     Html,
@@ -164,9 +165,9 @@ def discrimination_section(ctx: Context) -> Html:
     for rows, cls, dashed in sets:
         e = rows.evaluation
         assert e is not None
-        y, p = rows.is_positive, rows.p
-        fpr, tpr, _ = skm.roc_curve(y, p)
-        prec, rec, _ = skm.precision_recall_curve(y, p)
+        curves = e.curves  # from evaluate's one sort (thinned beyond CURVE_POINTS scores)
+        assert curves is not None
+        fpr, tpr, prec, rec = curves.fpr, curves.tpr, curves.precision, curves.recall
         auc = e.roc_auc
         label = rows.name
         roc.line(fpr, tpr, cls=cls, dashed=dashed, label=f"{label}: AUC {auc.auc:.3f}")
@@ -185,8 +186,21 @@ def discrimination_section(ctx: Context) -> Html:
                 "model that guesses.",
             )
         )
-    first = sets[0][0]
-    prevalence = float(first.is_positive.mean())
+    first = sets[0][0].evaluation
+    assert first is not None
+    prevalence = first.n_positive / first.n_samples
+    thinned = [
+        rows.name
+        for rows, _, _ in sets
+        if rows.evaluation and rows.evaluation.curves and rows.evaluation.curves.thinned
+    ]
+    drawn = (
+        f" The curves of the {' and the '.join(thinned)} hold more than {CURVE_POINTS:,} "
+        "distinct probabilities: they are drawn through the exact points where the count of "
+        f"either class flagged reaches each 1/{CURVE_POINTS:,} of its total."
+        if thinned
+        else ""
+    )
     pr.hline(prevalence, cls="ref", label=f"guessing ({fmt_pct(prevalence)})")
     return section(
         "discrimination",
@@ -201,7 +215,8 @@ def discrimination_section(ctx: Context) -> Html:
                 f"{ctx.positive} rows it flags (up) against how many {ctx.negative} rows it flags "
                 "(right). The dashed diagonal is guessing; the closer the curve to the top-left "
                 "corner, the better. AUC is the chance that a random "
-                f"{ctx.positive} row gets a higher probability than a random {ctx.negative} row.",
+                f"{ctx.positive} row gets a higher probability than a random {ctx.negative} row."
+                + drawn,
             ),
             figure(
                 pr.render(),

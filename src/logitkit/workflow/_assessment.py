@@ -21,12 +21,12 @@ from numpy.typing import NDArray
 
 from logitkit.decision import ThresholdPolicy, decide
 from logitkit.decision.exact import clopper_pearson
-from logitkit.evaluation import evaluate, evaluate_multiclass
+from logitkit.evaluation import BinaryEvaluation, evaluate, evaluate_multiclass
 from logitkit.model import LogisticModel
 from logitkit.workflow._procedure import fit_procedure, splitter
 from logitkit.workflow._spec import TrainingSpec
 
-__all__ = ["cross_validate_procedure", "evaluate_rows"]
+__all__ = ["assess_rows", "cross_validate_procedure", "evaluate_rows"]
 
 FloatArray = NDArray[np.float64]
 
@@ -46,11 +46,30 @@ def evaluate_rows(
     ``thresholds`` gives each row the threshold it was decided at (cross-validation of
     the procedure: its fold's own policy); else the policy's threshold applies.
     """
+    record, _ = assess_rows(
+        model, y, proba, rows=rows, procedure=procedure, policy=policy, thresholds=thresholds
+    )
+    return record
+
+
+def assess_rows(
+    model: LogisticModel,
+    y: NDArray[Any],
+    proba: FloatArray,
+    *,
+    rows: str,
+    procedure: str,
+    policy: ThresholdPolicy | None = None,
+    thresholds: FloatArray | None = None,
+) -> tuple[dict[str, Any], BinaryEvaluation | None]:
+    """:func:`evaluate_rows`'s record, and the evaluation behind it (binary, both
+    classes present; else None), for a report of the same rows to show without
+    computing it again."""
     record: dict[str, Any] = {"rows": rows, "procedure": procedure, "n_rows": len(y)}
     classes = model.classes_
     if len(classes) != 2:
         record["metrics"] = evaluate_multiclass(y, proba, classes=list(classes.tolist())).to_dict()
-        return record
+        return record, None
     positive = model.positive_class_
     column = int(np.flatnonzero(classes == positive)[0])
     p = proba[:, column]
@@ -59,16 +78,21 @@ def evaluate_rows(
         record["problem"] = (
             f"these rows hold only one class; metrics need both '{positive}' and the other"
         )
-        return record
-    record["metrics"] = evaluate(y, p, positive=positive).to_dict()
+        return record, None
+    evaluation = evaluate(y, p, positive=positive)
+    record["metrics"] = evaluation.to_dict()
     if policy is not None:
-        cut = np.full(len(y), policy.threshold) if thresholds is None else thresholds
-        flagged = np.zeros(len(p), dtype=bool)
-        for t in np.unique(cut):  # each fold decides its rows at its own threshold
-            fold = cut == t
-            flagged[fold] = decide(p[fold], float(t))
+        if thresholds is None:  # one threshold for every row
+            flagged = decide(p, policy.threshold)
+            cut = np.asarray([policy.threshold])
+        else:
+            cut = thresholds
+            flagged = np.zeros(len(p), dtype=bool)
+            for t in np.unique(cut):  # each fold decides its rows at its own threshold
+                fold = cut == t
+                flagged[fold] = decide(p[fold], float(t))
         record["decisions"] = _decision_record(truth, flagged, policy, cut)
-    return record
+    return record, evaluation
 
 
 def _decision_record(

@@ -15,6 +15,7 @@ from logitkit.artifact import save
 from logitkit.data.fingerprint import RowFingerprint
 from logitkit.decision import ThresholdPolicy
 from logitkit.diagnostics import Findings
+from logitkit.evaluation import BinaryEvaluation
 from logitkit.exceptions import InferenceWarning
 from logitkit.inference import Summary
 from logitkit.model import LogisticModel
@@ -73,6 +74,9 @@ class TrainingResult:
     reference: dict[str, Any]
     training: dict[str, Any] = field(default_factory=dict)
     held_out_rows: tuple[pd.DataFrame, NDArray[Any]] | None = None
+    #: :func:`logitkit.evaluate` of ``oof`` when the run computed it (binary), so that
+    #: the report shows it without sorting every row again.
+    oof_evaluation: BinaryEvaluation | None = None
 
     @property
     def positive(self) -> Any:
@@ -114,6 +118,7 @@ class TrainingResult:
             y=y,
             policy=self.policy,
             oof=self.oof,
+            oof_evaluation=self.oof_evaluation,
             cv_results=None if self.search is None else self.search.cv_results_,
             findings=self.findings,
             summary=self.summary,

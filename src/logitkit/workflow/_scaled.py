@@ -74,7 +74,7 @@ from logitkit.diagnostics._moments import CHECKS_NOT_RUN, diagnose_summaries
 from logitkit.exceptions import DataError
 from logitkit.model import LogisticModel, resolve_positive_class
 from logitkit.reference import feature_profile
-from logitkit.workflow._assessment import evaluate_rows
+from logitkit.workflow._assessment import assess_rows, evaluate_rows
 from logitkit.workflow._evidence import (
     EvidenceWriter,
     Moments,
@@ -302,7 +302,7 @@ def run_on_rows(
             policy=policy,
         )
         writer.release()
-    performance = evaluate_rows(
+    performance, oof_evaluation = assess_rows(
         model,
         labels,
         oof,
@@ -328,6 +328,7 @@ def run_on_rows(
         fitted=np.asarray(writer.fitted),
         oof=oof,
         policy=policy,
+        oof_auc=None if oof_evaluation is None else oof_evaluation.roc_auc,
     )
     writer.release()
     reference = _reference(rows, model, profiles, score_profile, writer, moments)
@@ -361,6 +362,7 @@ def run_on_rows(
         fingerprint=writer.row_fingerprint(),
         reference=reference,
         training=training,
+        oof_evaluation=oof_evaluation,
     )
 
 
