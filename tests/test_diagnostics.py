@@ -715,3 +715,25 @@ def test_a_given_out_of_fold_auc_is_used_as_computed():
     given = diagnose_summaries(model, **summaries, oof_auc=auc)
     assert [f.message for f in given] == [f.message for f in computed]
     assert any(f.check == "no_signal" and "DeLong" in f.message for f in given)
+
+
+@pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="reads Linux's /proc")
+def test_row_checks_hand_back_the_pages_of_row_vectors_on_disk():
+    import os
+
+    from logitkit._memory import release_pages
+    from logitkit.diagnostics._fit import _overconfident
+    from logitkit.workflow._evidence import _memmap
+
+    def resident() -> int:
+        return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+    n = 4_000_000  # 64 MB of probabilities on disk
+    P = _memmap(n, 2, np.float64)
+    P[:, 0], P[:, 1] = 0.3, 0.7
+    codes = _memmap(n, 0, np.int8)
+    codes[:] = 1
+    release_pages(P, codes)
+    before = resident()
+    assert _overconfident(P, codes, "the rows") == []
+    assert resident() - before < 32e6  # not the 68 MB read

@@ -304,3 +304,44 @@ def test_rank_curves_beyond_the_point_limit_keep_exact_points_a_step_apart():
     assert (curves.fpr[-1], curves.tpr[-1]) == (1.0, 1.0)
     precision = curves.tpr[1:] * n_pos / (curves.tpr[1:] * n_pos + curves.fpr[1:] * n_neg)
     np.testing.assert_allclose(curves.precision[1:], precision, rtol=1e-12)
+
+
+def test_score_groups_count_each_class_at_each_distinct_score():
+    from logitkit.evaluation import _score_groups
+
+    rng = np.random.default_rng(8)
+    p = rng.choice([-0.0, 0.0, 1e-300, 0.25, 0.5, 0.5 + 1e-16, 1.0], size=5000)
+    p[:2500] = rng.random(2500).round(3)
+    y = rng.random(5000) < 0.4
+    pos, neg = _score_groups(y, p)
+    values = np.unique(p + 0.0)  # -0.0 and 0.0 are one score
+    assert pos.size == values.size
+    expected_pos = [int(np.sum(y & (p == v))) for v in values]
+    expected_neg = [int(np.sum(~y & (p == v))) for v in values]
+    assert pos.tolist() == expected_pos
+    assert neg.tolist() == expected_neg
+
+
+def test_tables_at_thresholds_equal_scikit_learns_at_every_edge():
+    rng = np.random.default_rng(1)
+    checked = 0
+    for _ in range(400):
+        n = int(rng.integers(2, 30))
+        y = rng.random(n) < rng.random()
+        if y.all() or not y.any():
+            continue
+        p = np.round(rng.random(n), 1)
+        t = float(rng.choice([0.0, 0.3, 0.5, 1.0]))
+        confusion = confusion_table(y, p, positive=True, thresholds={"t": t})
+        table = classification_table(y, p, positive=True, thresholds={"t": t})
+        flagged = p >= t
+        expected = skm.confusion_matrix(y, flagged, labels=[False, True]).ravel().tolist()
+        assert confusion[["tn", "fp", "fn", "tp"]].to_numpy().ravel().tolist() == expected
+        with np.errstate(all="ignore"):
+            prf = skm.precision_recall_fscore_support(
+                y, flagged, labels=[False, True], zero_division=np.nan
+            )
+        got = table[["precision", "recall", "f1", "support"]].to_numpy(dtype=float)
+        np.testing.assert_allclose(got, np.column_stack(prf), equal_nan=True)
+        checked += 1
+    assert checked > 300

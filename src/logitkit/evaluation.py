@@ -131,63 +131,117 @@ class AUCInterval:
 
 def _score_groups(
     y: NDArray[np.bool_], p: NDArray[np.float64]
-) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+) -> tuple[NDArray[Any], NDArray[Any]]:
     """Positives and negatives at each distinct score, in ascending score order.
 
-    One sort serves the AUC, its DeLong variance and the average precision; its
-    temporaries are freed as it goes (about 35 bytes a row at the peak: the
-    out-of-fold rows at scale number tens of millions).
+    One sort serves the AUC, its DeLong variance, the average precision and the curves.
+    It sorts one integer key a row in place: a probability's bits read as an integer
+    order as the probability does (for the non-negative floats; ``-0.0`` is made
+    ``0.0``), and the lowest bit, free below ``2**62``, carries the row's class. So the
+    peak is about 17 bytes a row (the out-of-fold rows at scale number tens of
+    millions), and the counts take 4 bytes each below ``2**31`` rows.
     """
-    order = np.argsort(p, kind="stable")
-    ps = p[order]
-    ys = y[order].view(np.uint8)
-    del order
-    new = np.empty(ps.size, dtype=bool)
-    new[:1] = True
-    np.not_equal(ps[1:], ps[:-1], out=new[1:])
-    del ps
-    starts = np.flatnonzero(new)
-    del new
-    if not starts.size:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    pos = np.add.reduceat(ys, starts, dtype=np.int64)
-    sizes = np.diff(starts, append=ys.size)
-    return pos, sizes - pos
+    keys = np.add(p, 0.0, dtype=np.float64).view(np.int64)  # a copy; -0.0 + 0.0 is 0.0
+    np.left_shift(keys, 1, out=keys)
+    np.bitwise_or(keys, y, out=keys, casting="unsafe")
+    keys.sort()  # equal keys are equal rows: no stable order needed
+    n = keys.size
+    count = np.int32 if n < 2**31 else np.int64
+    if not n:
+        return np.zeros(0, dtype=count), np.zeros(0, dtype=count)
+    starts, classes = [], np.empty(n, dtype=np.uint8)
+    # In parts, through buffers made once: the shifts and comparisons are row-sized.
+    score = np.empty(min(n, _MEAN_ROWS) + 1, dtype=np.int64)
+    new = np.empty(min(n, _MEAN_ROWS), dtype=bool)
+    for i in range(0, n, _MEAN_ROWS):
+        part = keys[i : i + _MEAN_ROWS]
+        m = part.size
+        score[0] = keys[i - 1] >> 1 if i else -1  # the score before the part (none: -1)
+        np.right_shift(part, 1, out=score[1 : m + 1])
+        np.not_equal(score[1 : m + 1], score[:m], out=new[:m])
+        found = np.flatnonzero(new[:m])
+        found += i
+        starts.append(found)
+        np.bitwise_and(part, 1, out=classes[i : i + m], casting="unsafe")
+    del score, new
+    del keys
+    at = np.concatenate(starts)
+    del starts
+    pos: NDArray[Any] = np.add.reduceat(classes, at, dtype=count)
+    del classes
+    neg: NDArray[Any] = np.empty(at.size, dtype=count)  # each group's rows, then less pos
+    np.subtract(at[1:], at[:-1], out=neg[:-1], casting="unsafe")
+    neg[-1] = n - at[-1]
+    np.subtract(neg, pos, out=neg)
+    return pos, neg
 
 
-def _delong(groups: tuple[NDArray[np.int64], NDArray[np.int64]]) -> tuple[float, float]:
+def _dot(counts: NDArray[Any], values: NDArray[np.float64]) -> float:
+    """``sum(counts * values)``, in parts (no float copy of every count at once)."""
+    return float(
+        sum(
+            np.dot(counts[i : i + _MEAN_ROWS], values[i : i + _MEAN_ROWS])
+            for i in range(0, counts.size, _MEAN_ROWS)
+        )
+    )
+
+
+def _delong(groups: tuple[NDArray[Any], NDArray[Any]]) -> tuple[float, float]:
     """AUC and its DeLong variance from :func:`_score_groups` (placement values, ties
     counted as one half: the midrank algorithm of Sun and Xu, 2014, by tied groups).
 
     Every positive of a group has the placement ``(negatives below + ties / 2) / n``,
     every negative ``(positives above + ties / 2) / m``; the AUC is the positives' mean
-    placement and the variance ``var(v10) / m + var(v01) / n``.
+    placement and the variance ``var(v10) / m + var(v01) / n``. One vector of
+    placements at a time, updated in place.
     """
     pos, neg = groups
     m, n = int(pos.sum()), int(neg.sum())
     with np.errstate(divide="ignore", invalid="ignore"):
-        v10 = (np.cumsum(neg) - 0.5 * neg) / n  # negatives below, ties counted 1/2
-        v01 = (m - np.cumsum(pos) + 0.5 * pos) / m  # positives above, ties counted 1/2
-        auc = float(pos @ v10) / m
-    if m < 2 or n < 2:
-        return auc, math.nan
-    mean01 = float(neg @ v01) / n
-    var10 = float(pos @ np.square(v10 - auc)) / (m - 1)
-    var01 = float(neg @ np.square(v01 - mean01)) / (n - 1)
+        v = np.cumsum(neg, dtype=np.float64)  # negatives at or below each score
+        v *= 2.0
+        np.subtract(v, neg, out=v)  # twice (negatives below + ties / 2)
+        v /= 2.0 * n  # v10
+        auc = _dot(pos, v) / m
+        if m < 2 or n < 2:
+            return auc, math.nan
+        v -= auc
+        np.square(v, out=v)
+        var10 = _dot(pos, v) / (m - 1)
+        del v
+        v = np.cumsum(pos, dtype=np.float64)  # positives at or below each score
+        v *= -2.0
+        v += 2.0 * m
+        np.add(v, pos, out=v)  # twice (positives above + ties / 2)
+        v /= 2.0 * m  # v01
+        mean01 = _dot(neg, v) / n
+        v -= mean01
+        np.square(v, out=v)
+        var01 = _dot(neg, v) / (n - 1)
     return auc, var10 / m + var01 / n
 
 
-def _average_precision(groups: tuple[NDArray[np.int64], NDArray[np.int64]]) -> float:
+def _average_precision(groups: tuple[NDArray[Any], NDArray[Any]]) -> float:
     """Average precision from :func:`_score_groups`: ``sum_k (R_k - R_{k-1}) P_k`` over
     the distinct scores from the highest down, as scikit-learn's
-    ``average_precision_score`` (one operating point per distinct score)."""
-    pos, neg = groups
-    tp = np.cumsum(pos[::-1])
-    flagged = tp + np.cumsum(neg[::-1])
-    m = int(tp[-1]) if tp.size else 0
+    ``average_precision_score`` (one operating point per distinct score); in parts,
+    the counts flagged so far carried from one to the next."""
+    pos, neg = groups[0][::-1], groups[1][::-1]
+    m = int(pos.sum())
     if m == 0:
         return math.nan
-    return float(np.sum(pos[::-1] * (tp / flagged))) / m
+    total, tp_before, fp_before = 0.0, 0.0, 0.0
+    for i in range(0, pos.size, _MEAN_ROWS):
+        hits = pos[i : i + _MEAN_ROWS].astype(np.float64)
+        tp = np.cumsum(hits)
+        tp += tp_before
+        flagged = np.cumsum(neg[i : i + _MEAN_ROWS], dtype=np.float64)
+        flagged += fp_before
+        fp_before = float(flagged[-1])
+        flagged += tp
+        tp_before = float(tp[-1])
+        total += float(hits @ (tp / flagged))  # recall step times precision
+    return total / m
 
 
 #: Points kept of each curve of :class:`RankCurves` (more distinct scores are thinned).
@@ -227,7 +281,7 @@ class RankCurves:
 
 
 def _rank_curves(
-    groups: tuple[NDArray[np.int64], NDArray[np.int64]], max_points: int = CURVE_POINTS
+    groups: tuple[NDArray[Any], NDArray[Any]], max_points: int = CURVE_POINTS
 ) -> RankCurves:
     """:class:`RankCurves` from :func:`_score_groups`.
 
@@ -239,14 +293,21 @@ def _rank_curves(
     ([0.0, 0.5, 1.0, 1.0], [0.0, 0.5, 0.5, 1.0])
     """
     pos, neg = groups
-    tp = np.cumsum(pos[::-1])  # flagged positives at each score, from the highest down
-    fp = np.cumsum(neg[::-1])
+    # Flagged positives and negatives from the highest score down (in the counts' type:
+    # the totals fit it).
+    tp = np.cumsum(pos[::-1], dtype=pos.dtype)
+    fp = np.cumsum(neg[::-1], dtype=neg.dtype)
     m, n = (int(tp[-1]), int(fp[-1])) if tp.size else (0, 0)
     at: NDArray[np.intp] = np.arange(tp.size)
     thinned = tp.size > max_points
     if thinned:  # the points where either count reaches its next step, and the ends
+        # The first score where a count reaches each step k * total / max_points (the
+        # counts are whole, so: reaches its ceiling), searched in the counts' own type.
         steps = [
-            np.searchsorted(counts, np.arange(1, max_points + 1) * (total / max_points))
+            np.searchsorted(
+                counts,
+                np.ceil(np.arange(1, max_points + 1) * (total / max_points)).astype(counts.dtype),
+            )
             for counts, total in ((tp, m), (fp, n))
         ]
         at = np.unique(np.concatenate([[0, tp.size - 1], *steps]).clip(0, tp.size - 1))
@@ -303,9 +364,7 @@ def roc_auc_ci(
     return _auc_interval(_score_groups(data.y, data.p), confidence)
 
 
-def _auc_interval(
-    groups: tuple[NDArray[np.int64], NDArray[np.int64]], confidence: float
-) -> AUCInterval:
+def _auc_interval(groups: tuple[NDArray[Any], NDArray[Any]], confidence: float) -> AUCInterval:
     """:func:`roc_auc_ci` from the tied groups of the scores."""
     auc, var = _delong(groups)
     se = math.sqrt(var) if math.isfinite(var) else math.nan
@@ -334,20 +393,41 @@ def _at_thresholds(
     data = check_binary(y_true, proba, positive, where)
     conf, rows = [], []
     for name, t in _named(thresholds, where).items():
-        pred = decide(data.p, t)
-        tn, fp, fn, tp = (
-            int(v) for v in skm.confusion_matrix(data.y, pred, labels=[False, True]).ravel()
-        )
+        tn, fp, fn, tp = _confusion_counts(data.y, data.p, t)
         conf.append((name, t, tn, fp, fn, tp, (tp + tn) / data.y.size))
-        prf = skm.precision_recall_fscore_support(
-            data.y, pred, labels=[False, True], zero_division=np.nan
-        )
-        for j, label in enumerate((data.negative, data.positive)):
-            rows.append((name, t, label, *(float(a[j]) for a in prf[:3]), int(prf[3][j])))
+        # Each class in turn as the one decided (scikit-learn's precision_recall_fscore_
+        # support with zero_division=nan): its hits, false alarms and misses.
+        for label, (hit, false, miss) in (
+            (data.negative, (tn, fn, fp)),
+            (data.positive, (tp, fp, fn)),
+        ):
+            rows.append((name, t, label, *_rates(hit, false, miss), hit + miss))
     return (
         pd.DataFrame(conf, columns=list(CONFUSION_COLUMNS)),
         pd.DataFrame(rows, columns=list(CLASS_COLUMNS)),
     )
+
+
+def _confusion_counts(y: NDArray[np.bool_], p: NDArray[np.float64], t: float) -> tuple[int, ...]:
+    """``tn, fp, fn, tp`` of deciding ``p >= t`` (:func:`~logitkit.decision.decide`), in parts."""
+    tp = flagged = 0
+    for i in range(0, y.size, _MEAN_ROWS):
+        pred = decide(p[i : i + _MEAN_ROWS], t)
+        flagged += int(np.count_nonzero(pred))
+        tp += int(np.count_nonzero(pred & y[i : i + _MEAN_ROWS]))
+    positives = int(np.count_nonzero(y))
+    fp, fn = flagged - tp, positives - tp
+    return y.size - flagged - fn, fp, fn, tp
+
+
+def _rates(hit: int, false: int, miss: int) -> tuple[float, float, float]:
+    """Precision, recall and F1 of one class from its hits, false alarms and misses (NaN
+    where undefined, as scikit-learn's ``zero_division=np.nan``)."""
+
+    def ratio(a: int, b: int) -> float:
+        return a / b if b else math.nan
+
+    return ratio(hit, hit + false), ratio(hit, hit + miss), ratio(2 * hit, 2 * hit + false + miss)
 
 
 def confusion_table(

@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from logitkit._memory import release_pages
 from logitkit.selection import HashKFold
-from logitkit.workflow._evidence import EvidenceWriter, _memmap, block_evidence, release_pages
+from logitkit.workflow._evidence import EvidenceWriter, _memmap, block_evidence
 from logitkit.workflow._hash_search import FoldModels
 
 

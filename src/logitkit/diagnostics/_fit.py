@@ -186,7 +186,7 @@ def _confident_right(model: LogisticModel, d: Rows, P: FloatArray) -> list[Findi
     eps = 1.0 / (1.0 + math.exp(SATURATION_Z))
     K = P.shape[1]
     totals, sure = np.zeros(K), np.zeros(K)
-    for rows in chunks(len(codes)):
+    for rows in chunks(len(codes), P, codes, sw):
         c, w = np.asarray(codes[rows], dtype=np.intp), np.asarray(sw[rows])
         right = np.asarray(P[rows])[np.arange(c.size), c] > 1.0 - eps
         totals += np.bincount(c, weights=w, minlength=K)
@@ -224,7 +224,7 @@ def _overconfident(P: FloatArray, codes: NDArray[np.intp], source: str) -> list[
     """Saturated rows that went the other way more often than their probabilities allow."""
     eps = 1.0 / (1.0 + math.exp(SATURATION_Z))
     n_saturated, wrong, expected = 0, 0, 0.0
-    for rows in chunks(len(codes)):
+    for rows in chunks(len(codes), P, codes):
         block = np.asarray(P[rows])
         top = block.max(axis=1)
         saturated = top > 1.0 - eps

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -9,6 +10,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
+from logitkit._memory import release_pages
 from logitkit.inference import TrainingRows, training_rows
 
 if TYPE_CHECKING:
@@ -34,15 +36,20 @@ MAX_DENSE_VALUES = 20_000_000
 CHUNK_ROWS = 1 << 20
 
 
-def chunks(n: int) -> list[slice]:
-    """The rows ``0 .. n - 1`` in steps of :data:`CHUNK_ROWS`.
+def chunks(n: int, *on_disk: NDArray[Any]) -> Iterator[slice]:
+    """The rows ``0 .. n - 1`` in steps of :data:`CHUNK_ROWS`; after each step the pages
+    of the arrays ``on_disk`` that are mapped from files (a run's row vectors at scale)
+    are handed back (:func:`~logitkit._memory.release_pages`; arrays in memory are left
+    alone), so that a pass over them does not keep them counted in the process.
 
     Examples
     --------
-    >>> chunks(3 * CHUNK_ROWS)[-1] == slice(2 * CHUNK_ROWS, 3 * CHUNK_ROWS)
+    >>> list(chunks(3 * CHUNK_ROWS))[-1] == slice(2 * CHUNK_ROWS, 3 * CHUNK_ROWS)
     True
     """
-    return [slice(start, start + CHUNK_ROWS) for start in range(0, n, CHUNK_ROWS)]
+    for start in range(0, n, CHUNK_ROWS):
+        yield slice(start, start + CHUNK_ROWS)
+        release_pages(*on_disk)
 
 
 def class_totals(codes: NDArray[np.integer[Any]], sw: FloatArray, n_classes: int) -> FloatArray:
@@ -54,7 +61,7 @@ def class_totals(codes: NDArray[np.integer[Any]], sw: FloatArray, n_classes: int
     [1.0, 2.5, 0.0]
     """
     totals = np.zeros(n_classes)
-    for rows in chunks(len(codes)):
+    for rows in chunks(len(codes), codes, sw):
         totals += np.bincount(codes[rows], weights=sw[rows], minlength=n_classes)
     return totals
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import pandas as pd
+import numpy as np
 
 from logitkit.decision import ThresholdPolicy
 from logitkit.report._context import Context
@@ -264,9 +264,10 @@ def data_section(ctx: Context) -> Html:
     names = [str(c) for c in ctx.classes]
     sets: list[tuple[str, dict[str, int] | None]] = [("Training rows", _class_counts(ctx))]
     for rows in (ctx.oof, ctx.held_out):
-        if rows is not None:
-            values = pd.Series(rows.y).map(str).value_counts()
-            sets.append((rows.name.capitalize(), {c: int(values.get(c, 0)) for c in names}))
+        if rows is not None:  # the labels are the model's classes (checked by gather)
+            y = np.asarray(rows.y)
+            by_class = {str(c): int(np.count_nonzero(y == c)) for c in ctx.classes}
+            sets.append((rows.name.capitalize(), by_class))
     table_rows = []
     for label, counts in sets:
         if counts is None:

@@ -39,6 +39,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from logitkit._artifact_model import plain
+from logitkit._memory import hand_back_free_memory, release_pages
 from logitkit.data.fingerprint import BloomBits, RowFingerprint, row_hashes
 from logitkit.data.row_filters import RowFilter
 from logitkit.data.sources import hash_folds
@@ -290,22 +291,6 @@ def _memmap(n: int, width: int, dtype: Any) -> NDArray[Any]:
     return np.ndarray(shape, dtype=dtype, buffer=pages, order="F")
 
 
-def release_pages(*arrays: NDArray[Any]) -> None:
-    """Hand the memory pages of on-disk arrays (:func:`_memmap`) back to the system.
-
-    Their values stay in the file (a shared mapping: the page cache keeps them until they
-    are written), and a later read brings back only the pages it touches; so a row
-    vector read once does not stay counted in the process's memory for the rest of the
-    run. Arrays not on disk are left alone.
-    """
-    for array in arrays:
-        base: Any = array
-        while base is not None and not isinstance(base, mmap.mmap):
-            base = getattr(base, "base", None)
-        if isinstance(base, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
-            base.madvise(mmap.MADV_DONTNEED)
-
-
 class EvidenceWriter:
     """Consume :class:`Evidence` blocks in row order (see the module notes)."""
 
@@ -374,9 +359,12 @@ class EvidenceWriter:
         return self._sw[: self.n]
 
     def release(self) -> None:
-        """Hand the row vectors' pages back (:func:`release_pages`); their values stay."""
+        """Hand the row vectors' pages back (:func:`release_pages`; their values stay),
+        and the heap's free memory (:func:`~logitkit._memory.hand_back_free_memory`):
+        called between the stages that read them."""
         arrays = [self.codes, self.oof, self.fitted, self.held_codes, self.held_proba]
         release_pages(*arrays, *([] if self._sw is None else [self._sw]))
+        hand_back_free_memory()
 
     def labels(self) -> NDArray[Any]:
         """The labels of the rows (from their class codes)."""

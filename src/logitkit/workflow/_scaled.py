@@ -68,6 +68,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from logitkit._memory import hand_back_free_memory
 from logitkit.data.row_filters import HashShare, RowFilter
 from logitkit.data.sources import RawSplit
 from logitkit.diagnostics._moments import CHECKS_NOT_RUN, diagnose_summaries
@@ -222,6 +223,7 @@ def run_on_rows(
     groups = reduce(operator.add, [p.moments for p in parts])
     searched = _search_sample(rows, parts, folds.n_splits, n_fit, cv_share)
     del parts
+    hand_back_free_memory()
     data = FoldData(folds, classes, groups.moments, fitting)
 
     search: HashSearch | None = None
@@ -232,6 +234,7 @@ def run_on_rows(
         search.rows = searched.where
         chosen = (search.C_, search.l1_ratio_)
         del searched
+        hand_back_free_memory()
         model = refit(rows, spec, positive, chosen, fitting, sample_fits)
         fold_fits = fixed_fold_models(
             rows, spec, positive, fitting, start=model, data=data, penalty=chosen
