@@ -306,22 +306,6 @@ def test_rank_curves_beyond_the_point_limit_keep_exact_points_a_step_apart():
     np.testing.assert_allclose(curves.precision[1:], precision, rtol=1e-12)
 
 
-def test_score_groups_count_each_class_at_each_distinct_score():
-    from logitkit.evaluation import _score_groups
-
-    rng = np.random.default_rng(8)
-    p = rng.choice([-0.0, 0.0, 1e-300, 0.25, 0.5, 0.5 + 1e-16, 1.0], size=5000)
-    p[:2500] = rng.random(2500).round(3)
-    y = rng.random(5000) < 0.4
-    pos, neg = _score_groups(y, p)
-    values = np.unique(p + 0.0)  # -0.0 and 0.0 are one score
-    assert pos.size == values.size
-    expected_pos = [int(np.sum(y & (p == v))) for v in values]
-    expected_neg = [int(np.sum(~y & (p == v))) for v in values]
-    assert pos.tolist() == expected_pos
-    assert neg.tolist() == expected_neg
-
-
 def test_tables_at_thresholds_equal_scikit_learns_at_every_edge():
     rng = np.random.default_rng(1)
     checked = 0

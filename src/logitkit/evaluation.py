@@ -19,6 +19,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 from sklearn import metrics as skm
 
+from logitkit._ranks import score_groups
 from logitkit._validation import (
     Label,
     check_binary,
@@ -129,53 +130,6 @@ class AUCInterval:
         return {**d, "confidence": self.confidence, "method": "delong"}
 
 
-def _score_groups(
-    y: NDArray[np.bool_], p: NDArray[np.float64]
-) -> tuple[NDArray[Any], NDArray[Any]]:
-    """Positives and negatives at each distinct score, in ascending score order.
-
-    One sort serves the AUC, its DeLong variance, the average precision and the curves.
-    It sorts one integer key a row in place: a probability's bits read as an integer
-    order as the probability does (for the non-negative floats; ``-0.0`` is made
-    ``0.0``), and the lowest bit, free below ``2**62``, carries the row's class. So the
-    peak is about 17 bytes a row (the out-of-fold rows at scale number tens of
-    millions), and the counts take 4 bytes each below ``2**31`` rows.
-    """
-    keys = np.add(p, 0.0, dtype=np.float64).view(np.int64)  # a copy; -0.0 + 0.0 is 0.0
-    np.left_shift(keys, 1, out=keys)
-    np.bitwise_or(keys, y, out=keys, casting="unsafe")
-    keys.sort()  # equal keys are equal rows: no stable order needed
-    n = keys.size
-    count = np.int32 if n < 2**31 else np.int64
-    if not n:
-        return np.zeros(0, dtype=count), np.zeros(0, dtype=count)
-    starts, classes = [], np.empty(n, dtype=np.uint8)
-    # In parts, through buffers made once: the shifts and comparisons are row-sized.
-    score = np.empty(min(n, _MEAN_ROWS) + 1, dtype=np.int64)
-    new = np.empty(min(n, _MEAN_ROWS), dtype=bool)
-    for i in range(0, n, _MEAN_ROWS):
-        part = keys[i : i + _MEAN_ROWS]
-        m = part.size
-        score[0] = keys[i - 1] >> 1 if i else -1  # the score before the part (none: -1)
-        np.right_shift(part, 1, out=score[1 : m + 1])
-        np.not_equal(score[1 : m + 1], score[:m], out=new[:m])
-        found = np.flatnonzero(new[:m])
-        found += i
-        starts.append(found)
-        np.bitwise_and(part, 1, out=classes[i : i + m], casting="unsafe")
-    del score, new
-    del keys
-    at = np.concatenate(starts)
-    del starts
-    pos: NDArray[Any] = np.add.reduceat(classes, at, dtype=count)
-    del classes
-    neg: NDArray[Any] = np.empty(at.size, dtype=count)  # each group's rows, then less pos
-    np.subtract(at[1:], at[:-1], out=neg[:-1], casting="unsafe")
-    neg[-1] = n - at[-1]
-    np.subtract(neg, pos, out=neg)
-    return pos, neg
-
-
 def _dot(counts: NDArray[Any], values: NDArray[np.float64]) -> float:
     """``sum(counts * values)``, in parts (no float copy of every count at once)."""
     return float(
@@ -187,7 +141,7 @@ def _dot(counts: NDArray[Any], values: NDArray[np.float64]) -> float:
 
 
 def _delong(groups: tuple[NDArray[Any], NDArray[Any]]) -> tuple[float, float]:
-    """AUC and its DeLong variance from :func:`_score_groups` (placement values, ties
+    """AUC and its DeLong variance from :func:`~logitkit._ranks.score_groups` (placement values, ties
     counted as one half: the midrank algorithm of Sun and Xu, 2014, by tied groups).
 
     Every positive of a group has the placement ``(negatives below + ties / 2) / n``,
@@ -222,7 +176,7 @@ def _delong(groups: tuple[NDArray[Any], NDArray[Any]]) -> tuple[float, float]:
 
 
 def _average_precision(groups: tuple[NDArray[Any], NDArray[Any]]) -> float:
-    """Average precision from :func:`_score_groups`: ``sum_k (R_k - R_{k-1}) P_k`` over
+    """Average precision from :func:`~logitkit._ranks.score_groups`: ``sum_k (R_k - R_{k-1}) P_k`` over
     the distinct scores from the highest down, as scikit-learn's
     ``average_precision_score`` (one operating point per distinct score); in parts,
     the counts flagged so far carried from one to the next."""
@@ -283,7 +237,7 @@ class RankCurves:
 def _rank_curves(
     groups: tuple[NDArray[Any], NDArray[Any]], max_points: int = CURVE_POINTS
 ) -> RankCurves:
-    """:class:`RankCurves` from :func:`_score_groups`.
+    """:class:`RankCurves` from :func:`~logitkit._ranks.score_groups`.
 
     Examples
     --------
@@ -361,7 +315,7 @@ def roc_auc_ci(
     where = "roc_auc_ci"
     confidence = real_param(confidence, "confidence", where, 0.0, 1.0, "neither")
     data = check_binary(y_true, proba, positive, where)
-    return _auc_interval(_score_groups(data.y, data.p), confidence)
+    return _auc_interval(score_groups(data.y, data.p)[:2], confidence)
 
 
 def _auc_interval(groups: tuple[NDArray[Any], NDArray[Any]], confidence: float) -> AUCInterval:
@@ -630,7 +584,7 @@ def evaluate(
     classes["label"] = classes["label"].map({True: data.positive, False: data.negative})
     kw: dict[str, Any] = {"positive": True, "n_bins": n_bins}
     confidence = real_param(confidence, "confidence", where, 0.0, 1.0, "neither")
-    groups = _score_groups(data.y, data.p)  # one sort for the AUC, its interval and AP
+    groups = score_groups(data.y, data.p)[:2]  # one sort: the AUC, its interval, AP, curves
     try:
         hl: HosmerLemeshowResult | None = hosmer_lemeshow(
             data.y, data.p, positive=True, held_out=True

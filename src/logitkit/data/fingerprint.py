@@ -20,17 +20,42 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from logitkit.data.sources import row_hashes64
+
 __all__ = ["BloomBits", "RowFingerprint", "bloom_size", "row_hashes"]
 
 #: Chance that a row never seen in training is taken for a training row.
 FALSE_POSITIVE_RATE = 1e-6
-_HASH = "blake2b-128 of each row's encoded float64 values (little-endian, -0.0 as 0.0)"
+#: Seeds of the rows' two 64-bit hashes (independent of the folds' and the samples').
+_SEEDS = (0xB10F, 0xF11E)
+#: How the rows are hashed, as the artifact names it.
+_HASH = (
+    "two 64-bit multilinear hashes of each row's encoded float64 values (-0.0 as 0.0), "
+    f"logitkit.data.sources.row_hashes64 with seeds {_SEEDS[0]:#x} and {_SEEDS[1]:#x}"
+)
+#: The hash of artifacts written before (one digest per row: slower by a factor of 10).
+_BLAKE2B = "blake2b-128 of each row's encoded float64 values (little-endian, -0.0 as 0.0)"
 
 
-def row_hashes(E: Any) -> NDArray[np.uint64]:
-    """Two 64-bit hashes per row, shape ``(n, 2)``."""
-    X = E.toarray() if hasattr(E, "toarray") else np.asarray(E, dtype=np.float64)
-    X = np.ascontiguousarray(np.asarray(X, dtype="<f8") + 0.0)  # -0.0 + 0.0 is 0.0
+def _matrix(E: Any) -> NDArray[np.float64]:
+    """The rows as a dense float64 matrix (a sparse one made dense)."""
+    return E.toarray() if hasattr(E, "toarray") else np.asarray(E, dtype=np.float64)
+
+
+def row_hashes(E: Any, how: str = _HASH) -> NDArray[np.uint64]:
+    """Two 64-bit hashes per row, shape ``(n, 2)``, by the named hash (the current one
+    by default; an artifact's own for its filter)."""
+    if how == _HASH:
+        return row_hashes64(_matrix(E), _SEEDS)
+    if how == _BLAKE2B:
+        return _blake2b_hashes(E)
+    msg = f"Unknown row hash {how!r}."
+    raise ValueError(msg)
+
+
+def _blake2b_hashes(E: Any) -> NDArray[np.uint64]:
+    """The two halves of each row's blake2b-128 digest (the filters of older artifacts)."""
+    X = np.ascontiguousarray(np.asarray(_matrix(E), dtype="<f8") + 0.0)  # -0.0 as 0.0
     n, width = X.shape[0], X.shape[1] * 8
     data = X.reshape(-1).data.cast("B")
     # One digest per row over slices of one buffer, joined and read once: the same
@@ -78,6 +103,9 @@ class RowFingerprint:
         Size of the filter and hashes per row.
     bits : bytes
         The filter.
+    hash : str
+        How each row was hashed (:func:`row_hashes`; an older artifact's filter keeps
+        its own hash, and its rows are tested by it).
 
     Examples
     --------
@@ -94,6 +122,7 @@ class RowFingerprint:
     n_bits: int
     n_hashes: int
     bits: bytes
+    hash: str = _HASH
 
     @classmethod
     def of_rows(cls, E: Any, false_positive_rate: float = FALSE_POSITIVE_RATE) -> RowFingerprint:
@@ -109,7 +138,8 @@ class RowFingerprint:
         filled = np.unpackbits(
             np.frombuffer(self.bits, dtype=np.uint8), count=self.n_bits, bitorder="little"
         ).astype(bool)
-        positions = _positions(row_hashes(E), self.n_bits, self.n_hashes).astype(np.intp)
+        hashes = row_hashes(E, self.hash)
+        positions = _positions(hashes, self.n_bits, self.n_hashes).astype(np.intp)
         return np.asarray(filled[positions].all(axis=1), dtype=bool)
 
     @property
@@ -122,7 +152,7 @@ class RowFingerprint:
         """JSON-ready form, stored in the artifact's ``training.fingerprint``."""
         return {
             "method": "bloom filter",
-            "hash": _HASH,
+            "hash": self.hash,
             "n_rows": self.n_rows,
             "n_bits": self.n_bits,
             "n_hashes": self.n_hashes,
@@ -132,11 +162,15 @@ class RowFingerprint:
 
     @classmethod
     def from_dict(cls, data: Any) -> RowFingerprint | None:
-        """Rebuild the fingerprint; None for an artifact without one (or an older form)."""
+        """Rebuild the fingerprint; None for an artifact without one (or an older form,
+        or a row hash this version does not know)."""
         if not isinstance(data, dict) or data.get("method") != "bloom filter":
             return None
+        how = str(data.get("hash", _BLAKE2B))
+        if how not in (_HASH, _BLAKE2B):
+            return None
         bits = base64.b64decode(str(data["bits"]))
-        return cls(int(data["n_rows"]), int(data["n_bits"]), int(data["n_hashes"]), bits)
+        return cls(int(data["n_rows"]), int(data["n_bits"]), int(data["n_hashes"]), bits, how)
 
 
 class BloomBits:

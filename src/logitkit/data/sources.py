@@ -50,6 +50,7 @@ __all__ = [
     "hash_folds",
     "pass_progress",
     "raw_values",
+    "row_hashes64",
     "sample_positions",
 ]
 
@@ -162,23 +163,47 @@ def hash_folds(X: Any, n_splits: int, seed: int = 0) -> NDArray[np.intp]:
     if n_splits < 2:
         msg = f"n_splits must be an int in [2, inf). Got {n_splits!r} instead."
         raise ValueError(msg)
+    top = row_hashes64(X, (seed,))[:, 0] >> np.uint64(32)
+    return np.asarray((top * np.uint64(n_splits)) >> np.uint64(32), dtype=np.intp)
+
+
+def row_hashes64(X: Any, seeds: Sequence[int]) -> NDArray[np.uint64]:
+    """Each row's mixed 64-bit hash under each seed, shape ``(n_samples, len(seeds))``.
+
+    :func:`hash_folds`' hash before it picks a fold (see there): the folded bits of the
+    row's values projected on each seed's multipliers, then one splitmix64 step. The
+    rows' values are read and folded once for every seed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.array([[0.0, 1.5], [-0.0, 1.5], [2.0, 1.5]])
+    >>> h = row_hashes64(X, (1, 2))
+    >>> h.shape, bool((h[0] == h[1]).all()), bool((h[0] != h[2]).all())
+    ((3, 2), True, True)
+    """
     values = np.asarray(X, dtype=np.float64)
     if values.ndim != 2:
         msg = f"X must be 2-D (rows, features); got shape {values.shape}."
         raise ValueError(msg)
     n, p = values.shape
-    a = _multipliers(p, seed)
-    h = np.zeros(n, dtype=np.uint64)
+    multipliers = [_multipliers(p, seed) for seed in seeds]
+    h = np.zeros((n, len(multipliers)), dtype=np.uint64)
     step = max(1, 2**20 // max(p, 1))
     for start in range(0, n, step):
         block = values[start : start + step] + 0.0  # a copy; -0.0 + 0.0 is 0.0
         bits = block.view(np.uint64)
         bits ^= bits >> np.uint64(32)
-        bits *= a
-        h[start : start + step] = bits.sum(axis=1, dtype=np.uint64)
-    mixed = _splitmix64(h ^ np.uint64(int(seed) & 0xFFFFFFFFFFFFFFFF))
-    top = mixed >> np.uint64(32)
-    return np.asarray((top * np.uint64(n_splits)) >> np.uint64(32), dtype=np.intp)
+        rows = slice(start, start + step)
+        for k, a in enumerate(multipliers):
+            if k == len(multipliers) - 1:
+                bits *= a  # the last seed multiplies in place
+                h[rows, k] = bits.sum(axis=1, dtype=np.uint64)
+            else:
+                h[rows, k] = (bits * a).sum(axis=1, dtype=np.uint64)
+    for k, seed in enumerate(seeds):
+        h[:, k] = _splitmix64(h[:, k] ^ np.uint64(int(seed) & 0xFFFFFFFFFFFFFFFF))
+    return h
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,8 @@ import hashlib
 import json
 import mmap
 import tempfile
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -66,6 +68,8 @@ SAMPLE_ROWS = 100_000
 _SHARE_STEPS = 2**30
 #: Seed of the reference sample's hash (independent of the folds').
 _SAMPLE_SEED = 0x5A3B1E
+#: Blocks that may wait for the hashing thread (each a copy of its rows' features).
+_HASHING = 2
 #: Rows written between hand-backs of the row vectors' pages while the evidence pass
 #: writes them (about 33 MB at 33 bytes a row): their values stay in the file.
 _RELEASE_ROWS = 1 << 20
@@ -127,16 +131,21 @@ class Moments:
         n = X.shape[0]
         mean = X.mean(axis=0) if n else np.zeros(X.shape[1])
         D = X - mean
+        m2 = np.einsum("ij,ij->j", D, D)
         weight = float(sw.sum())
-        wmean = sw @ X / weight if weight > 0 else np.zeros(X.shape[1])
-        Dw = X - wmean
+        if n and (sw == 1.0).all():  # unit weights: the weighted moments are the plain ones
+            wmean = mean
+        else:
+            wmean = sw @ X / weight if weight > 0 else np.zeros(X.shape[1])
+            np.subtract(X, wmean, out=D)
+            D *= np.sqrt(sw)[:, None]  # sum_i w_i d_i d_i^T as one D^T D
         return cls(
             n,
             mean,
-            (D * D).sum(axis=0),
+            m2,
             weight,
             wmean,
-            (Dw * sw[:, None]).T @ Dw,
+            D.T @ D,  # a symmetric rank-k update (numpy's BLAS syrk)
             X.min(axis=0, initial=np.inf),
             X.max(axis=0, initial=-np.inf),
         )
@@ -313,6 +322,11 @@ class EvidenceWriter:
         self._sha = hashlib.sha256()
         self._bloom = BloomBits(n_rows)
         self._shape_written = False
+        # The fingerprints are taken on a thread of their own (SHA-256 lets go of the GIL
+        # on large buffers), block after block in row order, beside the next block's
+        # arithmetic; at most _HASHING blocks wait.
+        self._hashing = ThreadPoolExecutor(1, thread_name_prefix="logitkit-fingerprint")
+        self._waiting: deque[Future[None]] = deque()
         self._released = 0  # rows written when the pages were last handed back
 
     def add(self, part: Evidence) -> None:
@@ -345,8 +359,9 @@ class EvidenceWriter:
                 if self.score_counts is None
                 else self.score_counts + part.score_counts
             )
-        self._sha.update(part.X.tobytes())
-        self._bloom.add(part.row_hashes)
+        self._waiting.append(self._hashing.submit(self._fingerprint, part.X, part.row_hashes))
+        while len(self._waiting) > _HASHING:
+            self._waiting.popleft().result()
         if self.n - self._released >= _RELEASE_ROWS:  # the written pages leave memory
             self.release()
             self._released = self.n
@@ -370,8 +385,19 @@ class EvidenceWriter:
         """The labels of the rows (from their class codes)."""
         return np.asarray(self.classes[self.codes])
 
+    def _fingerprint(self, X: FloatArray, hashes: NDArray[np.uint64]) -> None:
+        """Add one block to both fingerprints (on the hashing thread, in row order)."""
+        self._sha.update(X.data.cast("B"))  # C-ordered: the bytes in row order
+        self._bloom.add(hashes)
+
+    def _hashed(self) -> None:
+        """Wait until every block written is in the fingerprints."""
+        while self._waiting:
+            self._waiting.popleft().result()
+
     def data_fingerprint(self) -> str:
         """SHA-256 of the shape, the model matrix and the labels (``data_fingerprint``'s)."""
+        self._hashed()
         digest = self._sha.copy()
         # Each class's JSON once; the rows' list is their words joined by ", ".
         words = np.array([json.dumps(plain(c)) for c in self.classes.tolist()], dtype=object)
@@ -385,4 +411,5 @@ class EvidenceWriter:
 
     def row_fingerprint(self) -> RowFingerprint:
         """The Bloom filter of the rows (``RowFingerprint.of_rows``'s)."""
+        self._hashed()
         return replace(self._bloom.fingerprint(), n_rows=self.n)
