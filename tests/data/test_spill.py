@@ -39,15 +39,25 @@ def _spill_files(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name.startswith("logitkit-spill-"))
 
 
-def _open_spills() -> int:
-    """Scratch files this process holds open (unlinked: their links end in '(deleted)')."""
-    links = []
+def _open_spills() -> frozenset[tuple[int, int]]:
+    """Scratch files this process holds open (unlinked: their links end in '(deleted)'),
+    as (descriptor, inode), once the sources that earlier tests left to the garbage
+    collector are gone. Tests compare what they open against what was open before, so
+    that a file an earlier test left to a reading thread may close meanwhile."""
+    gc.collect()
+    found = set()
     for fd in Path("/proc/self/fd").iterdir():
         try:
-            links.append(str(fd.readlink()))
+            if "logitkit-spill-" in str(fd.readlink()):
+                found.add((int(fd.name), fd.stat().st_ino))
         except OSError:
             continue
-    return sum("logitkit-spill-" in link for link in links)
+    return frozenset(found)
+
+
+def _opened(since: frozenset[tuple[int, int]]) -> int:
+    """Scratch files open now that were not open ``since``."""
+    return len(_open_spills() - since)
 
 
 def _blocks(source: FileSource) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, int]]:
@@ -62,7 +72,7 @@ def test_later_passes_read_the_spill_not_the_file(rows, tmp_path):
     held = _open_spills()
     first = _blocks(source)
     assert _spill_files(scratch) == []  # no name in the folder
-    assert _open_spills() == held + 1
+    assert _opened(held) == 1
     rows.replace(tmp_path / "moved.parquet")  # every later pass reads the spill
     again = _blocks(source)
     assert len(again) == len(first)
@@ -90,14 +100,14 @@ def test_a_fold_subset_shares_the_spill_and_the_file_goes_with_the_source(rows, 
     fold = FoldFilter(5, 2)
     held = _open_spills()
     a = LogisticModel().fit(source.subset(fold))
-    assert _open_spills() == held + 1
+    assert _opened(held) == 1
     b = LogisticModel().fit(source.subset(FoldFilter(5, 3)))  # reads the same spill
-    assert _open_spills() == held + 1
+    assert _opened(held) == 1
     assert np.allclose(a.coef_, LogisticModel().fit(plain.subset(fold)).coef_, rtol=1e-10)
     assert not np.allclose(a.coef_, b.coef_)
     del source, a, b
     gc.collect()
-    assert _open_spills() == held  # closed with its source: the space is freed
+    assert _opened(held) == 0  # closed with its source: the space is freed
 
 
 def test_big_batches_are_cut_into_blocks_of_bounded_size(rows, tmp_path, monkeypatch):
@@ -116,9 +126,9 @@ def test_a_pass_stopped_early_leaves_no_file_and_the_next_one_writes_it(rows, tm
     blocks = source.encoded_blocks()
     next(blocks)
     blocks.close()
-    assert _open_spills() == held
+    assert _opened(held) == 0
     assert len(_blocks(source)) == 8
-    assert _open_spills() == held + 1
+    assert _opened(held) == 1
 
 
 def test_no_room_reads_the_file_each_pass_and_says_why(rows, tmp_path, monkeypatch):
@@ -126,7 +136,7 @@ def test_no_room_reads_the_file_each_pass_and_says_why(rows, tmp_path, monkeypat
     source = FileSource(rows, "y", batch_rows=256, spill=tmp_path)
     held = _open_spills()
     model = LogisticModel().fit(source)
-    assert _open_spills() == held
+    assert _opened(held) == 0
     note = source.spill_note or ""
     assert note.startswith("each pass read the file again (no scratch file:")
     assert str(tmp_path) in note
