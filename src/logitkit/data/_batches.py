@@ -90,7 +90,12 @@ def read_ahead(batches: Iterator[Any], depth: int) -> Generator[Any, None, None]
             put(("error", exc))
             return
         finally:
-            done.set()
+            try:
+                close = getattr(batches, "close", None)
+                if close is not None:  # a pass stopped early frees what it holds now
+                    close()
+            finally:
+                done.set()
         put(("done", None))
 
     _READERS.run(produce)

@@ -384,7 +384,11 @@ class FileSource:
         if spill is not None and spill.ready:
             return read_ahead(spill.blocks(), _READ_AHEAD)
         encoded = self._encoded(layout, check)
-        return encoded if spill is None or spill.skipped else spill.write(encoded)
+        if spill is None or spill.skipped:
+            return encoded
+        # The pass that writes the scratch file decodes, encodes, orders and writes each
+        # block on a reading thread, while the consumer computes on the one before.
+        return read_ahead(spill.write(encoded), _READ_AHEAD)
 
     def _encoded(self, layout: BatchLayout, check: bool) -> Generator[EncodedBlock, None, None]:
         offset = 0  # the solver's rows (a group of trials is two)

@@ -33,6 +33,7 @@ import json
 import mmap
 import tempfile
 from collections import deque
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
@@ -44,11 +45,12 @@ from logitkit._artifact_model import plain
 from logitkit._memory import hand_back_free_memory, release_pages
 from logitkit.data.fingerprint import BloomBits, RowFingerprint, row_hashes
 from logitkit.data.row_filters import RowFilter
-from logitkit.data.sources import hash_folds
+from logitkit.data.sources import row_hashes64
 from logitkit.workflow._hash_search import FoldModels, fold_proba, probabilities
 
 __all__ = [
     "SAMPLE_ROWS",
+    "SAMPLE_SEED",
     "Evidence",
     "EvidenceWriter",
     "Moments",
@@ -57,6 +59,7 @@ __all__ = [
     "feature_references",
     "sample_block",
     "sample_mask",
+    "sample_masks",
     "sample_share",
 ]
 
@@ -67,7 +70,7 @@ SAMPLE_ROWS = 100_000
 #: Resolution of the sample's hash share.
 _SHARE_STEPS = 2**30
 #: Seed of the reference sample's hash (independent of the folds').
-_SAMPLE_SEED = 0x5A3B1E
+SAMPLE_SEED = 0x5A3B1E
 #: Blocks that may wait for the hashing thread (each a copy of its rows' features).
 _HASHING = 2
 #: Rows written between hand-backs of the row vectors' pages while the evidence pass
@@ -95,12 +98,37 @@ def sample_block(X: FloatArray, *, share: int) -> FloatArray:
     return np.array(X if share >= _SHARE_STEPS else X[sample_mask(X, share=share)])
 
 
-def sample_mask(X: FloatArray, *, share: int, seed: int = _SAMPLE_SEED) -> NDArray[np.bool_]:
+def sample_mask(X: FloatArray, *, share: int, seed: int = SAMPLE_SEED) -> NDArray[np.bool_]:
     """Which rows of a block are in the hash sample of that ``share`` and ``seed`` (by
     default the reference sample, see :func:`sample_block`)."""
-    if share >= _SHARE_STEPS:
-        return np.ones(X.shape[0], dtype=bool)
-    return np.asarray(hash_folds(X, _SHARE_STEPS, seed) < share)
+    return sample_masks(X, [(share, seed)])[0]
+
+
+def sample_masks(X: FloatArray, samples: Sequence[tuple[int, int]]) -> list[NDArray[np.bool_]]:
+    """:func:`sample_mask` of each ``(share, seed)``, the rows' values read once for all.
+
+    A row's step is :func:`~logitkit.data.sources.hash_folds` of ``2**30`` folds with
+    that seed: the top 30 bits of its 64-bit hash.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.random.default_rng(0).normal(size=(1000, 3))
+    >>> a, b = sample_masks(X, [(2**29, 1), (2**28, 2)])
+    >>> bool((a == sample_mask(X, share=2**29, seed=1)).all()), bool(0.1 < b.mean() < 0.4)
+    (True, True)
+    """
+    hashed = [(share, seed) for share, seed in samples if share < _SHARE_STEPS]
+    h = row_hashes64(X, [seed for _, seed in hashed]) if hashed else None
+    out, k = [], 0
+    for share, _ in samples:
+        if share >= _SHARE_STEPS:
+            out.append(np.ones(X.shape[0], dtype=bool))
+            continue
+        assert h is not None
+        out.append(np.asarray((h[:, k] >> np.uint64(34)) < share))
+        k += 1
+    return out
 
 
 @dataclass

@@ -77,12 +77,13 @@ from logitkit.model import LogisticModel, resolve_positive_class
 from logitkit.reference import feature_profile
 from logitkit.workflow._assessment import assess_rows, evaluate_rows
 from logitkit.workflow._evidence import (
+    SAMPLE_SEED,
     EvidenceWriter,
     Moments,
     _memmap,
     block_evidence,
     feature_references,
-    sample_mask,
+    sample_masks,
     sample_share,
 )
 from logitkit.workflow._hash_search import (
@@ -429,11 +430,12 @@ def _first_block(
     (:func:`group_moments`), its rows, and its rows in the search's hash sample (when
     ``cv_share`` asks for one)."""
     moments = group_moments(X, codes, sw, folds, n_splits=n_splits, n_classes=n_classes)
-    sampled = sample_mask(X, share=share)
+    samples = [(share, SAMPLE_SEED), *([] if cv_share is None else [(cv_share, CV_SEED)])]
+    sampled, *cv = sample_masks(X, samples)
     kept = None if offsets is None else offsets[sampled]
     search = None
-    if cv_share is not None:
-        at = sample_mask(X, share=cv_share, seed=CV_SEED)
+    if cv:
+        at = cv[0]
         search = (np.array(X[at]), np.array(codes[at]), np.array(sw[at]), np.array(folds[at]))
     return _FirstBlock(np.array(X[sampled]), kept, moments, X.shape[0], search)
 
