@@ -46,14 +46,33 @@ RELIABILITY_COLUMNS = (
 _LOGIT_CLIP = 1e-12  # probabilities are clipped to [eps, 1 - eps] before taking logits
 
 
-def _bins(p: FloatArray, n_bins: int, strategy: str, where: str) -> tuple[FloatArray, NDArray[Any]]:
-    """Bin edges and each row's bin, exactly as ``sklearn.calibration.calibration_curve``."""
+#: Rows per step of the binning (its temporaries are row-sized: tens of millions of
+#: out-of-fold rows at scale).
+_STEP_ROWS = 1 << 20
+
+
+def _bins(p: FloatArray, n_bins: int, strategy: str, where: str) -> FloatArray:
+    """Bin edges, exactly as ``sklearn.calibration.calibration_curve``'s."""
     validate_params(where, {"strategy": strategy}, {"strategy": [OneOf(("uniform", "quantile"))]})
     if strategy == "uniform":
-        edges = np.linspace(0.0, 1.0, n_bins + 1)
-    else:
-        edges = np.percentile(p, np.linspace(0.0, 1.0, n_bins + 1) * 100)  # as sklearn
-    return edges, np.searchsorted(edges[1:-1], p)
+        return np.linspace(0.0, 1.0, n_bins + 1)
+    return np.asarray(np.percentile(p, np.linspace(0.0, 1.0, n_bins + 1) * 100))  # as sklearn
+
+
+def _bin_sums(
+    edges: FloatArray, p: FloatArray, y: NDArray[np.bool_]
+) -> tuple[NDArray[np.int64], FloatArray, FloatArray]:
+    """Rows, summed probabilities and positives in each bin of ``edges`` (a row's bin:
+    ``searchsorted(edges[1:-1], p)``, right-closed), in steps of rows."""
+    inner, k = edges[1:-1], max(edges.size - 1, 1)
+    count, sum_p, sum_y = np.zeros(k, dtype=np.int64), np.zeros(k), np.zeros(k)
+    for start in range(0, p.size, _STEP_ROWS):
+        part = slice(start, start + _STEP_ROWS)
+        ids = np.searchsorted(inner, p[part])
+        count += np.bincount(ids, minlength=k)
+        sum_p += np.bincount(ids, weights=p[part], minlength=k)
+        sum_y += np.bincount(ids, weights=y[part], minlength=k)
+    return count, sum_p, sum_y
 
 
 def reliability_curve(
@@ -98,10 +117,8 @@ def reliability_curve(
     where = "reliability_curve"
     data = check_binary(y_true, proba, positive, where)
     n_bins = int_param(n_bins, "n_bins", where, 1)
-    edges, ids = _bins(data.p, n_bins, strategy, where)
-    count = np.bincount(ids, minlength=n_bins)
-    sum_p = np.bincount(ids, weights=data.p, minlength=n_bins)
-    sum_y = np.bincount(ids, weights=data.y.astype(np.float64), minlength=n_bins)
+    edges = _bins(data.p, n_bins, strategy, where)
+    count, sum_p, sum_y = _bin_sums(edges, data.p, data.y)
     keep = np.flatnonzero(count)
     return pd.DataFrame(
         {
@@ -252,10 +269,8 @@ def hosmer_lemeshow(
     data = check_binary(y_true, proba, positive, where)
     groups = int_param(groups, "groups", where, 3)
     edges = np.unique(np.quantile(data.p, np.linspace(0.0, 1.0, groups + 1)))
-    ids = np.searchsorted(edges[1:-1], data.p)
-    n: FloatArray = np.bincount(ids, minlength=edges.size - 1).astype(np.float64)
-    obs = np.bincount(ids, weights=data.y, minlength=n.size).astype(np.float64)
-    exp = np.bincount(ids, weights=data.p, minlength=n.size).astype(np.float64)
+    counts, exp, obs = _bin_sums(edges, data.p, data.y)
+    n: FloatArray = counts.astype(np.float64)
     keep = n > 0
     n, obs, exp = n[keep], obs[keep], exp[keep]
     if n.size < 3:

@@ -393,10 +393,9 @@ def choose(
     if method == "fixed":
         return params["threshold"]
     c = curve(data.y, data.p)
-    reachable = np.isfinite(c.threshold)
     if method == "cost":
         cost = rates(c.tp, c.fp, c.n_pos - c.tp, c.n_neg - c.fp, params)["expected_cost"]
-        cost = np.where(reachable, cost, np.inf)
+        cost = np.where(np.isfinite(c.threshold), cost, np.inf)
         best = cost.min()
         tied = np.flatnonzero(cost <= best + 1e-12 * max(1.0, abs(best)))
         return float(c.threshold[tied[-1]])
@@ -413,7 +412,9 @@ def choose(
             raise _unmet(method, target, value, data, c)
         raise _unshown(method, target, value, data, c, at_confidence)
     # min_recall: the highest threshold (fewest false alarms); the others: the lowest.
-    k = np.flatnonzero(ok)[0] if method == "min_recall" else np.flatnonzero(ok)[-1]
+    # (The first or last point that meets it, without listing every one: at scale they
+    # number tens of millions.)
+    k = int(np.argmax(ok)) if method == "min_recall" else ok.size - 1 - int(np.argmax(ok[::-1]))
     return float(c.threshold[1 + k])
 
 
