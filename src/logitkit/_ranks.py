@@ -87,8 +87,12 @@ def score_groups(
     del starts
     values = None
     if scores:  # each group's score: its first key without the class bit
-        values = np.right_shift(keys[at], 1).view(np.float64)
-    del keys
+        first = keys[at]
+        del keys
+        np.right_shift(first, 1, out=first)
+        values = first.view(np.float64)
+    else:
+        del keys
     pos: NDArray[Any] = np.add.reduceat(classes, at, dtype=count)
     del classes
     neg: NDArray[Any] = np.empty(at.size, dtype=count)  # each group's rows, then less pos

@@ -47,6 +47,7 @@ def test_weights_are_stored_from_the_first_block_that_is_not_all_ones():
     assert writer.codes.dtype == np.int8
     assert np.array_equal(writer.codes, np.concatenate([p.codes for p in parts]))
     assert np.array_equal(writer.labels(), np.concatenate([p.codes for p in parts]))
+    assert writer.labels().dtype == np.uint8  # integer classes 0 and 1: one byte a label
 
 
 def test_unit_weights_read_as_a_view_of_ones():

@@ -241,6 +241,10 @@ class Curve(NamedTuple):
     n_neg: int
 
 
+#: Operating points per step of a constrained rate (see :func:`choose`).
+_STEP_POINTS = 1 << 20
+
+
 def curve(y: BoolArray, p: FloatArray) -> Curve:
     """Confusion counts and midpoint thresholds of every operating point.
 
@@ -403,14 +407,21 @@ def choose(
     tp, fp = c.tp[1:], c.fp[1:]
     target = params[method]
     if at_confidence is None:
-        value = _constrained_rate(method, tp, fp, c.n_pos, c.n_neg)
+        # The rate in steps of points: only where it meets the target is kept (at scale
+        # the points number tens of millions); all of it only to say why none does.
+        ok = np.empty(tp.size, dtype=bool)
+        for i in range(0, tp.size, _STEP_POINTS):
+            part = slice(i, i + _STEP_POINTS)
+            rate = _constrained_rate(method, tp[part], fp[part], c.n_pos, c.n_neg)
+            ok[part] = meets(method, rate, target)
+        if not ok.any():
+            value = _constrained_rate(method, tp, fp, c.n_pos, c.n_neg)
+            raise _unmet(method, target, value, data, c)
     else:
         value = constraint_bounds(method, tp, fp, c.n_pos, c.n_neg, at_confidence)
-    ok = meets(method, value, target)
-    if not ok.any():
-        if at_confidence is None:
-            raise _unmet(method, target, value, data, c)
-        raise _unshown(method, target, value, data, c, at_confidence)
+        ok = meets(method, value, target)
+        if not ok.any():
+            raise _unshown(method, target, value, data, c, at_confidence)
     # min_recall: the highest threshold (fewest false alarms); the others: the lowest.
     # (The first or last point that meets it, without listing every one: at scale they
     # number tens of millions.)

@@ -410,8 +410,16 @@ class EvidenceWriter:
         hand_back_free_memory()
 
     def labels(self) -> NDArray[Any]:
-        """The labels of the rows (from their class codes)."""
-        return np.asarray(self.classes[self.codes])
+        """The labels of the rows (from their class codes): integer classes in the
+        smallest integer type that holds them (the same values; one byte a row for 0/1
+        rather than eight)."""
+        classes = self.classes
+        if classes.dtype.kind in "iu" and classes.size:
+            low, high = classes.min(), classes.max()
+            classes = classes.astype(
+                np.result_type(np.min_scalar_type(low), np.min_scalar_type(high))
+            )
+        return np.asarray(classes[self.codes])
 
     def _fingerprint(self, X: FloatArray, hashes: NDArray[np.uint64]) -> None:
         """Add one block to both fingerprints (on the hashing thread, in row order)."""

@@ -260,6 +260,7 @@ def run_on_rows(
             Z += sample_offsets[:, None]
         fitted = probabilities(Z)
         score_profile = feature_profile(fitted[:, column], bins=_BINS)
+    del sample, sample_offsets  # the profiles hold what the rest needs of the sample
 
     # The evidence pass: row vectors on disk, moments, counts, fingerprints.
     writer = EvidenceWriter(n_fit, int(classes.size), classes, n_held)
