@@ -10,8 +10,10 @@ the provenance that names the source and how it was read):
 2. **Folds by row hash** (:class:`~logitkit.selection.HashKFold`): a row's fold is a
    hash of its encoded values, whatever the file layout or partitioning.
 3. **Fit**: with ``cv``, C (and the L1 share) chosen by cross-validation on the hash
-   folds, scored in one pass (:mod:`._hash_search`); then the shipped model on every
-   row. Without ``cv``, the given C.
+   folds, scored in one pass (:mod:`._hash_search`): on a hash sample of about
+   ``cv_rows`` fitting rows when there are more (kept in memory from the first scan),
+   else on every row; then the shipped model on every fitting row. Without ``cv``,
+   the given C.
 4. **Out-of-fold probabilities** at the chosen C: each row from the fold model that
    did not see it, computed in a pass and written to a temporary on-disk array
    (:mod:`._evidence`), never ``n x p`` in memory. The fold models (with L2 or no
@@ -51,10 +53,14 @@ only, and the held-out rows are read once at the end (``held`` of :func:`run_on_
 **Memory.** Rows are read one batch (or partition) at a time (a streamed file's encoded
 rows are kept in a scratch file on disk after the first pass when asked,
 :mod:`logitkit.data.spill`; each block's fold is hashed once, :meth:`~._rows.PassRows.
-scan_folds`); the row vectors live on
-disk (``16 K + 1`` bytes a row, 8 more with sample weights that are not all 1); the policy and the exact metrics sort the
-out-of-fold probabilities (a few ``n``-sized arrays while they run); the Bloom filter
-takes about 3.6 bytes a row; the reference sample at most ``100,000 x p`` values.
+scan_folds`); the row vectors live on disk (``16 K + 1`` bytes a row, 8 more with
+sample weights that are not all 1), and their pages are handed back after each stage
+that reads them; the policy and the exact metrics share one in-place sort of the
+out-of-fold probabilities (:mod:`logitkit._ranks`: about 17 bytes a row while it runs,
+then a few bytes a distinct score); free heap memory goes back to the system between
+stages (:mod:`logitkit._memory`); the Bloom filter takes about 3.6 bytes a row, the
+reference sample at most ``100,000 x p`` values and the search's sample (with ``cv``)
+at most 256 MiB.
 """
 
 from __future__ import annotations
