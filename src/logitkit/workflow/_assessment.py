@@ -26,7 +26,7 @@ from logitkit.model import LogisticModel
 from logitkit.workflow._procedure import fit_procedure, splitter
 from logitkit.workflow._spec import TrainingSpec
 
-__all__ = ["assess_rows", "cross_validate_procedure", "evaluate_rows"]
+__all__ = ["cross_validate_procedure", "evaluate_rows"]
 
 FloatArray = NDArray[np.float64]
 
@@ -40,31 +40,14 @@ def evaluate_rows(
     procedure: str,
     policy: ThresholdPolicy | None = None,
     thresholds: FloatArray | None = None,
-) -> dict[str, Any]:
-    """Metrics of labelled rows, with where they came from.
+) -> tuple[dict[str, Any], BinaryEvaluation | None]:
+    """Metrics of labelled rows, with where they came from, and the evaluation behind
+    them (binary, both classes present; else None: a report of the same rows shows it
+    without computing it again).
 
     ``thresholds`` gives each row the threshold it was decided at (cross-validation of
     the procedure: its fold's own policy); else the policy's threshold applies.
     """
-    record, _ = assess_rows(
-        model, y, proba, rows=rows, procedure=procedure, policy=policy, thresholds=thresholds
-    )
-    return record
-
-
-def assess_rows(
-    model: LogisticModel,
-    y: NDArray[Any],
-    proba: FloatArray,
-    *,
-    rows: str,
-    procedure: str,
-    policy: ThresholdPolicy | None = None,
-    thresholds: FloatArray | None = None,
-) -> tuple[dict[str, Any], BinaryEvaluation | None]:
-    """:func:`evaluate_rows`'s record, and the evaluation behind it (binary, both
-    classes present; else None), for a report of the same rows to show without
-    computing it again."""
     record: dict[str, Any] = {"rows": rows, "procedure": procedure, "n_rows": len(y)}
     classes = model.classes_
     if len(classes) != 2:
@@ -161,7 +144,7 @@ def cross_validate_procedure(
         + (" and decided" if policy is not None else "")
         + " by a procedure that never saw it"
     )
-    record = evaluate_rows(
+    record, _ = evaluate_rows(
         model,
         y,
         proba,

@@ -81,7 +81,7 @@ from logitkit.diagnostics._moments import CHECKS_NOT_RUN, diagnose_summaries
 from logitkit.exceptions import DataError
 from logitkit.model import LogisticModel, resolve_positive_class
 from logitkit.reference import feature_profile
-from logitkit.workflow._assessment import assess_rows, evaluate_rows
+from logitkit.workflow._assessment import evaluate_rows
 from logitkit.workflow._evidence import (
     SAMPLE_SEED,
     EvidenceWriter,
@@ -302,7 +302,7 @@ def run_on_rows(
             else _held_rows(held, model)
         )
         hashed = "row hash" if held is None else "hash of raw values"
-        held_out = evaluate_rows(
+        held_out, _ = evaluate_rows(
             model,
             held_labels,
             held_proba,
@@ -313,7 +313,7 @@ def run_on_rows(
             policy=policy,
         )
         writer.release()
-    performance, oof_evaluation = assess_rows(
+    performance, oof_evaluation = evaluate_rows(
         model,
         labels,
         oof,

@@ -238,7 +238,7 @@ def run(frame: pd.DataFrame, spec: TrainingSpec, *, source: str) -> TrainingResu
     if held_rows.size:
         X_held, y_held = X.iloc[held_rows], y[held_rows]
         held = (X_held, y_held)
-        held_out = evaluate_rows(
+        held_out, _ = evaluate_rows(
             model,
             y_held,
             model.predict_proba(X_held),
