@@ -34,6 +34,7 @@ import contextlib
 import logging
 import os
 import socket
+import sqlite3
 import threading
 import time
 from collections.abc import Sequence
@@ -93,6 +94,25 @@ class _Job:
 class _Queue:
     jobs: list[_Job] = field(default_factory=list)
     rows: int = 0
+
+
+def _wal_mode(cursor: Any, wait: float = 30.0) -> None:
+    """Switch a new SQLite connection's file to write-ahead logging, waiting its turn.
+
+    The switch needs the file to itself, and SQLite answers "database is locked" at once,
+    without its busy timeout, while another connection opening the same new file holds
+    it (replicas starting together); so it is tried again for up to ``wait`` seconds.
+    Once the file is in WAL mode (it stays so), the statement only reads the mode.
+    """
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 class PredictionLog:
@@ -220,9 +240,9 @@ class PredictionLog:
         def _on_connect(dbapi_conn: Any, _record: Any) -> None:
             dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
             cursor = dbapi_conn.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute(f"PRAGMA synchronous={sync}")
             cursor.execute("PRAGMA busy_timeout=30000")
+            _wal_mode(cursor)
+            cursor.execute(f"PRAGMA synchronous={sync}")
             cursor.execute(f"PRAGMA wal_autocheckpoint={_WAL_PAGES_MAX}")
             cursor.close()
 
