@@ -24,7 +24,12 @@ from typing import Any
 
 from numpy.typing import NDArray
 
-__all__ = ["hand_back_free_memory", "release_pages"]
+__all__ = ["STEP_ROWS", "hand_back_free_memory", "release_pages"]
+
+#: Rows per step of a pass over row vectors held whole (out-of-fold probabilities,
+#: labels, scores): a step's temporaries take a few bytes a row, a few MB in all, where
+#: tens of millions of rows at once would take gigabytes.
+STEP_ROWS = 1 << 20
 
 
 @cache

@@ -14,12 +14,9 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from logitkit._memory import release_pages
+from logitkit._memory import STEP_ROWS, release_pages
 
 __all__ = ["ScoreGroups", "score_groups"]
-
-#: Rows per step of the passes over the sorted keys (their temporaries are row-sized).
-_STEP = 1 << 20
 
 
 class ScoreGroups(NamedTuple):
@@ -70,10 +67,10 @@ def score_groups(
         return ScoreGroups(empty, empty.copy(), np.zeros(0) if scores else None)
     starts, classes = [], np.empty(n, dtype=np.uint8)
     # In steps, through buffers made once: the shifts and comparisons are row-sized.
-    score = np.empty(min(n, _STEP) + 1, dtype=np.int64)
-    new = np.empty(min(n, _STEP), dtype=bool)
-    for i in range(0, n, _STEP):
-        part = keys[i : i + _STEP]
+    score = np.empty(min(n, STEP_ROWS) + 1, dtype=np.int64)
+    new = np.empty(min(n, STEP_ROWS), dtype=bool)
+    for i in range(0, n, STEP_ROWS):
+        part = keys[i : i + STEP_ROWS]
         m = part.size
         score[0] = keys[i - 1] >> 1 if i else -1  # the score before the step (none: -1)
         np.right_shift(part, 1, out=score[1 : m + 1])

@@ -17,6 +17,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import optimize, special, stats
 from sklearn.isotonic import IsotonicRegression
 
+from logitkit._memory import STEP_ROWS
 from logitkit._params import OneOf, validate_params
 from logitkit._validation import Label, check_binary, check_proba, int_param
 from logitkit.exceptions import ArtifactError, DataError
@@ -46,11 +47,6 @@ RELIABILITY_COLUMNS = (
 _LOGIT_CLIP = 1e-12  # probabilities are clipped to [eps, 1 - eps] before taking logits
 
 
-#: Rows per step of the binning (its temporaries are row-sized: tens of millions of
-#: out-of-fold rows at scale).
-_STEP_ROWS = 1 << 20
-
-
 def _bins(p: FloatArray, n_bins: int, strategy: str, where: str) -> FloatArray:
     """Bin edges, exactly as ``sklearn.calibration.calibration_curve``'s."""
     validate_params(where, {"strategy": strategy}, {"strategy": [OneOf(("uniform", "quantile"))]})
@@ -66,8 +62,8 @@ def _bin_sums(
     ``searchsorted(edges[1:-1], p)``, right-closed), in steps of rows."""
     inner, k = edges[1:-1], max(edges.size - 1, 1)
     count, sum_p, sum_y = np.zeros(k, dtype=np.int64), np.zeros(k), np.zeros(k)
-    for start in range(0, p.size, _STEP_ROWS):
-        part = slice(start, start + _STEP_ROWS)
+    for start in range(0, p.size, STEP_ROWS):
+        part = slice(start, start + STEP_ROWS)
         ids = np.searchsorted(inner, p[part])
         count += np.bincount(ids, minlength=k)
         sum_p += np.bincount(ids, weights=p[part], minlength=k)

@@ -19,6 +19,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 from sklearn import metrics as skm
 
+from logitkit._memory import STEP_ROWS
 from logitkit._ranks import score_groups
 from logitkit._validation import (
     Label,
@@ -58,7 +59,7 @@ CONFUSION_COLUMNS = ("name", "threshold", "tn", "fp", "fn", "tp", "accuracy")
 CLASS_COLUMNS = ("name", "threshold", "label", "precision", "recall", "f1", "support")
 #: Rows per call of a metric that is a mean over rows: scikit-learn's copies take about
 #: 100 bytes a row, which on tens of millions of rows is gigabytes at once.
-_MEAN_ROWS = 1 << 20
+_MEAN_ROWS = STEP_ROWS
 
 
 def _mean_over_rows(metric: Any, y: NDArray[Any], p: NDArray[Any], **kwargs: Any) -> float:

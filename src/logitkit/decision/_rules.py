@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from logitkit._memory import STEP_ROWS
 from logitkit._params import Interval, OneOf, validate_params
 from logitkit._ranks import score_groups
 from logitkit._validation import BinaryTarget
@@ -241,10 +242,6 @@ class Curve(NamedTuple):
     n_neg: int
 
 
-#: Operating points per step of a constrained rate (see :func:`choose`).
-_STEP_POINTS = 1 << 20
-
-
 def curve(y: BoolArray, p: FloatArray) -> Curve:
     """Confusion counts and midpoint thresholds of every operating point.
 
@@ -410,8 +407,8 @@ def choose(
         # The rate in steps of points: only where it meets the target is kept (at scale
         # the points number tens of millions); all of it only to say why none does.
         ok = np.empty(tp.size, dtype=bool)
-        for i in range(0, tp.size, _STEP_POINTS):
-            part = slice(i, i + _STEP_POINTS)
+        for i in range(0, tp.size, STEP_ROWS):
+            part = slice(i, i + STEP_ROWS)
             rate = _constrained_rate(method, tp[part], fp[part], c.n_pos, c.n_neg)
             ok[part] = meets(method, rate, target)
         if not ok.any():

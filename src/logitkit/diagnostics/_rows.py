@@ -10,7 +10,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from logitkit._memory import release_pages
+from logitkit._memory import STEP_ROWS, release_pages
 from logitkit.inference import TrainingRows, training_rows
 
 if TYPE_CHECKING:
@@ -31,9 +31,8 @@ __all__ = [
 
 #: Largest dense copy (in values) that the separation and collinearity checks make.
 MAX_DENSE_VALUES = 20_000_000
-#: Rows per step of a check that goes through every row: its temporaries take a few
-#: bytes a row, which on tens of millions of rows (a pipeline at scale) is gigabytes.
-CHUNK_ROWS = 1 << 20
+#: Rows per step of a check that goes through every row (:data:`~logitkit._memory.STEP_ROWS`).
+CHUNK_ROWS = STEP_ROWS
 
 
 def chunks(n: int, *on_disk: NDArray[Any]) -> Iterator[slice]:

@@ -42,7 +42,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from logitkit._artifact_model import plain
-from logitkit._memory import hand_back_free_memory, release_pages
+from logitkit._memory import STEP_ROWS, hand_back_free_memory, release_pages
 from logitkit.data.fingerprint import BloomBits, RowFingerprint, row_hashes
 from logitkit.data.row_filters import RowFilter
 from logitkit.data.sources import row_hashes64
@@ -73,9 +73,6 @@ _SHARE_STEPS = 2**30
 SAMPLE_SEED = 0x5A3B1E
 #: Blocks that may wait for the hashing thread (each a copy of its rows' features).
 _HASHING = 2
-#: Rows written between hand-backs of the row vectors' pages while the evidence pass
-#: writes them (about 33 MB at 33 bytes a row): their values stay in the file.
-_RELEASE_ROWS = 1 << 20
 
 
 def sample_share(n_rows: int, rows: int = SAMPLE_ROWS) -> int:
@@ -390,7 +387,7 @@ class EvidenceWriter:
         self._waiting.append(self._hashing.submit(self._fingerprint, part.X, part.row_hashes))
         while len(self._waiting) > _HASHING:
             self._waiting.popleft().result()
-        if self.n - self._released >= _RELEASE_ROWS:  # the written pages leave memory
+        if self.n - self._released >= STEP_ROWS:  # the written pages leave memory
             self.release()
             self._released = self.n
 

@@ -459,10 +459,10 @@ def _search_sample(
     rows in every fold)."""
     if cv_share is None:
         return None
-    X = np.concatenate([p.search[0] for p in parts if p.search is not None])
-    codes = np.concatenate([p.search[1] for p in parts if p.search is not None])
-    sw = np.concatenate([p.search[2] for p in parts if p.search is not None])
-    folds = np.concatenate([p.search[3] for p in parts if p.search is not None])
+    found = [p.search for p in parts if p.search is not None]
+    if not any(block[1].size for block in found):
+        return " (the hash sample held no row, so C was searched on every row)"
+    X, codes, sw, folds = (np.concatenate(column) for column in zip(*found, strict=True))
     m = int(codes.size)
     if m >= n_fit:  # every row fell in the sample
         return None
